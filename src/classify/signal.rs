@@ -1,0 +1,123 @@
+//! The plain type between classify and correlate: what one syslog line says happened.
+
+use serde::{Deserialize, Serialize};
+
+/// What a line means for the image of a device. The set is closed (code); the patterns that
+/// recognise each kind are data (`rules/signals/*.yaml`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    /// An image file was copied onto the device (`copy scp://… flash:`, `file copy … /var/tmp/`).
+    Transfer,
+    /// A checksum or signature check of an image was run by an operator (`verify /md5 …`).
+    Verify,
+    /// What the device boots next was changed (`boot system …`, `boot nxos …`, config-register).
+    BootVar,
+    /// A package was added to the install set (IOS-XE `install add`, Junos `request system software add`).
+    InstallAdd,
+    /// Added packages were activated (IOS-XE `install activate`), which reloads the device.
+    InstallActivate,
+    /// An activated install was committed (IOS-XE `install commit`).
+    InstallCommit,
+    /// The running configuration was saved (`write memory`, `copy run start`).
+    ConfigSave,
+    /// A configuration file, not an image, was copied (`copy tftp: running-config`, backups).
+    ConfigCopy,
+    /// The configuration was changed interactively (`%SYS-5-CONFIG_I`, `UI_COMMIT`).
+    ConfigChange,
+    /// An operator asked for a reload (`reload`, `request system reboot`).
+    ReloadCmd,
+    /// The device announced that it is going down (`%SYS-5-RELOAD`, `PFM_SYSTEM_RESET`).
+    Reload,
+    /// The device came back up (restart banner, `%SYS-6-BOOTTIME`, kernel banner); may carry the version.
+    Boot,
+    /// The device reported its running version outside a boot.
+    Version,
+    /// An image signature or integrity check failed.
+    IntegrityFailure,
+}
+
+impl SignalKind {
+    pub const ALL: [SignalKind; 14] = [
+        SignalKind::Transfer,
+        SignalKind::Verify,
+        SignalKind::BootVar,
+        SignalKind::InstallAdd,
+        SignalKind::InstallActivate,
+        SignalKind::InstallCommit,
+        SignalKind::ConfigSave,
+        SignalKind::ConfigCopy,
+        SignalKind::ConfigChange,
+        SignalKind::ReloadCmd,
+        SignalKind::Reload,
+        SignalKind::Boot,
+        SignalKind::Version,
+        SignalKind::IntegrityFailure,
+    ];
+
+    /// The name used in rule files, alerts and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignalKind::Transfer => "transfer",
+            SignalKind::Verify => "verify",
+            SignalKind::BootVar => "boot_var",
+            SignalKind::InstallAdd => "install_add",
+            SignalKind::InstallActivate => "install_activate",
+            SignalKind::InstallCommit => "install_commit",
+            SignalKind::ConfigSave => "config_save",
+            SignalKind::ConfigCopy => "config_copy",
+            SignalKind::ConfigChange => "config_change",
+            SignalKind::ReloadCmd => "reload_cmd",
+            SignalKind::Reload => "reload",
+            SignalKind::Boot => "boot",
+            SignalKind::Version => "version",
+            SignalKind::IntegrityFailure => "integrity_failure",
+        }
+    }
+}
+
+impl std::fmt::Display for SignalKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Fields a rule may extract. The names are the capture-group names allowed in rule patterns.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignalFields {
+    /// Image file name without directory or file system (`c2900-universalk9-mz.SPA.157-3.M8.bin`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The path or URL as written (`flash:c2900….bin`, `scp://u@10.0.0.5/img.bin`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Server the image came from (address or name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// Transfer protocol (`scp`, `tftp`, `ftp`, `http`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proto: Option<String>,
+    /// Device account that did it (never the remote account inside a URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Address the session came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+    /// Software version (`15.7(3)M8`, `17.6.6a`, `21.4R3-S5.4`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The command line, for signals that came from command accounting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+/// The classify stage's verdict on one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Classification {
+    /// Id of the signal rule that matched (`ios.cli.copy_image`).
+    pub rule_id: std::sync::Arc<str>,
+    /// Vendor of the rule's file (`cisco_ios`, `juniper_junos`, …).
+    pub vendor: std::sync::Arc<str>,
+    pub kind: SignalKind,
+    pub fields: SignalFields,
+}
