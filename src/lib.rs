@@ -1,13 +1,32 @@
 //! imagewatch detects tampering with the operating-system image of network devices
-//! (MITRE ATT&CK T1601, Modify System Image) by correlating each device's syslog.
+//! (MITRE ATT&CK T1601, Modify System Image) by correlating each device's syslog: image
+//! transferred, boot variable changed, reload, device boots a different version.
 //!
 //! # Layout
 //!
 //! Data flows one way, one stage per module, a plain type between stages:
 //! `source → parse → classify → correlate → suppress → sink`.
 //!
+//! - [`source`]: framing of files and streams; collector prefixes, rsyslog file formats, ECS NDJSON.
+//! - [`parse`]: the syslog header (PRI, RFC 5424/3164, Cisco/NX-OS/Junos/EOS/ASA) and device clocks.
+//! - [`classify`]: signal rules (`rules/signals/*.yaml`) turn a message into a [`classify::Signal`].
+//! - [`correlate`]: per-device machines run sequence rules (`rules/sequences/*.yaml`) into [`correlate::Finding`]s.
+//! - [`suppress`]: the change calendar turns findings into [`suppress::Alert`]s (suppressed, escalated or plain).
+//! - [`calendar`]: `changes.yaml`: maintenance windows, change tickets, allowlist, inventory.
+//! - [`state`]: device machines, alerts and the clock in sled.
+//! - [`pipeline`]: the one code path from a line to alerts, shared by `replay` and `serve`.
+//! - [`replay`]: the `replay` command.
 //! - [`time`]: milliseconds since the epoch, the one time unit of every stage.
-//! - [`classify`]: signal rules (`rules/signals/*.yaml`) turn a message into a [`classify::Signal`] kind with fields.
+//! - [`config_error`]: located errors for every user-written file.
 
+pub mod calendar;
 pub mod classify;
+pub mod config_error;
+pub mod correlate;
+pub mod parse;
+pub mod pipeline;
+pub mod replay;
+pub mod source;
+pub mod state;
+pub mod suppress;
 pub mod time;

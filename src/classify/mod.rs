@@ -1,5 +1,16 @@
 //! Classify stage: signal rules turn a syslog message into a signal kind with fields.
+//!
+//! - [`signal`]: the output types.
+//! - [`rules`]: the serde mirror of `rules/signals/*.yaml`.
+//! - [`classifier`]: compiling rule files and classifying messages (semantics documented there).
+//! - `prefilter`: the literal automaton every input line goes through.
 
+pub mod classifier;
+pub mod error;
+mod prefilter;
+pub mod rules;
 pub mod signal;
 
-pub use signal::{Classification, SignalFields, SignalKind};
+pub use classifier::{Classifier, ExampleFailure};
+pub use error::{RulesError, RulesErrorKind};
+pub use signal::{Classification, Signal, SignalFields, SignalKind};

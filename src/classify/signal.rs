@@ -121,3 +121,21 @@ pub struct Classification {
     pub kind: SignalKind,
     pub fields: SignalFields,
 }
+
+/// A classified line attributed to one device at one time: the input of the correlate stage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    /// Canonical device id (inventory name, else the normalised host name or sender address).
+    pub device: String,
+    /// Event time: the device clock when trustworthy, else the arrival time.
+    pub time: crate::time::Millis,
+    /// When the collector received the line, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<crate::time::Millis>,
+    pub kind: SignalKind,
+    pub rule_id: String,
+    pub vendor: String,
+    pub fields: SignalFields,
+    /// The raw line as read, kept as evidence.
+    pub message: String,
+}

@@ -1,0 +1,74 @@
+//! Device scope of a window or ticket: a list of case-insensitive globs.
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+use super::error::CalendarError;
+use super::raw::Text;
+use serde_saphyr::Spanned;
+
+/// Compiled device globs (`core-*`, `rtr-0042`), matched case-insensitively against the
+/// canonical device name.
+#[derive(Debug, Clone)]
+pub(crate) struct DevicePatterns {
+    patterns: Vec<String>,
+    set: GlobSet,
+}
+
+impl DevicePatterns {
+    pub(crate) fn compile(
+        file: &str,
+        owner: &str,
+        raw: &Spanned<Vec<Text>>,
+    ) -> Result<Self, CalendarError> {
+        if raw.value.is_empty() {
+            // An empty scope would silently match nothing; almost certainly a mistake.
+            return Err(CalendarError::at(
+                file,
+                &raw.referenced,
+                format!("{owner}: `devices` must list at least one device name or glob"),
+            ));
+        }
+        let mut builder = GlobSetBuilder::new();
+        let mut patterns = Vec::with_capacity(raw.value.len());
+        for pattern in &raw.value {
+            let text = pattern.value.trim();
+            if text.is_empty() {
+                return Err(CalendarError::at(
+                    file,
+                    &pattern.referenced,
+                    format!("{owner}: empty device glob"),
+                ));
+            }
+            let glob = GlobBuilder::new(text)
+                .case_insensitive(true)
+                // Device names have no path structure; `*` should match any characters.
+                .literal_separator(false)
+                .build()
+                .map_err(|e| {
+                    CalendarError::at(
+                        file,
+                        &pattern.referenced,
+                        format!("{owner}: bad device glob `{text}`: {}", e.kind()),
+                    )
+                })?;
+            builder.add(glob);
+            patterns.push(text.to_owned());
+        }
+        let set = builder.build().map_err(|e| {
+            CalendarError::at(
+                file,
+                &raw.referenced,
+                format!("{owner}: device globs do not compile: {e}"),
+            )
+        })?;
+        Ok(DevicePatterns { patterns, set })
+    }
+
+    pub(crate) fn is_match(&self, device: &str) -> bool {
+        self.set.is_match(device)
+    }
+
+    pub(crate) fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+}

@@ -1,0 +1,239 @@
+//! Device inventory: canonical names, vendors, baselines, and the alias map that turns any
+//! name or address a log line carries into the canonical device name.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::net::{IpAddr, Ipv6Addr};
+
+use jiff::tz::TimeZone;
+use serde_saphyr::Spanned;
+
+use super::error::CalendarError;
+use super::parse_zone;
+use super::raw::{RawInventoryDevice, Text};
+
+/// One checked inventory entry. `device` is the canonical name: lower-case, no trailing dot.
+#[derive(Debug, Clone)]
+pub struct InventoryDevice {
+    pub device: String,
+    /// Lower-cased (`cisco_ios`, `juniper_junos`, ...).
+    pub vendor: Option<String>,
+    pub model: Option<String>,
+    /// As written (trimmed); lookups go through [`Inventory::resolve`].
+    pub aliases: Vec<String>,
+    pub baseline_version: Option<String>,
+    pub baseline_image: Option<String>,
+    /// Zone of the device clock, for devices that log local time without an offset.
+    pub timezone: Option<TimeZone>,
+}
+
+/// All inventory devices plus a precomputed map from every normalised name/alias to its device.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    devices: Vec<InventoryDevice>,
+    /// Normalised key (lower-case, no trailing dot) → index into `devices`.
+    keys: HashMap<Box<str>, usize>,
+}
+
+/// Junos dual-RE hosts log as `re0.<host>` / `re1-<host>`; the prefix names the routing
+/// engine, not a different device.
+const RE_PREFIXES: [&str; 4] = ["re0.", "re1.", "re0-", "re1-"];
+
+impl Inventory {
+    pub fn devices(&self) -> &[InventoryDevice] {
+        &self.devices
+    }
+
+    /// The entry for a canonical name (as returned by [`Inventory::resolve`]).
+    pub fn get(&self, canonical: &str) -> Option<&InventoryDevice> {
+        let i = *self.keys.get(canonical)?;
+        let dev = &self.devices[i];
+        // `keys` also holds aliases; only the canonical name itself should answer here.
+        (dev.device == canonical).then_some(dev)
+    }
+
+    /// Resolves any name or address to the canonical device name.
+    ///
+    /// Case-insensitive; a trailing `.` is ignored. Host names: the full name first; then, if it
+    /// starts with a Junos `re0.`/`re1.`/`re0-`/`re1-` prefix, the rest (resolved the same way);
+    /// then shorter forms with the domain stripped label by label (`rtr-0042.corp.example.com`
+    /// → `rtr-0042.corp.example` → ... → `rtr-0042`). IP addresses match exactly (IPv6 in any
+    /// spelling) and are never suffix-stripped.
+    pub fn resolve(&self, name: &str) -> Option<&str> {
+        let name = name.trim();
+        let name = name.strip_suffix('.').unwrap_or(name);
+        if name.is_empty() {
+            return None;
+        }
+        // Log sources almost always send lower-case already; borrow in that case so the hot
+        // path does not allocate.
+        let name: Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
+            Cow::Owned(name.to_lowercase())
+        } else {
+            Cow::Borrowed(name)
+        };
+        let index = match ip_form(&name) {
+            Some(ip) => self.lookup_ip(&name, ip),
+            // The exact name first; then a Junos RE prefix, before domain stripping, so that
+            // `re0.mx-01` means `mx-01` even if some device happens to be called `re0`.
+            None => self.keys.get(name.as_ref()).copied().or_else(|| {
+                RE_PREFIXES
+                    .iter()
+                    .find_map(|p| name.strip_prefix(p))
+                    .and_then(|rest| self.lookup_host(rest))
+                    .or_else(|| self.lookup_host(&name))
+            }),
+        }?;
+        Some(self.devices[index].device.as_str())
+    }
+
+    fn lookup_host(&self, name: &str) -> Option<usize> {
+        let mut candidate = name;
+        loop {
+            if let Some(&i) = self.keys.get(candidate) {
+                return Some(i);
+            }
+            let dot = candidate.rfind('.')?;
+            candidate = &candidate[..dot];
+        }
+    }
+
+    fn lookup_ip(&self, text: &str, ip: IpAddr) -> Option<usize> {
+        if let Some(&i) = self.keys.get(text) {
+            return Some(i);
+        }
+        // IPv6 has many spellings (`::1`, `0:0::1`); keys also hold the canonical one.
+        match ip {
+            IpAddr::V6(v6) => self.keys.get(canonical_v6(v6).as_str()).copied(),
+            IpAddr::V4(_) => None,
+        }
+    }
+
+    pub(crate) fn compile(
+        file: &str,
+        raw: &[Spanned<RawInventoryDevice>],
+    ) -> Result<Self, CalendarError> {
+        let mut devices = Vec::with_capacity(raw.len());
+        let mut keys: HashMap<Box<str>, usize> = HashMap::with_capacity(raw.len() * 3);
+        // Where each key was claimed, to name the first claimant's line in collision errors.
+        let mut claimed_at: HashMap<Box<str>, usize> = HashMap::with_capacity(raw.len() * 3);
+
+        for (index, entry) in raw.iter().enumerate() {
+            let r = &entry.value;
+            let device = normalise_key(&r.device.value);
+            if device.is_empty() {
+                return Err(CalendarError::at(
+                    file,
+                    &r.device.referenced,
+                    "inventory device name is empty",
+                ));
+            }
+            let line = r.device.referenced.line();
+            if let Some(&first) = keys.get(device.as_str()) {
+                let first_dev: &InventoryDevice = &devices[first];
+                let what = if first_dev.device == device {
+                    format!("duplicate inventory device `{device}`")
+                } else {
+                    format!(
+                        "inventory device `{device}` is already an alias of device `{}`",
+                        first_dev.device
+                    )
+                };
+                let first_line = claimed_at.get(device.as_str()).copied().unwrap_or(0);
+                return Err(CalendarError::at(
+                    file,
+                    &r.device.referenced,
+                    format!("{what} (first at line {first_line})"),
+                ));
+            }
+            keys.insert(device.clone().into(), index);
+            claimed_at.insert(device.clone().into(), line as usize);
+
+            let mut aliases = Vec::new();
+            for alias in r.aliases.iter().flatten() {
+                let written = alias.value.trim();
+                let key = normalise_key(written);
+                if key.is_empty() {
+                    return Err(CalendarError::at(
+                        file,
+                        &alias.referenced,
+                        format!("inventory device `{device}`: empty alias"),
+                    ));
+                }
+                let mut forms = vec![key];
+                if let Ok(IpAddr::V6(v6)) = forms[0].parse::<IpAddr>() {
+                    forms.push(canonical_v6(v6));
+                }
+                for form in forms {
+                    match keys.entry(form.clone().into()) {
+                        Entry::Vacant(slot) => {
+                            slot.insert(index);
+                            claimed_at.insert(form.into(), alias.referenced.line() as usize);
+                        }
+                        // Repeating an alias (or the own name) on one device is harmless.
+                        Entry::Occupied(slot) if *slot.get() == index => {}
+                        Entry::Occupied(slot) => {
+                            let other = &devices[*slot.get()];
+                            let first_line = claimed_at.get(form.as_str()).copied().unwrap_or(0);
+                            return Err(CalendarError::at(
+                                file,
+                                &alias.referenced,
+                                format!(
+                                    "alias `{written}` of inventory device `{device}` is already \
+                                     claimed by device `{}` (line {first_line})",
+                                    other.device
+                                ),
+                            ));
+                        }
+                    }
+                }
+                aliases.push(written.to_owned());
+            }
+
+            devices.push(InventoryDevice {
+                device,
+                vendor: text(&r.vendor).map(|v| v.to_lowercase()),
+                model: text(&r.model),
+                aliases,
+                baseline_version: text(&r.baseline_version),
+                baseline_image: text(&r.baseline_image),
+                timezone: r
+                    .timezone
+                    .as_ref()
+                    .map(|tz| parse_zone(file, tz))
+                    .transpose()?,
+            });
+        }
+        Ok(Inventory { devices, keys })
+    }
+}
+
+/// Lower-case, trimmed, without a trailing dot: the form every key and lookup uses.
+fn normalise_key(s: &str) -> String {
+    let s = s.trim();
+    s.strip_suffix('.').unwrap_or(s).to_lowercase()
+}
+
+fn text(field: &Option<Text>) -> Option<String> {
+    field
+        .as_ref()
+        .map(|t| t.value.trim())
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
+fn canonical_v6(v6: Ipv6Addr) -> String {
+    v6.to_string()
+}
+
+/// The address, if `s` is an IP literal. Cheap byte checks first: most inputs are host names.
+fn ip_form(s: &str) -> Option<IpAddr> {
+    let bytes = s.as_bytes();
+    let v4_like = bytes.iter().all(|b| b.is_ascii_digit() || *b == b'.');
+    if v4_like || bytes.contains(&b':') {
+        s.parse().ok()
+    } else {
+        None
+    }
+}

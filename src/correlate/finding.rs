@@ -1,0 +1,61 @@
+//! The plain type between correlate and suppress: what a device machine concluded.
+
+use serde::{Deserialize, Serialize};
+
+use crate::classify::{SignalFields, SignalKind};
+use crate::correlate::sequence::Severity;
+use crate::time::Millis;
+
+/// One line that supports a finding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub time: Millis,
+    /// When the collector received the line, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<Millis>,
+    pub kind: SignalKind,
+    /// Signal rule that recognised the line.
+    pub rule_id: String,
+    pub fields: SignalFields,
+    /// The raw line.
+    pub message: String,
+}
+
+/// What the evidence of a finding says, gathered for the calendar and for the analyst.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Facts {
+    /// Step names matched, in order (`transfer`, `stage`, `reload`, `boot`).
+    pub steps: Vec<String>,
+    pub images: Vec<String>,
+    pub servers: Vec<String>,
+    pub users: Vec<String>,
+    /// Versions the device reported while booting.
+    pub versions: Vec<String>,
+    pub version_before: Option<String>,
+    pub version_after: Option<String>,
+    pub version_changed: bool,
+    pub downgrade: bool,
+    /// Servers among `servers` that are not on the allowlist.
+    pub unlisted_servers: Vec<String>,
+}
+
+/// A conclusion of a device machine, before the change calendar is consulted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable id of the sequence instance; revisions of the same instance share it.
+    pub id: String,
+    pub revision: u32,
+    pub device: String,
+    pub rule_id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub confidence: f64,
+    pub first_seen: Millis,
+    pub last_seen: Millis,
+    pub evidence: Vec<Evidence>,
+    pub facts: Facts,
+    /// What happened, in one sentence.
+    pub summary: String,
+    /// Integrity failures and the like: the calendar never hides them.
+    pub never_suppress: bool,
+}

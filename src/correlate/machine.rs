@@ -1,0 +1,860 @@
+//! One device's state machine: its baseline, the version it runs, and the sequence instances
+//! in flight. Synchronous and free of I/O: time comes in with each call.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use crate::classify::{Signal, SignalKind};
+use crate::correlate::finding::{Evidence, Facts, Finding};
+use crate::correlate::sequence::{Condition, JoinField, Sequence, SequenceRules, Severity};
+use crate::correlate::version;
+use crate::time::Millis;
+
+/// Most evidence lines one instance keeps; later lines still count but are not stored.
+pub const MAX_EVIDENCE: usize = 64;
+/// Signal fingerprints remembered per device to drop duplicate deliveries.
+const DEDUPE_MEMORY: usize = 128;
+
+/// Where the baseline came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineSource {
+    Inventory,
+    /// The first boot banner seen for a device the inventory did not describe.
+    Learned,
+    /// A change the calendar authorised (suppressed finding).
+    Authorised,
+}
+
+/// The version and image a device is expected to run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    pub version: Option<String>,
+    pub image: Option<String>,
+    pub source: BaselineSource,
+    pub since: Option<Millis>,
+}
+
+/// What an instance last reported, so that only a raised finding is emitted again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Emitted {
+    pub revision: u32,
+    pub severity: Severity,
+    pub confidence: f64,
+}
+
+/// One run of a sequence rule on one device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    /// Per-device counter, for timers.
+    pub no: u64,
+    pub rule: String,
+    /// Alert id, derived from device, rule and the first evidence (stable across runs).
+    pub id: String,
+    /// Furthest step matched.
+    pub reached: usize,
+    /// Time each step was matched (None: not seen, possibly an optional step skipped).
+    pub step_times: Vec<Option<Millis>>,
+    pub evidence: Vec<Evidence>,
+    pub first: Millis,
+    pub last: Millis,
+    pub image: Option<String>,
+    pub server: Option<String>,
+    pub version_before: Option<String>,
+    pub version_after: Option<String>,
+    pub completed: Option<Millis>,
+    pub emitted: Option<Emitted>,
+}
+
+/// A device: baseline, running version, instances in flight, recent fingerprints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceMachine {
+    pub device: String,
+    pub vendor: Option<String>,
+    pub baseline: Option<Baseline>,
+    /// Version seen at the last boot (starts as the baseline).
+    pub running: Option<String>,
+    pub instances: Vec<Instance>,
+    pub next_no: u64,
+    /// (event time, fingerprint) of recent signals, to drop duplicates.
+    pub seen: VecDeque<(Millis, u64)>,
+    /// Last time a signal of this device was processed.
+    pub last_signal: Option<Millis>,
+}
+
+/// Facts about the device the rules need besides the signal itself.
+pub struct Context<'a> {
+    pub allowlisted: &'a dyn Fn(&str) -> bool,
+}
+
+impl DeviceMachine {
+    pub fn new(device: &str, vendor: Option<String>, baseline: Option<Baseline>) -> Self {
+        let running = baseline.as_ref().and_then(|b| b.version.clone());
+        DeviceMachine {
+            device: device.to_string(),
+            vendor,
+            baseline,
+            running,
+            instances: Vec::new(),
+            next_no: 0,
+            seen: VecDeque::new(),
+            last_signal: None,
+        }
+    }
+
+    /// True (and remembered) when this fingerprint at this time was not seen before.
+    pub fn first_delivery(&mut self, time: Millis, fingerprint: u64) -> bool {
+        if self
+            .seen
+            .iter()
+            .any(|&(t, f)| t == time && f == fingerprint)
+        {
+            return false;
+        }
+        if self.seen.len() >= DEDUPE_MEMORY {
+            self.seen.pop_front();
+        }
+        self.seen.push_back((time, fingerprint));
+        true
+    }
+
+    /// The earliest time something must happen to this device without a new signal.
+    pub fn deadlines(&self, rules: &SequenceRules) -> Vec<(Millis, u64)> {
+        self.instances
+            .iter()
+            .filter_map(|inst| Some((deadline(rule_of(rules, &inst.rule)?, inst), inst.no)))
+            .collect()
+    }
+
+    /// A change the calendar authorised becomes the new baseline.
+    pub fn authorise(&mut self, version: Option<&str>, image: Option<&str>, at: Millis) {
+        let old = self.baseline.take();
+        self.baseline = Some(Baseline {
+            version: version
+                .map(str::to_string)
+                .or(old.as_ref().and_then(|b| b.version.clone())),
+            image: image.map(str::to_string).or(old.and_then(|b| b.image)),
+            source: BaselineSource::Authorised,
+            since: Some(at),
+        });
+    }
+
+    /// Feeds one signal; findings to report are pushed to `out`.
+    pub fn on_signal(
+        &mut self,
+        rules: &SequenceRules,
+        ctx: &Context<'_>,
+        sig: &Signal,
+        out: &mut Vec<Finding>,
+    ) {
+        self.last_signal = Some(self.last_signal.map_or(sig.time, |t| t.max(sig.time)));
+        if self.vendor.is_none() && matches!(sig.kind, SignalKind::Boot | SignalKind::Version) {
+            self.vendor = Some(sig.vendor.clone());
+        }
+        let boot_version = match sig.kind {
+            SignalKind::Boot | SignalKind::Version => sig.fields.version.clone(),
+            _ => None,
+        };
+        let facts = VersionFacts::of(self, boot_version.as_deref());
+        self.expire_lingering(rules, sig.time);
+
+        'rules: for (ri, rule) in rules.sequences.iter().enumerate() {
+            if !rule.involves(sig.kind) {
+                continue;
+            }
+            // Offer the signal to running instances of this rule, most recent first.
+            let mut order: Vec<usize> = (0..self.instances.len())
+                .filter(|&i| self.instances[i].rule == rule.id)
+                .collect();
+            order.sort_by_key(|&i| std::cmp::Reverse(self.instances[i].last));
+            for i in order {
+                if let Some(change) = accepts(rule, &self.instances[i], sig, &facts) {
+                    let inst = &mut self.instances[i];
+                    apply(inst, rule, sig, change, &facts);
+                    self.report(ri, rules, ctx, i, out);
+                    break 'rules;
+                }
+            }
+            if let Some(step) = start_step(rule, sig, &facts) {
+                let no = self.next_no;
+                self.next_no += 1;
+                let mut inst = Instance {
+                    no,
+                    rule: rule.id.clone(),
+                    id: alert_id(&self.device, &rule.id, sig),
+                    reached: step,
+                    step_times: vec![None; rule.steps.len()],
+                    evidence: Vec::new(),
+                    first: sig.time,
+                    last: sig.time,
+                    image: None,
+                    server: None,
+                    version_before: None,
+                    version_after: None,
+                    completed: None,
+                    emitted: None,
+                };
+                inst.step_times[step] = Some(sig.time);
+                add_evidence(&mut inst, rule, sig, &facts);
+                if step + 1 == rule.steps.len() {
+                    inst.completed = Some(sig.time);
+                }
+                self.instances.push(inst);
+                let i = self.instances.len() - 1;
+                self.report(ri, rules, ctx, i, out);
+                break 'rules;
+            }
+        }
+        if let Some(v) = boot_version {
+            self.running = Some(v.clone());
+            if self.baseline.as_ref().is_none_or(|b| b.version.is_none()) {
+                self.baseline = Some(Baseline {
+                    version: Some(v),
+                    image: None,
+                    source: BaselineSource::Learned,
+                    since: Some(sig.time),
+                });
+            }
+        }
+    }
+
+    /// Fires what is due at `now`: timeout findings for stalled instances, and the end of
+    /// lingering for completed ones.
+    pub fn on_time(
+        &mut self,
+        rules: &SequenceRules,
+        ctx: &Context<'_>,
+        now: Millis,
+        out: &mut Vec<Finding>,
+    ) {
+        let mut i = 0;
+        while i < self.instances.len() {
+            let inst = &self.instances[i];
+            let Some(rule) = rule_of(rules, &inst.rule) else {
+                self.instances.remove(i);
+                continue;
+            };
+            if deadline(rule, inst) >= now {
+                i += 1;
+                continue;
+            }
+            let inst = self.instances.remove(i);
+            if inst.completed.is_none()
+                && let Some(t) = rule.timeout_for(inst.reached)
+            {
+                let mut f = finding(&self.device, rule, &inst, ctx);
+                f.rule_id = t.rule_id.clone();
+                f.title = t.title.clone();
+                f.severity = t.severity;
+                if let Some(c) = t.confidence {
+                    f.confidence = c;
+                }
+                f.summary = format!(
+                    "{} {}",
+                    f.summary,
+                    format_args!(
+                        "Nothing followed within {} of the last step.",
+                        humantime::format_duration(std::time::Duration::from_millis(
+                            next_window(rule, &inst).unsigned_abs()
+                        ))
+                    )
+                );
+                f.revision = 1;
+                out.push(f);
+            }
+        }
+    }
+
+    fn expire_lingering(&mut self, rules: &SequenceRules, now: Millis) {
+        self.instances.retain(|inst| {
+            inst.completed.is_none()
+                || rule_of(rules, &inst.rule).is_some_and(|r| deadline(r, inst) >= now)
+        });
+    }
+
+    /// Emits a finding for instance `i` if it is complete and says more than last time.
+    fn report(
+        &mut self,
+        ri: usize,
+        rules: &SequenceRules,
+        ctx: &Context<'_>,
+        i: usize,
+        out: &mut Vec<Finding>,
+    ) {
+        let rule = &rules.sequences[ri];
+        if self.instances[i].completed.is_none() {
+            return;
+        }
+        let mut f = finding(&self.device, rule, &self.instances[i], ctx);
+        let inst = &mut self.instances[i];
+        let raised = match &inst.emitted {
+            None => true,
+            Some(e) => f.severity > e.severity || f.confidence > e.confidence + 1e-9,
+        };
+        if !raised {
+            return;
+        }
+        let revision = inst.emitted.as_ref().map_or(1, |e| e.revision + 1);
+        f.revision = revision;
+        inst.emitted = Some(Emitted {
+            revision,
+            severity: f.severity,
+            confidence: f.confidence,
+        });
+        out.push(f);
+    }
+}
+
+/// Version facts of one signal against the device's history.
+struct VersionFacts {
+    before: Option<String>,
+    after: Option<String>,
+    changed: bool,
+    downgrade: bool,
+}
+
+impl VersionFacts {
+    fn of(dev: &DeviceMachine, booted: Option<&str>) -> VersionFacts {
+        let before = dev
+            .running
+            .clone()
+            .or_else(|| dev.baseline.as_ref().and_then(|b| b.version.clone()));
+        let vendor = dev.vendor.as_deref();
+        let (changed, downgrade) = match (before.as_deref(), booted) {
+            (Some(b), Some(a)) => {
+                let changed = !version::same(vendor, b, a);
+                let downgrade =
+                    changed && version::compare(vendor, a, b) == Some(std::cmp::Ordering::Less);
+                (changed, downgrade)
+            }
+            _ => (false, false),
+        };
+        VersionFacts {
+            before,
+            after: booted.map(str::to_string),
+            changed,
+            downgrade,
+        }
+    }
+
+    fn holds(&self, c: Condition) -> bool {
+        match c {
+            Condition::VersionChanged => self.changed,
+            Condition::Downgrade => self.downgrade,
+            // Evaluated over the whole instance, not per signal.
+            Condition::ServerNotAllowlisted => true,
+        }
+    }
+}
+
+/// How a running instance takes a signal.
+#[derive(Clone, Copy, Debug)]
+enum Change {
+    /// The signal matches step `n` after the furthest one reached.
+    Advance(usize),
+    /// The signal repeats the furthest step, or is context: evidence only.
+    Absorb,
+    /// The signal arrived late for an optional step that was skipped.
+    Fill(usize),
+}
+
+fn joins_ok(rule: &Sequence, inst: &Instance, sig: &Signal) -> bool {
+    rule.same.iter().all(|f| match f {
+        JoinField::Image => match (&inst.image, &sig.fields.image) {
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+            _ => true,
+        },
+        JoinField::Server => match (&inst.server, &sig.fields.server) {
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+            _ => true,
+        },
+    })
+}
+
+fn step_matches(rule: &Sequence, step: usize, sig: &Signal, facts: &VersionFacts) -> bool {
+    let s = &rule.steps[step];
+    s.kinds.contains(&sig.kind) && s.conditions.iter().all(|&c| facts.holds(c))
+}
+
+fn accepts(rule: &Sequence, inst: &Instance, sig: &Signal, facts: &VersionFacts) -> Option<Change> {
+    if !joins_ok(rule, inst, sig) {
+        return None;
+    }
+    let last_step_time = inst.step_times[inst.reached].unwrap_or(inst.last);
+    if inst.completed.is_none() {
+        // Forward: the next steps, skipping optional ones.
+        for j in inst.reached + 1..rule.steps.len() {
+            if step_matches(rule, j, sig, facts) {
+                let within = rule.steps[j].within.unwrap_or(Millis::MAX);
+                if sig.time >= last_step_time && sig.time - last_step_time <= within {
+                    return Some(Change::Advance(j));
+                }
+                break;
+            }
+            if !rule.steps[j].optional {
+                break;
+            }
+        }
+    }
+    // Late: an optional step skipped earlier, if the signal fits in time before the next one.
+    for j in 0..inst.reached {
+        if inst.step_times[j].is_none()
+            && rule.steps[j].optional
+            && step_matches(rule, j, sig, facts)
+        {
+            let next = inst.step_times[j + 1..].iter().flatten().next().copied();
+            if next.is_some_and(|n| sig.time <= n) {
+                return Some(Change::Fill(j));
+            }
+        }
+    }
+    // Evidence only: a repeat of the furthest step (a second boot line) or a context kind.
+    let repeat = rule.steps[inst.reached].kinds.contains(&sig.kind);
+    if repeat || rule.context.contains(&sig.kind) {
+        return Some(Change::Absorb);
+    }
+    None
+}
+
+fn start_step(rule: &Sequence, sig: &Signal, facts: &VersionFacts) -> Option<usize> {
+    (0..=rule.last_start_step()).find(|&i| step_matches(rule, i, sig, facts))
+}
+
+fn apply(inst: &mut Instance, rule: &Sequence, sig: &Signal, change: Change, facts: &VersionFacts) {
+    match change {
+        Change::Advance(j) => {
+            inst.reached = j;
+            inst.step_times[j] = Some(sig.time);
+            if j + 1 == rule.steps.len() {
+                inst.completed = Some(sig.time);
+            }
+        }
+        Change::Fill(j) => inst.step_times[j] = Some(sig.time),
+        Change::Absorb => {}
+    }
+    add_evidence(inst, rule, sig, facts);
+}
+
+fn add_evidence(inst: &mut Instance, rule: &Sequence, sig: &Signal, facts: &VersionFacts) {
+    for f in &rule.same {
+        match f {
+            JoinField::Image if inst.image.is_none() => inst.image = sig.fields.image.clone(),
+            JoinField::Server if inst.server.is_none() => inst.server = sig.fields.server.clone(),
+            _ => {}
+        }
+    }
+    if facts.after.is_some() {
+        if inst.version_before.is_none() {
+            inst.version_before = facts.before.clone();
+        }
+        inst.version_after = facts.after.clone();
+    }
+    inst.first = inst.first.min(sig.time);
+    inst.last = inst.last.max(sig.time);
+    if inst.evidence.len() < MAX_EVIDENCE {
+        let pos = inst.evidence.partition_point(|e| e.time <= sig.time);
+        inst.evidence.insert(
+            pos,
+            Evidence {
+                time: sig.time,
+                received: sig.received,
+                kind: sig.kind,
+                rule_id: sig.rule_id.clone(),
+                fields: sig.fields.clone(),
+                message: sig.message.clone(),
+            },
+        );
+    }
+}
+
+fn rule_of<'a>(rules: &'a SequenceRules, id: &str) -> Option<&'a Sequence> {
+    rules.sequences.iter().find(|s| s.id == id)
+}
+
+/// Longest wait for the next step of a running instance.
+fn next_window(rule: &Sequence, inst: &Instance) -> Millis {
+    let mut w = 0;
+    for j in inst.reached + 1..rule.steps.len() {
+        w = w.max(rule.steps[j].within.unwrap_or(0));
+        if !rule.steps[j].optional {
+            break;
+        }
+    }
+    w
+}
+
+/// When a running instance times out, or a completed one stops lingering.
+fn deadline(rule: &Sequence, inst: &Instance) -> Millis {
+    match inst.completed {
+        Some(done) => done.saturating_add(rule.linger),
+        None => inst.step_times[inst.reached]
+            .unwrap_or(inst.last)
+            .saturating_add(next_window(rule, inst)),
+    }
+}
+
+fn alert_id(device: &str, rule: &str, sig: &Signal) -> String {
+    const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1f_6a0e_3b1e_4d7a_9c51_1601_a000_0001);
+    let key = format!("{device}\u{0}{rule}\u{0}{}\u{0}{}", sig.time, sig.message);
+    uuid::Uuid::new_v5(&NAMESPACE, key.as_bytes()).to_string()
+}
+
+fn push_unique(list: &mut Vec<String>, value: &Option<String>) {
+    if let Some(v) = value
+        && !v.is_empty()
+        && !list.iter().any(|x| x.eq_ignore_ascii_case(v))
+    {
+        list.push(v.clone());
+    }
+}
+
+fn finding(device: &str, rule: &Sequence, inst: &Instance, ctx: &Context<'_>) -> Finding {
+    let mut facts = Facts::default();
+    for (j, t) in inst.step_times.iter().enumerate() {
+        if t.is_some() {
+            facts.steps.push(rule.steps[j].name.clone());
+        }
+    }
+    for e in &inst.evidence {
+        push_unique(&mut facts.images, &e.fields.image);
+        push_unique(&mut facts.servers, &e.fields.server);
+        push_unique(&mut facts.users, &e.fields.user);
+        if matches!(e.kind, SignalKind::Boot | SignalKind::Version) {
+            push_unique(&mut facts.versions, &e.fields.version);
+        }
+    }
+    facts.unlisted_servers = facts
+        .servers
+        .iter()
+        .filter(|s| !(ctx.allowlisted)(s))
+        .cloned()
+        .collect();
+    facts.version_before = inst.version_before.clone();
+    facts.version_after = inst.version_after.clone();
+    if let (Some(b), Some(a)) = (&facts.version_before, &facts.version_after) {
+        facts.version_changed = !version::same(None, b, a);
+        facts.downgrade =
+            facts.version_changed && version::compare(None, a, b) == Some(std::cmp::Ordering::Less);
+    }
+
+    let matched = facts.steps.len().max(1);
+    let mut joins = 0;
+    for f in &rule.same {
+        let n = inst
+            .evidence
+            .iter()
+            .filter(|e| match f {
+                JoinField::Image => e.fields.image.is_some(),
+                JoinField::Server => e.fields.server.is_some(),
+            })
+            .map(|e| e.kind)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        if n >= 2 {
+            joins += 1;
+        }
+    }
+    let confidence = (rule.confidence
+        + rule.confidence_per_step * (matched - 1) as f64
+        + rule.confidence_per_join * joins as f64)
+        .min(0.99);
+    let confidence = (confidence * 100.0).round() / 100.0;
+
+    let mut severity = rule.severity;
+    for &(cond, sev) in &rule.escalate {
+        let holds = match cond {
+            Condition::VersionChanged => facts.version_changed,
+            Condition::Downgrade => facts.downgrade,
+            Condition::ServerNotAllowlisted => !facts.unlisted_servers.is_empty(),
+        };
+        if holds {
+            severity = severity.max(sev);
+        }
+    }
+    Finding {
+        id: inst.id.clone(),
+        revision: 0,
+        device: device.to_string(),
+        rule_id: rule.id.clone(),
+        title: rule.title.clone(),
+        severity,
+        confidence,
+        first_seen: inst.first,
+        // The last moment anything of it was seen: a device clock a little behind the
+        // collector must not end the finding before its last line arrived.
+        last_seen: inst
+            .evidence
+            .iter()
+            .filter_map(|e| e.received)
+            .fold(inst.last, Millis::max),
+        evidence: inst.evidence.clone(),
+        summary: summarise(device, &facts),
+        facts,
+        never_suppress: rule.never_suppress,
+    }
+}
+
+/// One sentence an analyst can read without opening the evidence.
+fn summarise(device: &str, f: &Facts) -> String {
+    let mut parts = Vec::new();
+    let has = |s: &str| f.steps.iter().any(|x| x == s);
+    if !f.images.is_empty() {
+        let mut p = format!("image {}", f.images.join(", "));
+        if !f.servers.is_empty() {
+            p.push_str(&format!(" from {}", f.servers.join(", ")));
+            if !f.unlisted_servers.is_empty() {
+                p.push_str(&format!(
+                    " ({} not on the allowlist)",
+                    f.unlisted_servers.join(", ")
+                ));
+            }
+        }
+        parts.push(p);
+    }
+    if has("stage") {
+        parts.push("boot variable or install set changed".to_string());
+    }
+    if has("reload") {
+        parts.push("reload".to_string());
+    }
+    match (&f.version_before, &f.version_after) {
+        (Some(b), Some(a)) if f.version_changed => parts.push(format!(
+            "booted {a} (was {b}{})",
+            if f.downgrade { ", a downgrade" } else { "" }
+        )),
+        (_, Some(a)) => parts.push(format!("booted {a}")),
+        _ if has("boot") => parts.push("booted (version not reported)".to_string()),
+        _ => {}
+    }
+    if !f.users.is_empty() {
+        parts.push(format!("by {}", f.users.join(", ")));
+    }
+    if parts.is_empty() {
+        return format!("{device}: sequence matched.");
+    }
+    format!("{device}: {}.", parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::SignalFields;
+    use crate::time::{HOUR, MINUTE};
+
+    fn rules() -> SequenceRules {
+        SequenceRules::load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
+            .expect("shipped rules load")
+    }
+
+    fn sig(kind: SignalKind, t: Millis, fields: SignalFields) -> Signal {
+        Signal {
+            device: "rtr-1".into(),
+            time: t,
+            received: Some(t + 300),
+            kind,
+            rule_id: format!("test.{kind}"),
+            vendor: "cisco_ios".into(),
+            fields,
+            message: format!("{kind} at {t}"),
+        }
+    }
+
+    fn image(name: &str) -> SignalFields {
+        SignalFields {
+            image: Some(name.into()),
+            server: Some("10.10.0.5".into()),
+            ..Default::default()
+        }
+    }
+
+    fn version(v: &str) -> SignalFields {
+        SignalFields {
+            version: Some(v.into()),
+            ..Default::default()
+        }
+    }
+
+    fn machine() -> DeviceMachine {
+        DeviceMachine::new(
+            "rtr-1",
+            Some("cisco_ios".into()),
+            Some(Baseline {
+                version: Some("15.7(3)M8".into()),
+                image: None,
+                source: BaselineSource::Inventory,
+                since: None,
+            }),
+        )
+    }
+
+    const ALLOW: &dyn Fn(&str) -> bool = &|s: &str| s == "10.10.0.5";
+
+    #[test]
+    fn full_chain_fires_once_and_a_later_version_raises_a_revision() {
+        let rules = rules();
+        let ctx = Context { allowlisted: ALLOW };
+        let mut m = machine();
+        let mut out = Vec::new();
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Transfer, 0, image("x.bin")),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::BootVar, 10 * MINUTE, image("x.bin")),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Reload, 20 * MINUTE, SignalFields::default()),
+            &mut out,
+        );
+        assert!(out.is_empty(), "no finding before the boot");
+        // The boot-time line without a version completes the chain first ...
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Boot, 30 * MINUTE, SignalFields::default()),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].revision, 1);
+        assert_eq!(out[0].rule_id, "t1601.image_replaced");
+        assert_eq!(out[0].severity, Severity::High);
+        // ... the banner with a lower version then raises it: same id, next revision.
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Boot, 31 * MINUTE, version("15.5(3)M10")),
+            &mut out,
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].id, out[0].id);
+        assert_eq!(out[1].revision, 2);
+        assert_eq!(
+            out[1].severity,
+            Severity::Critical,
+            "a downgrade is critical"
+        );
+        assert!(out[1].facts.downgrade);
+        // A repeat that raises nothing emits nothing.
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Boot, 32 * MINUTE, version("15.5(3)M10")),
+            &mut out,
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(m.running.as_deref(), Some("15.5(3)M10"));
+    }
+
+    #[test]
+    fn staged_image_times_out_into_a_medium_finding() {
+        let rules = rules();
+        let ctx = Context { allowlisted: ALLOW };
+        let mut m = machine();
+        let mut out = Vec::new();
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Transfer, 0, image("x.bin")),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::BootVar, HOUR, image("x.bin")),
+            &mut out,
+        );
+        let deadline = m.deadlines(&rules).iter().map(|d| d.0).min().unwrap();
+        assert_eq!(deadline, HOUR + 24 * HOUR);
+        m.on_time(&rules, &ctx, deadline, &mut out);
+        assert!(out.is_empty(), "not yet at the deadline itself");
+        m.on_time(&rules, &ctx, deadline + 1, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].rule_id, "t1601.image_staged");
+        assert_eq!(out[0].severity, Severity::Medium);
+        assert!(m.instances.is_empty());
+    }
+
+    #[test]
+    fn different_image_starts_its_own_instance() {
+        let rules = rules();
+        let ctx = Context { allowlisted: ALLOW };
+        let mut m = machine();
+        let mut out = Vec::new();
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Transfer, 0, image("a.bin")),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::BootVar, MINUTE, image("b.bin")),
+            &mut out,
+        );
+        assert_eq!(m.instances.len(), 2, "the join on image keeps them apart");
+    }
+
+    #[test]
+    fn late_transfer_fills_the_skipped_optional_step() {
+        let rules = rules();
+        let ctx = Context { allowlisted: ALLOW };
+        let mut m = machine();
+        let mut out = Vec::new();
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::BootVar, 10 * MINUTE, image("x.bin")),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Transfer, 5 * MINUTE, image("x.bin")),
+            &mut out,
+        );
+        assert_eq!(m.instances.len(), 1);
+        assert_eq!(m.instances[0].step_times[0], Some(5 * MINUTE));
+        assert_eq!(m.instances[0].first, 5 * MINUTE);
+    }
+
+    #[test]
+    fn version_change_without_transfer_and_same_version_boot() {
+        let rules = rules();
+        let ctx = Context { allowlisted: ALLOW };
+        let mut m = machine();
+        let mut out = Vec::new();
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Boot, 0, version("15.7(3)M8")),
+            &mut out,
+        );
+        assert!(out.is_empty(), "same version: nothing to say");
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Boot, HOUR, version("15.7(3)M9")),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].rule_id, "t1601.version_changed");
+        assert_eq!(out[0].severity, Severity::High);
+    }
+
+    #[test]
+    fn duplicate_fingerprints_are_recognised() {
+        let mut m = machine();
+        assert!(m.first_delivery(5, 42));
+        assert!(!m.first_delivery(5, 42));
+        assert!(m.first_delivery(6, 42));
+    }
+}

@@ -1,0 +1,470 @@
+//! Sequence rules (`rules/sequences/*.yaml`): the ordered steps a device goes through when its
+//! image is replaced, as data. The serde mirror here is compiled into [`SequenceRules`]; the
+//! machines only ever see the compiled form.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::classify::SignalKind;
+use crate::config_error::{ConfigError, yaml_error};
+use crate::time::Millis;
+
+/// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// One level up, saturating at critical.
+    pub fn raised(self) -> Severity {
+        match self {
+            Severity::Info => Severity::Low,
+            Severity::Low => Severity::Medium,
+            Severity::Medium => Severity::High,
+            Severity::High | Severity::Critical => Severity::Critical,
+        }
+    }
+}
+
+/// A fact about an instance the rules can test; computed by the machine, named in rule files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// The device booted a version other than the one it ran before (unknown → false).
+    VersionChanged,
+    /// The device booted an older version than the one it ran before (vendor-aware ordering).
+    Downgrade,
+    /// An image came from a server that is not on the calendar's allowlist.
+    ServerNotAllowlisted,
+}
+
+/// A field that all signals of one instance must agree on when they carry it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinField {
+    Image,
+    Server,
+}
+
+/// A duration written as humantime (`24h`, `90m`); invalid text is reported at its location.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window(pub Millis);
+
+impl<'de> Deserialize<'de> for Window {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let dur = humantime::parse_duration(&text).map_err(|e| {
+            serde::de::Error::custom(format!("invalid duration {text:?}: {e} (try 24h, 90m)"))
+        })?;
+        let ms = Millis::try_from(dur.as_millis())
+            .map_err(|_| serde::de::Error::custom(format!("duration {text:?} is too long")))?;
+        if ms <= 0 {
+            return Err(serde::de::Error::custom(
+                "a window must be longer than zero",
+            ));
+        }
+        Ok(Window(ms))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    sequences: Vec<RawSequence>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSequence {
+    id: Spanned<String>,
+    title: String,
+    #[serde(default)]
+    description: String,
+    steps: Vec<RawStep>,
+    #[serde(default)]
+    context: Vec<SignalKind>,
+    #[serde(default)]
+    same: Vec<JoinField>,
+    severity: Severity,
+    confidence: f64,
+    #[serde(default)]
+    confidence_per_step: f64,
+    #[serde(default)]
+    confidence_per_join: f64,
+    #[serde(default)]
+    escalate: Vec<RawEscalation>,
+    #[serde(default)]
+    on_timeout: Vec<RawTimeout>,
+    linger: Option<Window>,
+    #[serde(default)]
+    never_suppress: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    name: Spanned<String>,
+    kinds: Vec<SignalKind>,
+    within: Option<Window>,
+    #[serde(default)]
+    optional: bool,
+    #[serde(default, rename = "where")]
+    conditions: Vec<Condition>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEscalation {
+    #[serde(rename = "if")]
+    condition: Condition,
+    severity: Severity,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTimeout {
+    reached: Spanned<String>,
+    rule_id: Spanned<String>,
+    title: String,
+    severity: Severity,
+    #[serde(default)]
+    confidence: Option<f64>,
+}
+
+/// One step of a sequence, checked.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    pub kinds: Vec<SignalKind>,
+    /// Longest gap allowed since the previous matched step (none for the first step).
+    pub within: Option<Millis>,
+    /// A missing optional step does not stop the sequence (a `%SYS-5-RELOAD` is often lost).
+    pub optional: bool,
+    /// Conditions the signal must satisfy to match this step.
+    pub conditions: Vec<Condition>,
+}
+
+/// A finding raised when an instance that reached `reached` sees nothing more within its window.
+#[derive(Debug, Clone)]
+pub struct TimeoutFinding {
+    pub reached: usize,
+    pub rule_id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub confidence: Option<f64>,
+}
+
+/// A checked sequence rule.
+#[derive(Debug, Clone)]
+pub struct Sequence {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub steps: Vec<Step>,
+    /// Kinds that add evidence to a running instance but never start or advance one.
+    pub context: Vec<SignalKind>,
+    pub same: Vec<JoinField>,
+    pub severity: Severity,
+    pub confidence: f64,
+    pub confidence_per_step: f64,
+    pub confidence_per_join: f64,
+    pub escalate: Vec<(Condition, Severity)>,
+    pub on_timeout: Vec<TimeoutFinding>,
+    /// How long a completed instance keeps absorbing repeated evidence (one alert, revised).
+    pub linger: Millis,
+    pub never_suppress: bool,
+}
+
+impl Sequence {
+    /// Index of the first step that is not optional: an instance may start at any step up to it.
+    pub fn last_start_step(&self) -> usize {
+        self.steps
+            .iter()
+            .position(|s| !s.optional)
+            .unwrap_or(self.steps.len() - 1)
+    }
+
+    /// The timeout finding for an instance whose furthest step is `reached`, if the rule has one.
+    pub fn timeout_for(&self, reached: usize) -> Option<&TimeoutFinding> {
+        self.on_timeout
+            .iter()
+            .filter(|t| t.reached <= reached)
+            .max_by_key(|t| t.reached)
+    }
+
+    pub fn involves(&self, kind: SignalKind) -> bool {
+        self.context.contains(&kind) || self.steps.iter().any(|s| s.kinds.contains(&kind))
+    }
+}
+
+/// Every sequence rule, in priority order: a signal that one rule's instance consumes is not
+/// offered to later rules to start new instances.
+#[derive(Debug, Clone, Default)]
+pub struct SequenceRules {
+    pub sequences: Vec<Sequence>,
+}
+
+impl SequenceRules {
+    /// Loads `rules_dir/sequences/*.yaml` in file-name order.
+    pub fn load_dir(rules_dir: &Path) -> Result<SequenceRules, ConfigError> {
+        let dir = rules_dir.join("sequences");
+        let mut files = Vec::new();
+        let entries = std::fs::read_dir(&dir).map_err(|e| {
+            ConfigError::new(dir.display().to_string(), 0, 0, format!("cannot read: {e}"))
+        })?;
+        for entry in entries {
+            let path = entry
+                .map_err(|e| ConfigError::new(dir.display().to_string(), 0, 0, e.to_string()))?
+                .path();
+            if path.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    ConfigError::new(
+                        path.display().to_string(),
+                        0,
+                        0,
+                        format!("cannot read: {e}"),
+                    )
+                })?;
+                files.push((path.display().to_string(), text));
+            }
+        }
+        files.sort();
+        if files.is_empty() {
+            return Err(ConfigError::new(
+                dir.display().to_string(),
+                0,
+                0,
+                "no sequence rule files (*.yaml)",
+            ));
+        }
+        SequenceRules::from_sources(&files)
+    }
+
+    pub fn from_sources(files: &[(String, String)]) -> Result<SequenceRules, ConfigError> {
+        let mut sequences = Vec::new();
+        let mut ids: HashSet<String> = HashSet::new();
+        for (name, text) in files {
+            let raw: RawFile = serde_saphyr::from_str(text).map_err(|e| yaml_error(name, &e))?;
+            for seq in raw.sequences {
+                let compiled = compile(name, seq)?;
+                if !ids.insert(compiled.id.clone()) {
+                    return Err(ConfigError::new(
+                        name.clone(),
+                        0,
+                        0,
+                        format!("duplicate sequence id {:?}", compiled.id),
+                    ));
+                }
+                for t in &compiled.on_timeout {
+                    if !ids.insert(t.rule_id.clone()) {
+                        return Err(ConfigError::new(
+                            name.clone(),
+                            0,
+                            0,
+                            format!("duplicate rule id {:?}", t.rule_id),
+                        ));
+                    }
+                }
+                sequences.push(compiled);
+            }
+        }
+        Ok(SequenceRules { sequences })
+    }
+}
+
+fn at<T>(file: &str, spanned: &Spanned<T>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::new(
+        file.to_string(),
+        spanned.referenced.line() as usize,
+        spanned.referenced.column() as usize,
+        reason,
+    )
+}
+
+fn compile(file: &str, raw: RawSequence) -> Result<Sequence, ConfigError> {
+    let id = raw.id.value.trim().to_string();
+    if id.is_empty() {
+        return Err(at(file, &raw.id, "a sequence needs a non-empty id"));
+    }
+    if raw.steps.is_empty() {
+        return Err(at(file, &raw.id, format!("sequence {id:?} has no steps")));
+    }
+    if !(0.0..=1.0).contains(&raw.confidence) {
+        return Err(at(file, &raw.id, "confidence must be between 0 and 1"));
+    }
+    let mut steps = Vec::with_capacity(raw.steps.len());
+    for (i, s) in raw.steps.into_iter().enumerate() {
+        if s.kinds.is_empty() {
+            return Err(at(file, &s.name, "a step needs at least one kind"));
+        }
+        if i > 0 && s.within.is_none() {
+            return Err(at(
+                file,
+                &s.name,
+                format!(
+                    "step {:?} needs `within` (the longest gap since the previous step)",
+                    s.name.value
+                ),
+            ));
+        }
+        steps.push(Step {
+            name: s.name.value,
+            kinds: s.kinds,
+            within: s.within.map(|w| w.0),
+            optional: s.optional,
+            conditions: s.conditions,
+        });
+    }
+    if steps.iter().all(|s| s.optional) {
+        return Err(at(file, &raw.id, "at least one step must not be optional"));
+    }
+    if steps.last().is_some_and(|s| s.optional) {
+        return Err(at(file, &raw.id, "the last step must not be optional"));
+    }
+    let mut on_timeout = Vec::new();
+    for t in raw.on_timeout {
+        let Some(reached) = steps.iter().position(|s| s.name == t.reached.value) else {
+            let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+            return Err(at(
+                file,
+                &t.reached,
+                format!(
+                    "no step named {:?} (steps: {})",
+                    t.reached.value,
+                    names.join(", ")
+                ),
+            ));
+        };
+        if reached + 1 >= steps.len() {
+            return Err(at(
+                file,
+                &t.reached,
+                "a timeout after the last step can never fire",
+            ));
+        }
+        if t.rule_id.value.trim().is_empty() {
+            return Err(at(file, &t.rule_id, "a timeout finding needs a rule_id"));
+        }
+        on_timeout.push(TimeoutFinding {
+            reached,
+            rule_id: t.rule_id.value,
+            title: t.title,
+            severity: t.severity,
+            confidence: t.confidence,
+        });
+    }
+    let linger = raw.linger.map(|w| w.0).unwrap_or_else(|| {
+        steps
+            .iter()
+            .filter_map(|s| s.within)
+            .max()
+            .unwrap_or(crate::time::HOUR)
+    });
+    Ok(Sequence {
+        id,
+        title: raw.title,
+        description: raw.description,
+        steps,
+        context: raw.context,
+        same: raw.same,
+        severity: raw.severity,
+        confidence: raw.confidence,
+        confidence_per_step: raw.confidence_per_step,
+        confidence_per_join: raw.confidence_per_join,
+        escalate: raw
+            .escalate
+            .into_iter()
+            .map(|e| (e.condition, e.severity))
+            .collect(),
+        on_timeout,
+        linger,
+        never_suppress: raw.never_suppress,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<SequenceRules, ConfigError> {
+        SequenceRules::from_sources(&[("t.yaml".to_string(), text.to_string())])
+    }
+
+    #[test]
+    fn shipped_rules_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let rules = SequenceRules::load_dir(&dir).expect("shipped sequence rules load");
+        assert!(
+            rules
+                .sequences
+                .iter()
+                .any(|s| s.id == "t1601.image_replaced")
+        );
+    }
+
+    #[test]
+    fn rejects_bad_rules_with_location() {
+        let cases = [
+            ("sequences:\n  - id: a\n    titel: x\n", 3, "unknown field"),
+            (
+                "sequences:\n  - id: a\n    title: t\n    severity: high\n    confidence: 0.5\n    steps:\n      - name: s\n        kinds: [transfer]\n      - name: b\n        kinds: [boot]\n        within: 24 parsecs\n",
+                11,
+                "invalid duration",
+            ),
+            (
+                "sequences:\n  - id: a\n    title: t\n    severity: high\n    confidence: 0.5\n    steps:\n      - name: s\n        kinds: [teleport]\n",
+                8,
+                "teleport",
+            ),
+            (
+                "sequences:\n  - id: a\n    title: t\n    severity: high\n    confidence: 0.5\n    steps:\n      - name: s\n        kinds: [transfer]\n      - name: b\n        kinds: [boot]\n        within: 1h\n    on_timeout:\n      - reached: nope\n        rule_id: x\n        title: y\n        severity: low\n",
+                13,
+                "no step named",
+            ),
+            (
+                "sequences:\n  - id: a\n    title: t\n    severity: high\n    confidence: 0.5\n    steps:\n      - name: s\n        kinds: [transfer]\n      - name: b\n        kinds: [boot]\n",
+                9,
+                "needs `within`",
+            ),
+        ];
+        for (text, line, needle) in cases {
+            let err = load(text).expect_err(needle);
+            assert_eq!(err.line, line, "{err}");
+            assert!(err.reason.contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn timeout_for_picks_the_furthest_reached_entry() {
+        let rules = load(
+            "sequences:\n  - id: a\n    title: t\n    severity: high\n    confidence: 0.5\n    steps:\n      - {name: x, kinds: [transfer], optional: true}\n      - {name: y, kinds: [boot_var], within: 1h}\n      - {name: z, kinds: [boot], within: 1h}\n    on_timeout:\n      - {reached: x, rule_id: a.low, title: l, severity: low}\n      - {reached: y, rule_id: a.med, title: m, severity: medium}\n",
+        )
+        .unwrap();
+        let s = &rules.sequences[0];
+        assert_eq!(s.last_start_step(), 1);
+        assert_eq!(s.timeout_for(0).unwrap().rule_id, "a.low");
+        assert_eq!(s.timeout_for(1).unwrap().rule_id, "a.med");
+        assert_eq!(s.linger, crate::time::HOUR);
+    }
+}

@@ -1,0 +1,211 @@
+//! `imagewatch replay`: the engine over files or stdin, alerts as NDJSON, a summary on stderr.
+//! For backtesting rules on historical logs, and for tests.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::calendar::ChangeCalendar;
+use crate::classify::{Classifier, SignalKind};
+use crate::config_error::ConfigError;
+use crate::correlate::SequenceRules;
+use crate::pipeline::{Origin, Pipeline, Stats};
+use crate::source::InputFormat;
+use crate::source::lines::LineReader;
+use crate::state::{StateError, StateStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    State(#[from] StateError),
+    #[error("{path}: {source}")]
+    Input { path: String, source: io::Error },
+    #[error("writing alerts: {0}")]
+    Output(io::Error),
+}
+
+impl ReplayError {
+    /// Exit status: 2 for anything the user has to fix (files, rules, calendar, state dir).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ReplayError::Output(_) => 1,
+            _ => 2,
+        }
+    }
+}
+
+pub struct ReplayOptions {
+    pub changes: Option<PathBuf>,
+    pub rules: PathBuf,
+    pub state: Option<PathBuf>,
+    pub format: InputFormat,
+    /// Input files; `-` is stdin.
+    pub files: Vec<PathBuf>,
+}
+
+/// Loads rules and the calendar, failing with file, line, column and reason.
+pub fn load_config(
+    rules: &Path,
+    changes: Option<&Path>,
+) -> Result<(Classifier, SequenceRules, ChangeCalendar), ConfigError> {
+    let classifier = Classifier::load_dir(rules).map_err(ConfigError::from)?;
+    let sequences = SequenceRules::load_dir(rules)?;
+    let calendar = match changes {
+        Some(path) => ChangeCalendar::load(path).map_err(ConfigError::from)?,
+        None => ChangeCalendar::empty(),
+    };
+    Ok((classifier, sequences, calendar))
+}
+
+/// Runs a replay; alerts go to `out` as they are produced.
+pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Stats, ReplayError> {
+    let started = Instant::now();
+    let (classifier, sequences, calendar) = load_config(&opts.rules, opts.changes.as_deref())?;
+    let store = match &opts.state {
+        Some(dir) => StateStore::open(dir)?,
+        None => StateStore::temporary()?,
+    };
+    let mut pipeline = Pipeline::new(
+        Arc::new(classifier),
+        Arc::new(sequences),
+        Arc::new(calendar),
+        store,
+        opts.format,
+    )?;
+    let total_bytes: u64 = opts
+        .files
+        .iter()
+        .filter(|p| p.as_os_str() != "-")
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let progress = progress_bar(total_bytes);
+    let mut alerts = Vec::new();
+    let mut bytes_done = 0u64;
+    for path in &opts.files {
+        let name = path.display().to_string();
+        let input: Box<dyn Read> = if path.as_os_str() == "-" {
+            Box::new(io::stdin().lock())
+        } else {
+            Box::new(File::open(path).map_err(|source| ReplayError::Input {
+                path: name.clone(),
+                source,
+            })?)
+        };
+        let mut reader = LineReader::new(input, opts.format != InputFormat::Ndjson);
+        let mut last_tick = 0u64;
+        loop {
+            let msg = reader.next_message().map_err(|source| ReplayError::Input {
+                path: name.clone(),
+                source,
+            })?;
+            let Some(msg) = msg else { break };
+            if msg.truncated {
+                pipeline.stats.truncated += 1;
+            }
+            let origin = Origin {
+                file: &name,
+                line: msg.line_no,
+            };
+            pipeline.ingest(msg.bytes, msg.lines, &origin, &mut alerts)?;
+            write_alerts(&mut alerts, out)?;
+            if let Some(pb) = &progress
+                && reader.consumed - last_tick > 1 << 20
+            {
+                last_tick = reader.consumed;
+                pb.set_position(bytes_done + reader.consumed);
+            }
+        }
+        bytes_done += reader.consumed;
+    }
+    pipeline.finish(&mut alerts)?;
+    write_alerts(&mut alerts, out)?;
+    out.flush().map_err(ReplayError::Output)?;
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+    let stats = pipeline.stats.clone();
+    let mut err = io::stderr().lock();
+    for p in &pipeline.problems {
+        let _ = writeln!(err, "warning: {}:{}: {}", p.file, p.line, p.reason);
+    }
+    let _ = write_summary(
+        &mut err,
+        &stats,
+        bytes_done,
+        started.elapsed().as_secs_f64(),
+    );
+    Ok(stats)
+}
+
+fn write_alerts(
+    alerts: &mut Vec<crate::suppress::Alert>,
+    out: &mut dyn Write,
+) -> Result<(), ReplayError> {
+    for a in alerts.drain(..) {
+        serde_json::to_writer(&mut *out, &a).map_err(|e| ReplayError::Output(e.into()))?;
+        out.write_all(b"\n").map_err(ReplayError::Output)?;
+    }
+    Ok(())
+}
+
+fn progress_bar(total: u64) -> Option<indicatif::ProgressBar> {
+    if !io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = if total > 0 {
+        indicatif::ProgressBar::new(total)
+    } else {
+        indicatif::ProgressBar::new_spinner()
+    };
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} replay [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("the template is a literal and valid")
+        .progress_chars("=> "),
+    );
+    Some(pb)
+}
+
+/// The summary on stderr: what was read, what it meant, how fast.
+pub fn write_summary(w: &mut dyn Write, s: &Stats, bytes: u64, secs: f64) -> io::Result<()> {
+    let secs = secs.max(1e-9);
+    writeln!(
+        w,
+        "imagewatch replay: {} lines ({} parsed, {} unparsed, {} truncated) in {:.2}s: {:.0} lines/s, {:.1} MB/s",
+        s.lines,
+        s.parsed,
+        s.unparsed,
+        s.truncated,
+        secs,
+        s.lines as f64 / secs,
+        bytes as f64 / secs / 1e6
+    )?;
+    let mut kinds: Vec<String> = SignalKind::ALL
+        .iter()
+        .filter_map(|k| s.signals.get(k).map(|n| format!("{k} {n}")))
+        .collect();
+    if kinds.is_empty() {
+        kinds.push("none".to_string());
+    }
+    writeln!(w, "  signals: {}", kinds.join(", "))?;
+    writeln!(
+        w,
+        "  candidates {}, duplicates dropped {}, late {}, without device {}",
+        s.candidates, s.duplicates, s.late, s.no_device
+    )?;
+    writeln!(
+        w,
+        "  findings {}, alerts {} ({} suppressed, {} escalated, {} unsuppressed)",
+        s.findings,
+        s.alerts,
+        s.suppressed,
+        s.escalated,
+        s.alerts - s.suppressed
+    )
+}

@@ -1,0 +1,238 @@
+//! Durable state in sled: device machines (baselines, instances in flight, timers), alerts
+//! emitted, and the clock. Values are versioned JSON so that state stays readable without sled
+//! and can be migrated. A change is written when it happens; noise writes nothing.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::correlate::DeviceMachine;
+use crate::suppress::Alert;
+use crate::time::Millis;
+
+/// Bumped when a stored shape changes incompatibly.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(
+        "state directory {0} is in use by another imagewatch process (or its lock is held): {1}"
+    )]
+    Locked(PathBuf, String),
+    #[error("cannot open state directory {0}: {1}")]
+    Open(PathBuf, String),
+    #[error(
+        "state directory {dir} has schema version {found}; this build reads version {SCHEMA_VERSION}"
+    )]
+    Schema { dir: PathBuf, found: u32 },
+    #[error("state store: {0}")]
+    Store(#[from] sled::Error),
+    #[error("corrupt state record {key}: {reason}")]
+    Corrupt { key: String, reason: String },
+}
+
+/// The clock and counters that must survive a restart.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Clock {
+    /// Latest time seen (arrival, else event time); the watermark trails it by the lateness.
+    pub max_time: Option<Millis>,
+    /// Event time of the last message, for lines that carry no time of their own.
+    pub last_time: Option<Millis>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Versioned<T> {
+    v: u32,
+    #[serde(flatten)]
+    value: T,
+}
+
+pub struct StateStore {
+    db: sled::Db,
+    devices: sled::Tree,
+    alerts: sled::Tree,
+    meta: sled::Tree,
+    location: Option<PathBuf>,
+}
+
+impl StateStore {
+    /// Opens (or creates) the store in `dir`. A second process on the same directory fails at
+    /// once: sled holds an exclusive lock.
+    pub fn open(dir: &Path) -> Result<StateStore, StateError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StateError::Open(dir.to_path_buf(), e.to_string()))?;
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .open()
+            .map_err(|e| {
+                let text = e.to_string();
+                if text.contains("lock") || text.contains("WouldBlock") {
+                    StateError::Locked(dir.to_path_buf(), text)
+                } else {
+                    StateError::Open(dir.to_path_buf(), text)
+                }
+            })?;
+        Self::with_db(db, Some(dir.to_path_buf()))
+    }
+
+    /// A store that lives only as long as this process (replay without `--state`).
+    pub fn temporary() -> Result<StateStore, StateError> {
+        let db = sled::Config::new().temporary(true).open()?;
+        Self::with_db(db, None)
+    }
+
+    fn with_db(db: sled::Db, location: Option<PathBuf>) -> Result<StateStore, StateError> {
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema_version")? {
+            Some(v) => {
+                let found = std::str::from_utf8(&v)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                if found != SCHEMA_VERSION {
+                    return Err(StateError::Schema {
+                        dir: location.clone().unwrap_or_default(),
+                        found,
+                    });
+                }
+            }
+            None => {
+                meta.insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())?;
+            }
+        }
+        Ok(StateStore {
+            devices: db.open_tree("devices")?,
+            alerts: db.open_tree("alerts")?,
+            meta,
+            db,
+            location,
+        })
+    }
+
+    pub fn location(&self) -> Option<&Path> {
+        self.location.as_deref()
+    }
+
+    fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+        serde_json::to_vec(&Versioned {
+            v: SCHEMA_VERSION,
+            value,
+        })
+        .expect("state values are plain data and always serialise")
+    }
+
+    fn decode<T: for<'de> Deserialize<'de>>(key: &[u8], bytes: &[u8]) -> Result<T, StateError> {
+        serde_json::from_slice::<Versioned<T>>(bytes)
+            .map(|v| v.value)
+            .map_err(|e| StateError::Corrupt {
+                key: String::from_utf8_lossy(key).into_owned(),
+                reason: e.to_string(),
+            })
+    }
+
+    pub fn put_device(&self, machine: &DeviceMachine) -> Result<(), StateError> {
+        self.devices
+            .insert(machine.device.as_bytes(), Self::encode(machine))?;
+        Ok(())
+    }
+
+    pub fn devices(&self) -> Result<Vec<DeviceMachine>, StateError> {
+        self.devices
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                Self::decode(&k, &v)
+            })
+            .collect()
+    }
+
+    pub fn put_alert(&self, alert: &Alert) -> Result<(), StateError> {
+        self.alerts
+            .insert(alert.id.as_bytes(), Self::encode(alert))?;
+        Ok(())
+    }
+
+    pub fn alert(&self, id: &str) -> Result<Option<Alert>, StateError> {
+        match self.alerts.get(id.as_bytes())? {
+            Some(v) => Ok(Some(Self::decode(id.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn alert_count(&self) -> usize {
+        self.alerts.len()
+    }
+
+    pub fn put_clock(&self, clock: &Clock) -> Result<(), StateError> {
+        self.meta.insert("clock", Self::encode(clock))?;
+        Ok(())
+    }
+
+    pub fn clock(&self) -> Result<Clock, StateError> {
+        match self.meta.get("clock")? {
+            Some(v) => Self::decode(b"clock", &v),
+            None => Ok(Clock::default()),
+        }
+    }
+
+    /// Makes everything written so far durable (as far as sled can; see the README).
+    pub fn flush(&self) -> Result<(), StateError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn survives_reopen_and_refuses_a_second_opener() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = StateStore::open(dir.path()).unwrap();
+            store
+                .put_device(&DeviceMachine::new("rtr-1", Some("cisco_ios".into()), None))
+                .unwrap();
+            store
+                .put_clock(&Clock {
+                    max_time: Some(42),
+                    last_time: Some(41),
+                })
+                .unwrap();
+            let second = StateStore::open(dir.path());
+            assert!(
+                matches!(second, Err(StateError::Locked(..))),
+                "second opener must fail"
+            );
+            store.flush().unwrap();
+        }
+        let store = StateStore::open(dir.path()).unwrap();
+        assert_eq!(store.devices().unwrap()[0].device, "rtr-1");
+        assert_eq!(store.clock().unwrap().max_time, Some(42));
+    }
+
+    #[test]
+    fn refuses_another_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::Config::new()
+                .path(dir.path().join("db"))
+                .open()
+                .unwrap();
+            db.open_tree("meta")
+                .unwrap()
+                .insert("schema_version", "99")
+                .unwrap();
+            db.flush().unwrap();
+        }
+        assert!(matches!(
+            StateStore::open(dir.path()),
+            Err(StateError::Schema { found: 99, .. })
+        ));
+    }
+}

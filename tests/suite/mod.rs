@@ -1,0 +1,69 @@
+//! Integration tests of imagewatch, by area.
+
+mod classify_external_corpus;
+mod classify_generated_corpus;
+mod classify_rules_examples;
+mod cli;
+mod corpus;
+mod external;
+mod reorder;
+mod scenarios;
+mod split_replay;
+
+use std::path::{Path, PathBuf};
+
+/// The project's root (where `rules/` lives).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared` beside the project: the corpus tools and real device lines (read-only).
+pub fn shared() -> PathBuf {
+    root().join("../shared")
+}
+
+pub fn rules_dir() -> PathBuf {
+    root().join("rules")
+}
+
+/// Runs `imagewatch replay` with the shipped rules, the corpus calendar in `dir` and `extra`
+/// arguments over `input`; panics with its stderr unless it succeeds. Returns stdout lines.
+pub fn replay(dir: &Path, input: &Path, extra: &[&str]) -> Vec<String> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imagewatch"))
+        .arg("replay")
+        .arg("--rules")
+        .arg(rules_dir())
+        .arg("--changes")
+        .arg(dir.join("changes.yaml"))
+        .args(extra)
+        .arg(input)
+        .output()
+        .expect("imagewatch runs");
+    assert!(
+        out.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("alerts are UTF-8")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs gen.py into `out` with the given arguments; panics with its stderr on failure.
+pub fn generate(out: &Path, args: &[&str]) {
+    let gen_py = shared().join("tools/corpus/gen.py");
+    let status = std::process::Command::new("python3")
+        .arg(&gen_py)
+        .arg("--out")
+        .arg(out)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        status.status.success(),
+        "gen.py failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+}

@@ -1,0 +1,3 @@
+//! One integration-test binary (one link step); a module per area.
+
+mod suite;
