@@ -18,17 +18,18 @@
 //!   command text, first match whose `unless` (over the command text) does not match wins.
 //!   Only the first matching carrier is consulted.
 //! - **Literals.** A message or command rule is tried only when at least one of its `literals`
-//!   occurs in the line (ASCII case-insensitive). All literals form one Aho-Corasick automaton:
-//!   [`Classifier::may_match`] is that single call and is meant for every input line.
+//!   occurs in the line (ASCII case-insensitive). [`Classifier::may_match`], meant for every
+//!   input line, is one SIMD literal search over all of them (see `prefilter`); a line it
+//!   rejects cannot classify to anything.
 //! - **Fields.** Named captures map onto [`SignalFields`]; allowed names are `image`, `path`,
 //!   `server`, `proto`, `user`, `src`, `version`, `command` (carriers: `command`, `user`,
 //!   `src`; `command` is required). Carrier fields merge under the command rule's captures.
 //!   `command` is the carrier's command text, trimmed of whitespace and a trailing `<cr>`
 //!   (tac_plus) — Junos writes a trailing space inside the quotes.
 //! - **Normalisation** (code, not rules): captures are trimmed and empty ones dropped;
-//!   `image` is reduced to its basename (after the last `/` or `:`); a rule that captures
-//!   `path` but no `image` gets the basename of the path as image; `server` loses IPv6
-//!   brackets; `user` loses surrounding quotes; `version` loses trailing `,` and `.`.
+//!   `image` is reduced to its basename (after the last `/` or `:`); when that leaves no image
+//!   (not captured, or `flash:` only), the basename of `path` is the image; `server` loses
+//!   IPv6 brackets; `user` loses surrounding quotes; `version` loses trailing `,` and `.`.
 //! - **Examples** are run by [`Classifier::check_examples`] through the whole classifier.
 
 use std::collections::HashMap;
@@ -318,7 +319,7 @@ impl Classifier {
         let mut literals = message_lits;
         literals.extend(command_lits.into_iter().map(|(l, i)| (l, i + offset)));
         let prefilter = Prefilter::new(&literals, messages.len() + commands.len())
-            .map_err(|e| RulesError::nowhere(&files[0].0, RulesErrorKind::Syntax, e))?;
+            .map_err(|e| RulesError::nowhere(&files[0].0, RulesErrorKind::InvalidLiteral, e))?;
         Ok(Classifier {
             messages,
             commands,
@@ -1003,6 +1004,12 @@ messages:
         assert!(c.may_match(b"%HA_EM-6-LOG: x: COPY tftp://h/a flash:"));
         assert_eq!(c.rule_count(), 9);
         assert_eq!(c.example_count(), 0);
+    }
+
+    #[test]
+    fn classifier_is_shareable_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Classifier>();
     }
 
     #[test]

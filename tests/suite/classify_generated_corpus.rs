@@ -164,6 +164,28 @@ fn check_fields(c: &Classification, need: Need) -> Result<(), String> {
     }
 }
 
+/// `--seed 3 --devices 60 --days 3` unless `IMAGEWATCH_TEST_CORPUS=seed,devices,days` asks
+/// for another corpus (for a wider check by hand).
+fn corpus_args() -> Vec<String> {
+    let spec = std::env::var("IMAGEWATCH_TEST_CORPUS").unwrap_or_else(|_| "3,60,3".to_owned());
+    let parts: Vec<&str> = spec.split(',').collect();
+    assert_eq!(
+        parts.len(),
+        3,
+        "IMAGEWATCH_TEST_CORPUS must be seed,devices,days"
+    );
+    [
+        "--seed",
+        parts[0],
+        "--devices",
+        parts[1],
+        "--days",
+        parts[2],
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 #[test]
 fn generated_corpus_classifies_as_its_templates_say() {
     let rules = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/rules"));
@@ -172,7 +194,7 @@ fn generated_corpus_classifies_as_its_templates_say() {
     let status = Command::new("python3")
         .arg(GEN)
         .args(["--out", &dir.path().display().to_string()])
-        .args(["--seed", "3", "--devices", "60", "--days", "3"])
+        .args(corpus_args())
         .output()
         .expect("python3 runs the corpus generator");
     assert!(
