@@ -11,7 +11,7 @@ use crate::calendar::ChangeCalendar;
 use crate::classify::{Classifier, SignalKind};
 use crate::config_error::ConfigError;
 use crate::correlate::SequenceRules;
-use crate::pipeline::{Origin, Pipeline, Stats};
+use crate::pipeline::{EngineStats, ExtractStats, Origin, Pipeline};
 use crate::source::InputFormat;
 use crate::source::lines::LineReader;
 use crate::state::{StateError, StateStore};
@@ -62,7 +62,14 @@ pub fn load_config(
 }
 
 /// Runs a replay; alerts go to `out` as they are produced.
-pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Stats, ReplayError> {
+/// What a replay read and concluded.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub read: ExtractStats,
+    pub engine: EngineStats,
+}
+
+pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayError> {
     let started = Instant::now();
     let (classifier, sequences, calendar) = load_config(&opts.rules, opts.changes.as_deref())?;
     let store = match &opts.state {
@@ -105,7 +112,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Stats, ReplayErr
             })?;
             let Some(msg) = msg else { break };
             if msg.truncated {
-                pipeline.stats.truncated += 1;
+                pipeline.extractor.stats.truncated += 1;
             }
             let origin = Origin {
                 file: &name,
@@ -128,9 +135,12 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Stats, ReplayErr
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
-    let stats = pipeline.stats.clone();
+    let stats = Summary {
+        read: pipeline.extractor.stats.clone(),
+        engine: pipeline.engine.stats.clone(),
+    };
     let mut err = io::stderr().lock();
-    for p in &pipeline.problems {
+    for p in &pipeline.extractor.problems {
         let _ = writeln!(err, "warning: {}:{}: {}", p.file, p.line, p.reason);
     }
     let _ = write_summary(
@@ -173,22 +183,23 @@ fn progress_bar(total: u64) -> Option<indicatif::ProgressBar> {
 }
 
 /// The summary on stderr: what was read, what it meant, how fast.
-pub fn write_summary(w: &mut dyn Write, s: &Stats, bytes: u64, secs: f64) -> io::Result<()> {
+pub fn write_summary(w: &mut dyn Write, s: &Summary, bytes: u64, secs: f64) -> io::Result<()> {
+    let (r, e) = (&s.read, &s.engine);
     let secs = secs.max(1e-9);
     writeln!(
         w,
         "imagewatch replay: {} lines ({} parsed, {} unparsed, {} truncated) in {:.2}s: {:.0} lines/s, {:.1} MB/s",
-        s.lines,
-        s.parsed,
-        s.unparsed,
-        s.truncated,
+        r.lines,
+        r.parsed,
+        r.unparsed,
+        r.truncated,
         secs,
-        s.lines as f64 / secs,
+        r.lines as f64 / secs,
         bytes as f64 / secs / 1e6
     )?;
     let mut kinds: Vec<String> = SignalKind::ALL
         .iter()
-        .filter_map(|k| s.signals.get(k).map(|n| format!("{k} {n}")))
+        .filter_map(|k| r.signals.get(k).map(|n| format!("{k} {n}")))
         .collect();
     if kinds.is_empty() {
         kinds.push("none".to_string());
@@ -197,15 +208,15 @@ pub fn write_summary(w: &mut dyn Write, s: &Stats, bytes: u64, secs: f64) -> io:
     writeln!(
         w,
         "  candidates {}, duplicates dropped {}, late {}, without device {}",
-        s.candidates, s.duplicates, s.late, s.no_device
+        r.candidates, e.duplicates, e.late, r.no_device
     )?;
     writeln!(
         w,
         "  findings {}, alerts {} ({} suppressed, {} escalated, {} unsuppressed)",
-        s.findings,
-        s.alerts,
-        s.suppressed,
-        s.escalated,
-        s.alerts - s.suppressed
+        e.findings,
+        e.alerts,
+        e.suppressed,
+        e.escalated,
+        e.alerts - e.suppressed
     )
 }

@@ -136,6 +136,9 @@ pub struct Signal {
     pub rule_id: String,
     pub vendor: String,
     pub fields: SignalFields,
+    /// Identity of the line's content (first body line and kind), to drop duplicate deliveries.
+    #[serde(default)]
+    pub fingerprint: u64,
     /// The raw line as read, kept as evidence.
     pub message: String,
 }

@@ -656,6 +656,7 @@ mod tests {
             rule_id: format!("test.{kind}"),
             vendor: "cisco_ios".into(),
             fields,
+            fingerprint: t as u64,
             message: format!("{kind} at {t}"),
         }
     }

@@ -37,6 +37,18 @@ impl Correlator {
         }
     }
 
+    /// Swaps in reloaded rules or calendar; machines and their instances are kept (instances
+    /// of a rule that no longer exists are dropped when next looked at).
+    pub fn reconfigure(&mut self, rules: Arc<SequenceRules>, calendar: Arc<ChangeCalendar>) {
+        self.rules = rules;
+        self.calendar = calendar;
+        let ids: Vec<String> = self.devices.keys().cloned().collect();
+        self.timers.clear();
+        for id in ids {
+            self.reindex(&id, &[]);
+        }
+    }
+
     pub fn rules(&self) -> &SequenceRules {
         &self.rules
     }

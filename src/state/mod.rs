@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::classify::Signal;
 use crate::correlate::DeviceMachine;
 use crate::suppress::Alert;
 use crate::time::Millis;
@@ -51,6 +52,8 @@ pub struct StateStore {
     db: sled::Db,
     devices: sled::Tree,
     alerts: sled::Tree,
+    /// Signals accepted but not yet processed (the reorder buffer), by (event time, seq).
+    buffer: sled::Tree,
     meta: sled::Tree,
     location: Option<PathBuf>,
 }
@@ -61,17 +64,25 @@ impl StateStore {
     pub fn open(dir: &Path) -> Result<StateStore, StateError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StateError::Open(dir.to_path_buf(), e.to_string()))?;
-        let db = sled::Config::new()
-            .path(dir.join("db"))
-            .open()
-            .map_err(|e| {
-                let text = e.to_string();
-                if text.contains("lock") || text.contains("WouldBlock") {
-                    StateError::Locked(dir.to_path_buf(), text)
-                } else {
-                    StateError::Open(dir.to_path_buf(), text)
+        // sled's flusher thread can hold the lock for a moment after a store in this process
+        // is dropped; a short retry tells that apart from another process holding it.
+        let mut attempts = 0;
+        let db = loop {
+            match sled::Config::new().path(dir.join("db")).open() {
+                Ok(db) => break db,
+                Err(e) => {
+                    let text = e.to_string();
+                    if !(text.contains("lock") || text.contains("WouldBlock")) {
+                        return Err(StateError::Open(dir.to_path_buf(), text));
+                    }
+                    attempts += 1;
+                    if attempts >= 10 {
+                        return Err(StateError::Locked(dir.to_path_buf(), text));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
                 }
-            })?;
+            }
+        };
         Self::with_db(db, Some(dir.to_path_buf()))
     }
 
@@ -102,6 +113,7 @@ impl StateStore {
         }
         Ok(StateStore {
             devices: db.open_tree("devices")?,
+            buffer: db.open_tree("buffer")?,
             alerts: db.open_tree("alerts")?,
             meta,
             db,
@@ -144,6 +156,41 @@ impl StateStore {
                 Self::decode(&k, &v)
             })
             .collect()
+    }
+
+    fn buffer_key(time: Millis, seq: u64) -> [u8; 16] {
+        let mut k = [0u8; 16];
+        // Offset so that negative times still sort before positive ones.
+        k[..8].copy_from_slice(&((time as u64) ^ (1 << 63)).to_be_bytes());
+        k[8..].copy_from_slice(&seq.to_be_bytes());
+        k
+    }
+
+    /// Stores an accepted signal; returns its sequence number (unique in this store, so that
+    /// several workers can share the tree).
+    pub fn put_buffered(&self, time: Millis, signal: &Signal) -> Result<u64, StateError> {
+        let seq = self.db.generate_id()?;
+        self.buffer
+            .insert(Self::buffer_key(time, seq), Self::encode(signal))?;
+        Ok(seq)
+    }
+
+    pub fn remove_buffered(&self, time: Millis, seq: u64) -> Result<(), StateError> {
+        self.buffer.remove(Self::buffer_key(time, seq))?;
+        Ok(())
+    }
+
+    /// Signals accepted before the last stop and not yet processed, oldest first, with their
+    /// (time, seq) keys.
+    pub fn buffered(&self) -> Result<Vec<(Millis, u64, Signal)>, StateError> {
+        let mut out = Vec::new();
+        for kv in self.buffer.iter() {
+            let (k, v) = kv?;
+            let signal: Signal = Self::decode(&k, &v)?;
+            let seq = u64::from_be_bytes(k[8..16].try_into().unwrap_or([0; 8]));
+            out.push((signal.time, seq, signal));
+        }
+        Ok(out)
     }
 
     pub fn put_alert(&self, alert: &Alert) -> Result<(), StateError> {

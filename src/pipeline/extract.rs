@@ -1,0 +1,288 @@
+//! First half of the pipeline, stateless but for counters: a line becomes a [`Signal`] (or
+//! nothing). Frame → literal prefilter → classify → parse the header → event time and device.
+//! Noise stops at the prefilter; only the arrival time of a noise line is kept, to move time.
+
+use std::sync::Arc;
+
+use crate::calendar::Inventory;
+use crate::classify::{Classifier, Signal, SignalKind};
+use crate::parse::clock::ClockSync;
+use crate::parse::header::parse_header;
+use crate::source::{self, Framed, InputFormat, StampCache, ndjson};
+use crate::time::{MINUTE, Millis};
+
+use super::{ExtractStats, LineProblem, Origin};
+
+/// A device clock further than this from the arrival time is not trusted (wrong zone, drift).
+pub const CLOCK_TOLERANCE: Millis = 5 * MINUTE;
+/// Longest evidence line kept.
+const MAX_EVIDENCE_LINE: usize = 4096;
+/// How many unusable lines are reported one by one.
+const MAX_PROBLEMS: usize = 10;
+
+/// What one line yields.
+#[derive(Debug, Default)]
+pub struct Extracted {
+    /// A time the line proves has been reached (its arrival, else its event time).
+    pub time: Option<Millis>,
+    pub signal: Option<Signal>,
+}
+
+/// Where a line was received, for sources that know it better than the line does (a socket).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Receipt<'a> {
+    pub arrival: Option<Millis>,
+    pub sender: Option<&'a str>,
+}
+
+pub struct Extractor {
+    classifier: Arc<Classifier>,
+    inventory: Arc<Inventory>,
+    /// Kinds some sequence rule uses: others are counted but go no further.
+    wanted: Vec<SignalKind>,
+    format: InputFormat,
+    stamps: StampCache,
+    /// Event time of the last signal, for lines that carry no time of their own.
+    last_time: Option<Millis>,
+    pub stats: ExtractStats,
+    /// The first few unusable lines, for the operator.
+    pub problems: Vec<LineProblem>,
+}
+
+impl Extractor {
+    pub fn new(
+        classifier: Arc<Classifier>,
+        inventory: Arc<Inventory>,
+        wanted: Vec<SignalKind>,
+        format: InputFormat,
+    ) -> Extractor {
+        Extractor {
+            classifier,
+            inventory,
+            wanted,
+            format,
+            stamps: StampCache::default(),
+            last_time: None,
+            stats: ExtractStats::default(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// Swaps in reloaded rules and inventory.
+    pub fn reconfigure(
+        &mut self,
+        classifier: Arc<Classifier>,
+        inventory: Arc<Inventory>,
+        wanted: Vec<SignalKind>,
+    ) {
+        self.classifier = classifier;
+        self.inventory = inventory;
+        self.wanted = wanted;
+    }
+
+    fn problem(&mut self, origin: &Origin<'_>, reason: String) {
+        self.stats.unparsed += 1;
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push(LineProblem {
+                file: origin.file.to_string(),
+                line: origin.line,
+                reason,
+            });
+        }
+    }
+
+    /// Extracts what one message (a line, or a line with its continuations) says.
+    pub fn extract(
+        &mut self,
+        line: &[u8],
+        lines: u32,
+        origin: &Origin<'_>,
+        receipt: Receipt<'_>,
+    ) -> Extracted {
+        self.stats.lines += u64::from(lines);
+        let mut out = Extracted::default();
+        match source::frame(line, self.format, &mut self.stamps) {
+            Framed::Blank => {}
+            Framed::Text {
+                arrival,
+                sender,
+                message,
+            } => {
+                let arrival = arrival.or(receipt.arrival);
+                let sender = sender.or(receipt.sender);
+                if arrival.is_some() || looks_like_syslog(message) {
+                    self.stats.parsed += 1;
+                } else {
+                    self.problem(origin, "no syslog header or collector prefix".to_string());
+                }
+                out.time = arrival;
+                if self.classifier.may_match(message) {
+                    self.stats.candidates += 1;
+                    let text = source::decode_message(message);
+                    out.signal = self.signal_from(&text, arrival, sender, None, line);
+                }
+            }
+            Framed::Json(raw) => {
+                if !self.classifier.may_match(raw) {
+                    match ndjson::arrival_hint(raw) {
+                        Some(a) => {
+                            self.stats.parsed += 1;
+                            out.time = Some(a);
+                        }
+                        None => match ndjson::decode(raw) {
+                            Ok(rec) => {
+                                self.stats.parsed += 1;
+                                out.time = rec.arrival.or(receipt.arrival);
+                            }
+                            Err(reason) => self.problem(origin, reason),
+                        },
+                    }
+                } else {
+                    match ndjson::decode(raw) {
+                        Ok(rec) => {
+                            self.stats.parsed += 1;
+                            self.stats.candidates += 1;
+                            let arrival = rec.arrival.or(receipt.arrival);
+                            out.time = arrival;
+                            let text = source::decode_message(rec.message.as_bytes()).into_owned();
+                            let sender = rec.sender.as_deref().or(receipt.sender);
+                            out.signal =
+                                self.signal_from(&text, arrival, sender, rec.host.as_deref(), line);
+                        }
+                        Err(reason) => self.problem(origin, reason),
+                    }
+                }
+            }
+        }
+        if out.time.is_none() {
+            out.time = out.signal.as_ref().map(|s| s.time);
+        }
+        out
+    }
+
+    /// Classifies a candidate message and, when a sequence wants it, builds the signal.
+    fn signal_from(
+        &mut self,
+        text: &str,
+        arrival: Option<Millis>,
+        sender: Option<&str>,
+        host_hint: Option<&str>,
+        raw_line: &[u8],
+    ) -> Option<Signal> {
+        let class = self.classifier.classify(text)?;
+        *self.stats.signals.entry(class.kind).or_default() += 1;
+        if !self.wanted.contains(&class.kind) {
+            // Recognised, but no sequence uses it: counted, not tracked.
+            return None;
+        }
+        let reference = arrival
+            .or(self.last_time)
+            .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
+        let header = parse_header(text, reference);
+        // Arrival time: the collector's, else a relay header's.
+        let received = arrival.or(header.relay_time);
+        let device_time = header
+            .device_time
+            .filter(|_| !header.uptime)
+            .map(|d| (d.millis, d.sync));
+        let time = match (device_time, received) {
+            (Some((t, ClockSync::Synced)), Some(r)) if (t - r).abs() <= CLOCK_TOLERANCE => t,
+            (Some((t, ClockSync::Synced)), None) => t,
+            (_, Some(r)) => r,
+            (Some((t, _)), None) => t,
+            (None, None) => reference,
+        };
+        let candidates = [header.host, host_hint, header.relay_host, sender];
+        let Some(device) = self.device_id(&candidates) else {
+            self.stats.no_device += 1;
+            return None;
+        };
+        let mut message = String::from_utf8_lossy(raw_line).into_owned();
+        if message.len() > MAX_EVIDENCE_LINE {
+            let mut cut = MAX_EVIDENCE_LINE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        self.last_time = Some(time);
+        // Identity of a delivery: the first line of the body (continuation lines joined to it
+        // may differ between copies) and the kind; the engine adds the event time.
+        let first_body_line = header.body.lines().next().unwrap_or("").trim();
+        Some(Signal {
+            device,
+            time,
+            received,
+            kind: class.kind,
+            rule_id: class.rule_id.to_string(),
+            vendor: class.vendor.to_string(),
+            fields: class.fields,
+            fingerprint: fingerprint(first_body_line, class.kind),
+            message,
+        })
+    }
+
+    /// The canonical device for the first host or address that names one: the inventory's
+    /// name when any candidate resolves, else the first candidate, normalised.
+    fn device_id(&self, candidates: &[Option<&str>]) -> Option<String> {
+        for c in candidates.iter().flatten() {
+            if let Some(name) = self.inventory.resolve(c) {
+                return Some(name.to_string());
+            }
+        }
+        candidates
+            .iter()
+            .flatten()
+            .find(|c| !c.trim().is_empty())
+            .map(|c| normalise_host(c))
+    }
+}
+
+fn fingerprint(body: &str, kind: SignalKind) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: stable within a build, which is all duplicate detection needs.
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut hasher);
+    kind.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// A message with any syslog structure: PRI, a timestamp, a Cisco `%FAC-SEV-MNEMONIC` token.
+fn looks_like_syslog(message: &[u8]) -> bool {
+    match message.first() {
+        Some(b'<' | b'%' | b'*' | b'.' | b'0'..=b'9') => true,
+        Some(_) => {
+            crate::parse::clock::month_from_abbrev(message.get(..3).unwrap_or(message)).is_some()
+                || memchr::memchr(b'%', message).is_some()
+        }
+        None => false,
+    }
+}
+
+/// Canonical form of a host not in the inventory: lower case, no trailing dot, a Junos
+/// routing-engine prefix dropped, and a DNS name cut to its first label (so `RTR1` and
+/// `rtr1.example.net` are one device). Addresses are kept whole.
+pub fn normalise_host(host: &str) -> String {
+    let h = host.trim().trim_end_matches('.').to_ascii_lowercase();
+    if h.parse::<std::net::IpAddr>().is_ok() {
+        return h;
+    }
+    let h = ["re0.", "re1.", "re0-", "re1-"]
+        .iter()
+        .find_map(|p| h.strip_prefix(p).filter(|rest| !rest.is_empty()))
+        .unwrap_or(&h);
+    h.split('.').next().unwrap_or(h).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_unknown_hosts() {
+        assert_eq!(normalise_host("RTR-0042.corp.example.net."), "rtr-0042");
+        assert_eq!(normalise_host("re0.edge01.bjm01"), "edge01");
+        assert_eq!(normalise_host("10.1.2.3"), "10.1.2.3");
+        assert_eq!(normalise_host("2001:DB8::1"), "2001:db8::1");
+    }
+}

@@ -1,0 +1,128 @@
+//! The one code path from a line to alerts, shared by `replay` and `serve`, in two halves:
+//! [`extract`] turns a line into a signal (frame → prefilter → classify → header → device and
+//! event time) and [`engine`] runs signals of a set of devices, in event-time order, through
+//! correlate and suppress into stored alerts. `replay` runs both in one thread ([`Pipeline`]);
+//! the service runs extractors in its listeners and engines in device-sharded workers.
+
+pub mod engine;
+pub mod extract;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use engine::Engine;
+pub use extract::{CLOCK_TOLERANCE, Extracted, Extractor, Receipt, normalise_host};
+
+use crate::calendar::ChangeCalendar;
+use crate::classify::{Classifier, SignalKind};
+use crate::correlate::SequenceRules;
+use crate::source::InputFormat;
+use crate::state::{StateError, StateStore};
+use crate::suppress::Alert;
+use crate::time::{Millis, SECOND};
+
+/// How far out of order lines of one device may arrive in a replay and still be put back in
+/// order.
+pub const DEFAULT_LATENESS: Millis = 60 * SECOND;
+
+/// Where a line came from, for messages about it.
+#[derive(Clone, Debug)]
+pub struct Origin<'a> {
+    pub file: &'a str,
+    pub line: u64,
+}
+
+/// A problem with one input line, reported with its place.
+#[derive(Clone, Debug)]
+pub struct LineProblem {
+    pub file: String,
+    pub line: u64,
+    pub reason: String,
+}
+
+/// What the extract half counted.
+#[derive(Clone, Debug, Default)]
+pub struct ExtractStats {
+    /// Input lines (a multi-line message counts each of its lines).
+    pub lines: u64,
+    /// Messages recognised as syslog (collector prefix, JSON record or a syslog header).
+    pub parsed: u64,
+    /// Messages with no recognisable structure, or JSON lines that could not be used.
+    pub unparsed: u64,
+    /// Messages the literal prefilter let through.
+    pub candidates: u64,
+    pub signals: HashMap<SignalKind, u64>,
+    /// Signals with neither a host name nor a sender address.
+    pub no_device: u64,
+    pub truncated: u64,
+}
+
+/// What the engine half counted.
+#[derive(Clone, Debug, Default)]
+pub struct EngineStats {
+    pub duplicates: u64,
+    /// Signals older than the watermark when they arrived (processed at once).
+    pub late: u64,
+    pub findings: u64,
+    pub alerts: u64,
+    pub suppressed: u64,
+    pub escalated: u64,
+}
+
+/// Kinds some sequence rule uses.
+pub fn wanted_kinds(rules: &SequenceRules) -> Vec<SignalKind> {
+    SignalKind::ALL
+        .iter()
+        .copied()
+        .filter(|k| rules.sequences.iter().any(|s| s.involves(*k)))
+        .collect()
+}
+
+/// Both halves in one thread, for `replay` and tests.
+pub struct Pipeline {
+    pub extractor: Extractor,
+    pub engine: Engine,
+}
+
+impl Pipeline {
+    pub fn new(
+        classifier: Arc<Classifier>,
+        rules: Arc<SequenceRules>,
+        calendar: Arc<ChangeCalendar>,
+        store: StateStore,
+        format: InputFormat,
+    ) -> Result<Pipeline, StateError> {
+        let extractor = Extractor::new(
+            classifier,
+            Arc::new(calendar.inventory.clone()),
+            wanted_kinds(&rules),
+            format,
+        );
+        let engine = Engine::new(rules, calendar, store, DEFAULT_LATENESS, &|_| true)?;
+        Ok(Pipeline { extractor, engine })
+    }
+
+    /// Feeds one message (a line, or a line with its continuations).
+    pub fn ingest(
+        &mut self,
+        line: &[u8],
+        lines: u32,
+        origin: &Origin<'_>,
+        out: &mut Vec<Alert>,
+    ) -> Result<(), StateError> {
+        let got = self
+            .extractor
+            .extract(line, lines, origin, Receipt::default());
+        if let Some(t) = got.time {
+            self.engine.observe(t);
+        }
+        if let Some(signal) = got.signal {
+            self.engine.accept(signal)?;
+        }
+        self.engine.advance(out)
+    }
+
+    pub fn finish(&mut self, out: &mut Vec<Alert>) -> Result<(), StateError> {
+        self.engine.finish(out)
+    }
+}
