@@ -15,6 +15,9 @@ use crate::time::{DAY, Millis};
 
 use super::EngineStats;
 
+/// Told about every device whose machine changed (the service keeps its read views with it).
+pub type DeviceObserver = Box<dyn FnMut(&DeviceMachine) + Send>;
+
 pub struct Engine {
     calendar: Arc<ChangeCalendar>,
     correlator: Correlator,
@@ -27,7 +30,7 @@ pub struct Engine {
     jump: Option<Millis>,
     findings: Vec<Finding>,
     /// Called with every device whose machine changed (the service's read views).
-    on_device: Option<Box<dyn FnMut(&DeviceMachine) + Send>>,
+    on_device: Option<DeviceObserver>,
     pub stats: EngineStats,
 }
 
@@ -76,7 +79,7 @@ impl Engine {
         &self.store
     }
 
-    pub fn set_device_observer(&mut self, f: Box<dyn FnMut(&DeviceMachine) + Send>) {
+    pub fn set_device_observer(&mut self, f: DeviceObserver) {
         self.on_device = Some(f);
     }
 
