@@ -26,6 +26,7 @@ pub mod correlate;
 pub mod parse;
 pub mod pipeline;
 pub mod replay;
+pub mod serve;
 pub mod source;
 pub mod state;
 pub mod suppress;

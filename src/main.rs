@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use imagewatch::replay::{self, ReplayOptions};
+use imagewatch::serve::{self, Flags, ServeConfig};
 use imagewatch::source::InputFormat;
 
 #[derive(Parser)]
@@ -20,6 +21,39 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Runs the service: syslog listeners, device engines, alert sinks and the HTTP API.
+    Serve {
+        /// TOML configuration file; flags win over it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// UDP syslog address (default 127.0.0.1:5514; `off` disables).
+        #[arg(long)]
+        udp: Option<String>,
+        /// TCP syslog address, LF or octet-counted framing (default 127.0.0.1:5514; `off` disables).
+        #[arg(long)]
+        tcp: Option<String>,
+        /// TLS syslog address (RFC 5425); needs tls_cert and tls_key in the config file.
+        #[arg(long)]
+        tls: Option<String>,
+        /// HTTP API address (default 127.0.0.1:9514).
+        #[arg(long)]
+        http: Option<std::net::SocketAddr>,
+        /// State directory (default ./state).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Rules directory (default ./rules).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Change calendar (default ./changes.yaml when present).
+        #[arg(long)]
+        changes: Option<PathBuf>,
+        /// NDJSON alert file (default <state>/alerts.ndjson).
+        #[arg(long)]
+        alerts: Option<PathBuf>,
+        /// Log format on stderr.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
     /// Replays log files (or stdin) through the engine; alerts as NDJSON on stdout.
     Replay {
         /// Change calendar (maintenance windows, change tickets, allowlist, inventory).
@@ -45,6 +79,12 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum RulesCommand {
     /// Loads every rule file and checks every example line; exit 2 on any failure.
@@ -57,6 +97,31 @@ enum RulesCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve {
+            config,
+            udp,
+            tcp,
+            tls,
+            http,
+            state,
+            rules,
+            changes,
+            alerts,
+            log_format,
+        } => {
+            let flags = Flags {
+                config,
+                udp,
+                tcp,
+                tls,
+                http,
+                state,
+                rules,
+                changes,
+                alerts,
+            };
+            serve(flags, log_format)
+        }
         Command::Replay {
             changes,
             rules,
@@ -84,6 +149,72 @@ fn main() -> ExitCode {
         Command::Rules {
             command: RulesCommand::Test { rules },
         } => rules_test(&rules),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn serve(flags: Flags, log_format: LogFormat) -> ExitCode {
+    init_logging(log_format);
+    let config = match ServeConfig::resolve(&flags, std::env::var("IMAGEWATCH_API_TOKEN").ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let running = match serve::start(config).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        wait_for_stop(&running).await;
+        running.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// Waits for SIGTERM or SIGINT; SIGHUP reloads rules and the calendar meanwhile.
+async fn wait_for_stop(running: &serve::Running) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            _ = int.recv() => return,
+            _ = hup.recv() => {
+                if let Err(reason) = running.shared.reload().await {
+                    tracing::error!(%reason, "Reload on SIGHUP failed; the previous rules stay in force.");
+                }
+            }
+        }
     }
 }
 

@@ -81,6 +81,21 @@ pub struct DeviceMachine {
     pub seen: VecDeque<(Millis, u64)>,
     /// Last time a signal of this device was processed.
     pub last_signal: Option<Millis>,
+    /// The latest signals, for the analyst looking at the device.
+    #[serde(default)]
+    pub recent: VecDeque<RecentSignal>,
+}
+
+/// How many recent signals a device keeps.
+const RECENT: usize = 16;
+
+/// A signal as the device view shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecentSignal {
+    pub time: Millis,
+    pub kind: SignalKind,
+    pub rule_id: String,
+    pub message: String,
 }
 
 /// Facts about the device the rules need besides the signal itself.
@@ -100,6 +115,7 @@ impl DeviceMachine {
             next_no: 0,
             seen: VecDeque::new(),
             last_signal: None,
+            recent: VecDeque::new(),
         }
     }
 
@@ -149,6 +165,15 @@ impl DeviceMachine {
         out: &mut Vec<Finding>,
     ) {
         self.last_signal = Some(self.last_signal.map_or(sig.time, |t| t.max(sig.time)));
+        if self.recent.len() >= RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(RecentSignal {
+            time: sig.time,
+            kind: sig.kind,
+            rule_id: sig.rule_id.clone(),
+            message: sig.message.clone(),
+        });
         if self.vendor.is_none() && matches!(sig.kind, SignalKind::Boot | SignalKind::Version) {
             self.vendor = Some(sig.vendor.clone());
         }

@@ -48,12 +48,15 @@ struct Versioned<T> {
     value: T,
 }
 
+#[derive(Clone)]
 pub struct StateStore {
     db: sled::Db,
     devices: sled::Tree,
     alerts: sled::Tree,
     /// Signals accepted but not yet processed (the reorder buffer), by (event time, seq).
     buffer: sled::Tree,
+    /// Every alert record in emission order (seq → alert id), for newest-first listing.
+    alert_log: sled::Tree,
     meta: sled::Tree,
     location: Option<PathBuf>,
 }
@@ -114,6 +117,7 @@ impl StateStore {
         Ok(StateStore {
             devices: db.open_tree("devices")?,
             buffer: db.open_tree("buffer")?,
+            alert_log: db.open_tree("alert_log")?,
             alerts: db.open_tree("alerts")?,
             meta,
             db,
@@ -196,7 +200,34 @@ impl StateStore {
     pub fn put_alert(&self, alert: &Alert) -> Result<(), StateError> {
         self.alerts
             .insert(alert.id.as_bytes(), Self::encode(alert))?;
+        let seq = self.db.generate_id()?;
+        self.alert_log
+            .insert(seq.to_be_bytes(), alert.id.as_bytes())?;
         Ok(())
+    }
+
+    /// Alert ids newest first, starting below `before` (a cursor from an earlier page), with
+    /// the sequence number of each record.
+    pub fn alert_ids_newest_first(
+        &self,
+        before: Option<u64>,
+    ) -> impl Iterator<Item = Result<(u64, String), StateError>> + '_ {
+        let upper = before.unwrap_or(u64::MAX);
+        self.alert_log.range(..upper.to_be_bytes()).rev().map(|kv| {
+            let (k, v) = kv?;
+            let seq = u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8]));
+            Ok((seq, String::from_utf8_lossy(&v).into_owned()))
+        })
+    }
+
+    /// A named tree for a component of the service (an outbox, API-managed calendar entries).
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, StateError> {
+        Ok(self.db.open_tree(name)?)
+    }
+
+    /// A number unique in this store, increasing.
+    pub fn next_id(&self) -> Result<u64, StateError> {
+        Ok(self.db.generate_id()?)
     }
 
     pub fn alert(&self, id: &str) -> Result<Option<Alert>, StateError> {

@@ -1,0 +1,290 @@
+//! The HTTP API (axum): health, metrics, alerts, device state, tickets, windows and rule
+//! reload. Every `/api/` route needs the bearer token when one is configured.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::correlate::Severity;
+use crate::suppress::Alert;
+use crate::time::parse_rfc3339;
+
+use super::Shared;
+use super::calendar_api::{CalendarEntries, EntryKind};
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    let api = Router::new()
+        .route("/alerts", get(alerts))
+        .route("/devices", get(devices))
+        .route("/devices/{id}", get(device))
+        .route("/tickets", get(list_tickets).post(post_ticket))
+        .route("/tickets/{id}", get(get_ticket).delete(delete_ticket))
+        .route("/windows", get(list_windows).post(post_window))
+        .route("/windows/{id}", get(get_window).delete(delete_window))
+        .route("/reload", post(reload))
+        .layer(middleware::from_fn_with_state(Arc::clone(&shared), auth));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .nest("/api/v1", api)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(shared)
+}
+
+fn error(status: StatusCode, reason: impl Into<String>) -> Response {
+    (status, Json(json!({"error": reason.into()}))).into_response()
+}
+
+/// Constant-time comparison: the token must not leak through timing.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn auth(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Some(token) = &shared.config.token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !same_secret(given.as_bytes(), token.as_bytes()) {
+            return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+        }
+    }
+    next.run(req).await
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    shared
+        .metrics
+        .state_bytes
+        .set(shared.store.size_on_disk() as i64);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        shared.metrics.render(),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct AlertQuery {
+    device: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    severity: Option<String>,
+    suppressed: Option<bool>,
+    limit: Option<usize>,
+    cursor: Option<u64>,
+}
+
+fn parse_severity(s: &str) -> Option<Severity> {
+    serde_json::from_value(Value::String(s.to_ascii_lowercase())).ok()
+}
+
+/// Newest first; `severity` is a minimum; `since`/`until` bound `last_seen`/`first_seen`.
+async fn alerts(State(shared): State<Arc<Shared>>, Query(q): Query<AlertQuery>) -> Response {
+    let since = match q.since.as_deref().map(parse_rfc3339) {
+        Some(None) => return error(StatusCode::BAD_REQUEST, "since: not an RFC 3339 time"),
+        other => other.flatten(),
+    };
+    let until = match q.until.as_deref().map(parse_rfc3339) {
+        Some(None) => return error(StatusCode::BAD_REQUEST, "until: not an RFC 3339 time"),
+        other => other.flatten(),
+    };
+    let min_severity = match q.severity.as_deref().map(parse_severity) {
+        Some(None) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "severity: one of info, low, medium, high, critical",
+            );
+        }
+        other => other.flatten(),
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let mut seen = HashSet::new();
+    let mut out: Vec<Alert> = Vec::new();
+    let mut next = None;
+    for item in shared.store.alert_ids_newest_first(q.cursor) {
+        let Ok((seq, id)) = item else { break };
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let Ok(Some(alert)) = shared.store.alert(&id) else {
+            continue;
+        };
+        let first = parse_rfc3339(&alert.first_seen).unwrap_or(0);
+        let last = parse_rfc3339(&alert.last_seen).unwrap_or(0);
+        let keep = q
+            .device
+            .as_ref()
+            .is_none_or(|d| d.eq_ignore_ascii_case(&alert.device))
+            && since.is_none_or(|s| last >= s)
+            && until.is_none_or(|u| first <= u)
+            && min_severity.is_none_or(|m| alert.severity >= m)
+            && q.suppressed.is_none_or(|s| s == alert.suppressed);
+        if keep {
+            if out.len() == limit {
+                next = Some(seq + 1);
+                break;
+            }
+            out.push(alert);
+        }
+    }
+    Json(json!({"alerts": out, "next": next})).into_response()
+}
+
+async fn devices(State(shared): State<Arc<Shared>>) -> Response {
+    let mut list: Vec<Value> = shared.views.iter().map(|e| summary(e.value())).collect();
+    list.sort_by(|a, b| a["device"].as_str().cmp(&b["device"].as_str()));
+    Json(json!({"devices": list})).into_response()
+}
+
+fn summary(v: &Value) -> Value {
+    json!({
+        "device": v["device"],
+        "vendor": v["vendor"],
+        "baseline": v["baseline"],
+        "running": v["running"],
+        "pending": v["pending"].as_array().map_or(0, Vec::len),
+        "open_alerts": v["open_alerts"],
+        "last_signal": v["last_signal"],
+    })
+}
+
+async fn device(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    match shared
+        .views
+        .get(&id.to_ascii_lowercase())
+        .or_else(|| shared.views.get(&id))
+    {
+        Some(v) => Json(v.value().clone()).into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("no device {id:?}")),
+    }
+}
+
+async fn list_entries(shared: &Shared, kind: EntryKind) -> Response {
+    let entries = CalendarEntries::open(&shared.store).and_then(|c| c.list(kind));
+    match entries {
+        Ok(list) => {
+            let key = if kind == EntryKind::Ticket {
+                "tickets"
+            } else {
+                "windows"
+            };
+            Json(json!({ key: list })).into_response()
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn post_entry(
+    shared: &Shared,
+    kind: EntryKind,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let id = match CalendarEntries::validate(kind, &body) {
+        Ok(id) => id,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": e.reason, "field": e.field})),
+            )
+                .into_response();
+        }
+    };
+    let stored = CalendarEntries::open(&shared.store).and_then(|c| c.put(kind, &id, &body));
+    if let Err(e) = stored {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    }
+    if let Err(e) = shared.apply_calendar().await {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, e);
+    }
+    (StatusCode::CREATED, Json(body)).into_response()
+}
+
+async fn get_entry(shared: &Shared, kind: EntryKind, id: &str) -> Response {
+    match CalendarEntries::open(&shared.store).and_then(|c| c.get(kind, id)) {
+        Ok(Some(v)) => Json(v).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no entry {id:?}")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn delete_entry(shared: &Shared, kind: EntryKind, id: &str) -> Response {
+    match CalendarEntries::open(&shared.store).and_then(|c| c.delete(kind, id)) {
+        Ok(true) => match shared.apply_calendar().await {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        },
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no entry {id:?}")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn list_tickets(State(s): State<Arc<Shared>>) -> Response {
+    list_entries(&s, EntryKind::Ticket).await
+}
+async fn post_ticket(
+    State(s): State<Arc<Shared>>,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    post_entry(&s, EntryKind::Ticket, body).await
+}
+async fn get_ticket(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    get_entry(&s, EntryKind::Ticket, &id).await
+}
+async fn delete_ticket(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    delete_entry(&s, EntryKind::Ticket, &id).await
+}
+async fn list_windows(State(s): State<Arc<Shared>>) -> Response {
+    list_entries(&s, EntryKind::Window).await
+}
+async fn post_window(
+    State(s): State<Arc<Shared>>,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    post_entry(&s, EntryKind::Window, body).await
+}
+async fn get_window(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    get_entry(&s, EntryKind::Window, &id).await
+}
+async fn delete_window(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    delete_entry(&s, EntryKind::Window, &id).await
+}
+
+async fn reload(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.reload().await {
+        Ok(summary) => Json(json!({"reloaded": true, "summary": summary})).into_response(),
+        Err(reason) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(
+                json!({"reloaded": false, "error": reason, "kept": "previous rules and calendar"}),
+            ),
+        )
+            .into_response(),
+    }
+}

@@ -1,0 +1,161 @@
+//! Tickets and windows added at run time: validated like `changes.yaml` entries, stored in
+//! sled, merged over the file's calendar (an API entry replaces a file entry with its id).
+
+use serde_json::Value;
+
+use crate::calendar::ChangeCalendar;
+use crate::config_error::ConfigError;
+use crate::state::{StateError, StateStore};
+
+/// Which list an entry belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    Ticket,
+    Window,
+}
+
+impl EntryKind {
+    fn section(self) -> &'static str {
+        match self {
+            EntryKind::Ticket => "change_tickets",
+            EntryKind::Window => "maintenance_windows",
+        }
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            EntryKind::Ticket => "ticket:",
+            EntryKind::Window => "window:",
+        }
+    }
+}
+
+/// Why a body was refused: the field (when known) and a reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryError {
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+pub struct CalendarEntries {
+    tree: sled::Tree,
+}
+
+/// Field names an entry may carry, to name the one an error is about.
+const FIELDS: [&str; 13] = [
+    "id", "devices", "start", "end", "images", "versions", "users", "servers", "cron", "duration",
+    "timezone", "platform", "note",
+];
+
+impl CalendarEntries {
+    pub fn open(store: &StateStore) -> Result<CalendarEntries, StateError> {
+        Ok(CalendarEntries {
+            tree: store.tree("calendar_api")?,
+        })
+    }
+
+    /// Checks one entry exactly as `changes.yaml` would; returns its id.
+    pub fn validate(kind: EntryKind, body: &Value) -> Result<String, EntryError> {
+        let Some(obj) = body.as_object() else {
+            return Err(EntryError {
+                field: None,
+                reason: "the body must be a JSON object".into(),
+            });
+        };
+        let id = obj
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or(EntryError {
+                field: Some("id".into()),
+                reason: "missing or not a string".into(),
+            })?;
+        // JSON is YAML: the entry goes through the same loader as the file.
+        let doc = format!("{}:\n  - {}\n", kind.section(), body);
+        ChangeCalendar::from_yaml(&doc, "request body").map_err(|e| {
+            let e = ConfigError::from(e);
+            let field = FIELDS
+                .iter()
+                .find(|f| {
+                    e.reason.contains(&format!("`{f}`")) || e.reason.contains(&format!("{f}:"))
+                })
+                .map(|f| f.to_string())
+                .or_else(|| {
+                    FIELDS
+                        .iter()
+                        .find(|f| e.reason.contains(*f))
+                        .map(|f| f.to_string())
+                });
+            EntryError {
+                field,
+                reason: e.reason,
+            }
+        })?;
+        Ok(id)
+    }
+
+    pub fn put(&self, kind: EntryKind, id: &str, body: &Value) -> Result<(), StateError> {
+        self.tree.insert(
+            format!("{}{id}", kind.prefix()),
+            serde_json::to_vec(body).expect("JSON"),
+        )?;
+        Ok(())
+    }
+
+    pub fn delete(&self, kind: EntryKind, id: &str) -> Result<bool, StateError> {
+        Ok(self
+            .tree
+            .remove(format!("{}{id}", kind.prefix()))?
+            .is_some())
+    }
+
+    pub fn get(&self, kind: EntryKind, id: &str) -> Result<Option<Value>, StateError> {
+        Ok(self
+            .tree
+            .get(format!("{}{id}", kind.prefix()))?
+            .and_then(|v| serde_json::from_slice(&v).ok()))
+    }
+
+    pub fn list(&self, kind: EntryKind) -> Result<Vec<Value>, StateError> {
+        let mut out = Vec::new();
+        for kv in self.tree.scan_prefix(kind.prefix()) {
+            let (_, v) = kv?;
+            if let Ok(v) = serde_json::from_slice(&v) {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The file's calendar with the stored entries over it.
+    pub fn merged(&self, file: &ChangeCalendar) -> Result<ChangeCalendar, StateError> {
+        let mut cal = file.clone();
+        for (kind, section) in [
+            (EntryKind::Ticket, "change_tickets"),
+            (EntryKind::Window, "maintenance_windows"),
+        ] {
+            for body in self.list(kind)? {
+                let doc = format!("{section}:\n  - {body}\n");
+                // Entries were validated when stored; one that no longer loads is skipped.
+                let Ok(one) = ChangeCalendar::from_yaml(&doc, "stored entry") else {
+                    continue;
+                };
+                match kind {
+                    EntryKind::Ticket => {
+                        for t in one.tickets {
+                            cal.tickets.retain(|x| x.id != t.id);
+                            cal.tickets.push(t);
+                        }
+                    }
+                    EntryKind::Window => {
+                        for w in one.windows {
+                            cal.windows.retain(|x| x.id != w.id);
+                            cal.windows.push(w);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(cal)
+    }
+}

@@ -1,0 +1,288 @@
+//! The service's configuration: defaults that work on a fresh machine, a TOML file that can set
+//! everything, and command-line flags that win over both.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::config_error::ConfigError;
+use crate::time::Millis;
+
+/// Everything `serve` needs. Field comments give the unit and the default.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServeConfig {
+    /// UDP syslog listener; default `127.0.0.1:5514`; None disables it.
+    pub udp: Option<SocketAddr>,
+    /// TCP syslog listener (LF or RFC 6587 octet-counted framing, per connection); default `127.0.0.1:5514`.
+    pub tcp: Option<SocketAddr>,
+    /// TLS syslog listener (RFC 5425); off unless set, needs `tls_cert` and `tls_key`.
+    pub tls: Option<SocketAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// HTTP API; default `127.0.0.1:9514`.
+    pub http: SocketAddr,
+    /// State directory (sled); default `./state`.
+    pub state: PathBuf,
+    /// Rules directory; default `./rules`.
+    pub rules: PathBuf,
+    /// Change calendar; default `./changes.yaml` when present.
+    pub changes: Option<PathBuf>,
+    /// NDJSON alert sink; default `<state>/alerts.ndjson`.
+    pub alerts: PathBuf,
+    /// Webhook sink URL (POST JSON); off unless set.
+    pub webhook: Option<String>,
+    /// API bearer token (from `IMAGEWATCH_API_TOKEN` or `token_file`).
+    pub token: Option<String>,
+    /// Reorder delay in milliseconds: how long a signal waits for earlier lines of its device;
+    /// default 250. It bounds alert latency.
+    pub lateness_ms: Millis,
+    /// Capacity of each queue between listeners and workers, in messages; default 65536.
+    pub queue: usize,
+    /// Device-sharded engine workers; default 2.
+    pub workers: usize,
+    /// Longest line kept, in bytes; longer lines are truncated. Default 65536.
+    pub max_line: usize,
+    /// Most TCP/TLS connections at once; default 1024.
+    pub max_connections: usize,
+    /// Idle TCP/TLS connections are closed after this many seconds; default 300.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        let loopback = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let changes = Path::new("changes.yaml");
+        ServeConfig {
+            udp: Some(loopback(5514)),
+            tcp: Some(loopback(5514)),
+            tls: None,
+            tls_cert: None,
+            tls_key: None,
+            http: loopback(9514),
+            state: PathBuf::from("state"),
+            rules: PathBuf::from("rules"),
+            changes: changes.exists().then(|| changes.to_path_buf()),
+            alerts: PathBuf::from("state/alerts.ndjson"),
+            webhook: None,
+            token: None,
+            lateness_ms: 250,
+            queue: 65536,
+            workers: 2,
+            max_line: crate::source::lines::MAX_LINE,
+            max_connections: 1024,
+            idle_timeout_secs: 300,
+        }
+    }
+}
+
+/// The TOML file: every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub udp: Option<String>,
+    pub tcp: Option<String>,
+    pub tls: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub http: Option<SocketAddr>,
+    pub state: Option<PathBuf>,
+    pub rules: Option<PathBuf>,
+    pub changes: Option<PathBuf>,
+    pub alerts: Option<PathBuf>,
+    pub webhook: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub lateness_ms: Option<Millis>,
+    pub queue: Option<usize>,
+    pub workers: Option<usize>,
+    pub max_line: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub idle_timeout_secs: Option<u64>,
+}
+
+/// Command-line overrides (`None`: not given).
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    pub config: Option<PathBuf>,
+    pub udp: Option<String>,
+    pub tcp: Option<String>,
+    pub tls: Option<String>,
+    pub http: Option<SocketAddr>,
+    pub state: Option<PathBuf>,
+    pub rules: Option<PathBuf>,
+    pub changes: Option<PathBuf>,
+    pub alerts: Option<PathBuf>,
+}
+
+/// `off` disables a listener; anything else is an address.
+fn listener(text: &str, what: &str, file: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    if text.eq_ignore_ascii_case("off") || text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|e| {
+        ConfigError::new(
+            file,
+            0,
+            0,
+            format!("{what}: {text:?} is not an address: {e}"),
+        )
+    })
+}
+
+impl ServeConfig {
+    /// Defaults, then the config file, then the flags, then the environment's token.
+    pub fn resolve(flags: &Flags, env_token: Option<String>) -> Result<ServeConfig, ConfigError> {
+        let mut c = ServeConfig::default();
+        let mut alerts_set = false;
+        let mut file_name = "command line".to_string();
+        if let Some(path) = &flags.config {
+            file_name = path.display().to_string();
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::new(&file_name, 0, 0, format!("cannot read: {e}")))?;
+            let f: FileConfig = toml::from_str(&text).map_err(|e| {
+                let (line, col) = e.span().map(|s| line_col(&text, s.start)).unwrap_or((0, 0));
+                ConfigError::new(&file_name, line, col, e.message().to_string())
+            })?;
+            if let Some(v) = f.udp {
+                c.udp = listener(&v, "udp", &file_name)?;
+            }
+            if let Some(v) = f.tcp {
+                c.tcp = listener(&v, "tcp", &file_name)?;
+            }
+            if let Some(v) = f.tls {
+                c.tls = listener(&v, "tls", &file_name)?;
+            }
+            c.tls_cert = f.tls_cert.or(c.tls_cert);
+            c.tls_key = f.tls_key.or(c.tls_key);
+            c.http = f.http.unwrap_or(c.http);
+            c.state = f.state.unwrap_or(c.state);
+            c.rules = f.rules.unwrap_or(c.rules);
+            c.changes = f.changes.or(c.changes);
+            if let Some(a) = f.alerts {
+                c.alerts = a;
+                alerts_set = true;
+            }
+            c.webhook = f.webhook.or(c.webhook);
+            if let Some(tf) = f.token_file {
+                let token = std::fs::read_to_string(&tf).map_err(|e| {
+                    ConfigError::new(
+                        &file_name,
+                        0,
+                        0,
+                        format!("token_file {}: {e}", tf.display()),
+                    )
+                })?;
+                c.token = Some(token.trim().to_string());
+            }
+            c.lateness_ms = f.lateness_ms.unwrap_or(c.lateness_ms);
+            c.queue = f.queue.unwrap_or(c.queue).max(1);
+            c.workers = f.workers.unwrap_or(c.workers).clamp(1, 64);
+            c.max_line = f.max_line.unwrap_or(c.max_line).max(256);
+            c.max_connections = f.max_connections.unwrap_or(c.max_connections).max(1);
+            c.idle_timeout_secs = f.idle_timeout_secs.unwrap_or(c.idle_timeout_secs).max(1);
+        }
+        if let Some(v) = &flags.udp {
+            c.udp = listener(v, "--udp", "command line")?;
+        }
+        if let Some(v) = &flags.tcp {
+            c.tcp = listener(v, "--tcp", "command line")?;
+        }
+        if let Some(v) = &flags.tls {
+            c.tls = listener(v, "--tls", "command line")?;
+        }
+        c.http = flags.http.unwrap_or(c.http);
+        c.state = flags.state.clone().unwrap_or(c.state);
+        c.rules = flags.rules.clone().unwrap_or(c.rules);
+        c.changes = flags.changes.clone().or(c.changes);
+        match &flags.alerts {
+            Some(a) => c.alerts = a.clone(),
+            None if !alerts_set => c.alerts = c.state.join("alerts.ndjson"),
+            None => {}
+        }
+        if let Some(t) = env_token.filter(|t| !t.trim().is_empty()) {
+            c.token = Some(t.trim().to_string());
+        }
+        if c.tls.is_some() && (c.tls_cert.is_none() || c.tls_key.is_none()) {
+            return Err(ConfigError::new(
+                file_name,
+                0,
+                0,
+                "tls needs tls_cert and tls_key",
+            ));
+        }
+        if c.token.is_none() && !c.http.ip().is_loopback() {
+            return Err(ConfigError::new(
+                file_name,
+                0,
+                0,
+                format!(
+                    "refusing to serve the API on {} without a token: set IMAGEWATCH_API_TOKEN or token_file, or bind to a loopback address",
+                    c.http
+                ),
+            ));
+        }
+        Ok(c)
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_flags_and_file_layer_in_order() {
+        let c = ServeConfig::resolve(&Flags::default(), None).unwrap();
+        assert_eq!(c.http.to_string(), "127.0.0.1:9514");
+        assert_eq!(c.udp.unwrap().to_string(), "127.0.0.1:5514");
+        assert_eq!(c.alerts, PathBuf::from("state/alerts.ndjson"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("imagewatch.toml");
+        std::fs::write(
+            &file,
+            "udp = \"off\"\ntcp = \"127.0.0.1:6000\"\nstate = \"/var/lib/iw\"\nworkers = 3\n",
+        )
+        .unwrap();
+        let flags = Flags {
+            config: Some(file.clone()),
+            tcp: Some("127.0.0.1:7000".into()),
+            ..Default::default()
+        };
+        let c = ServeConfig::resolve(&flags, Some("s3cret".into())).unwrap();
+        assert_eq!(c.udp, None);
+        assert_eq!(c.tcp.unwrap().to_string(), "127.0.0.1:7000", "flags win");
+        assert_eq!(c.alerts, PathBuf::from("/var/lib/iw/alerts.ndjson"));
+        assert_eq!(c.workers, 3);
+        assert_eq!(c.token.as_deref(), Some("s3cret"));
+
+        std::fs::write(&file, "udp = \"off\"\nworkerz = 3\n").unwrap();
+        let err = ServeConfig::resolve(
+            &Flags {
+                config: Some(file),
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(err.line, 2, "{err}");
+        assert!(err.reason.contains("workerz"), "{err}");
+    }
+
+    #[test]
+    fn refuses_an_open_api_without_a_token() {
+        let flags = Flags {
+            http: Some("0.0.0.0:9514".parse().unwrap()),
+            ..Default::default()
+        };
+        let err = ServeConfig::resolve(&flags, None).unwrap_err();
+        assert!(err.reason.contains("without a token"), "{err}");
+        assert!(ServeConfig::resolve(&flags, Some("t".into())).is_ok());
+    }
+}

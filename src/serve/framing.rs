@@ -1,0 +1,235 @@
+//! Framing of syslog over TCP and TLS: RFC 6587 octet counting (`LEN SP MSG`) or a message per
+//! line (LF, also NUL), detected once per connection from its first bytes. Frames longer than
+//! the limit are truncated, never the cause of a dropped connection.
+
+use bytes::{Buf, BytesMut};
+use tokio_util::codec::Decoder;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Unknown,
+    OctetCounting,
+    Lines,
+}
+
+/// A decoder that yields one syslog message per frame, and whether it was truncated.
+#[derive(Debug)]
+pub struct SyslogFramer {
+    mode: Mode,
+    max: usize,
+    /// Bytes of an over-long frame still to skip.
+    skipping: usize,
+    /// In line mode: skip to the next newline.
+    skip_line: bool,
+}
+
+impl SyslogFramer {
+    pub fn new(max: usize) -> Self {
+        SyslogFramer {
+            mode: Mode::Unknown,
+            max,
+            skipping: 0,
+            skip_line: false,
+        }
+    }
+
+    /// Octet counting when the stream starts with digits, a space and a `<` (a PRI): a plain
+    /// line can start with digits too (a Cisco sequence number), but not with that.
+    fn detect(buf: &[u8]) -> Option<Mode> {
+        let digits = buf.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == buf.len() && digits < 10 {
+            return None; // need more bytes
+        }
+        if digits > 0 && buf.get(digits) == Some(&b' ') {
+            return match buf.get(digits + 1) {
+                None => None,
+                Some(b'<') => Some(Mode::OctetCounting),
+                Some(_) => Some(Mode::Lines),
+            };
+        }
+        Some(Mode::Lines)
+    }
+}
+
+impl Decoder for SyslogFramer {
+    type Item = (BytesMut, bool);
+    type Error = std::io::Error;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        loop {
+            if self.skipping > 0 {
+                let n = self.skipping.min(buf.len());
+                buf.advance(n);
+                self.skipping -= n;
+                if self.skipping > 0 {
+                    return Ok(None);
+                }
+            }
+            if self.skip_line {
+                match memchr::memchr(b'\n', buf) {
+                    Some(i) => {
+                        buf.advance(i + 1);
+                        self.skip_line = false;
+                    }
+                    None => {
+                        buf.clear();
+                        return Ok(None);
+                    }
+                }
+            }
+            if self.mode == Mode::Unknown {
+                match Self::detect(buf) {
+                    Some(m) => self.mode = m,
+                    None => return Ok(None),
+                }
+            }
+            match self.mode {
+                Mode::OctetCounting => {
+                    // Tolerate stray newlines between frames (some senders add them).
+                    while buf.first().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                        buf.advance(1);
+                    }
+                    let digits = buf.iter().take_while(|b| b.is_ascii_digit()).count();
+                    if digits == buf.len() {
+                        if digits > 9 {
+                            return Err(std::io::Error::new(
+                                std::io::ErrorKind::InvalidData,
+                                "octet count longer than 9 digits",
+                            ));
+                        }
+                        return Ok(None);
+                    }
+                    if digits == 0 || buf[digits] != b' ' || digits > 9 {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            "expected an octet count (RFC 6587)",
+                        ));
+                    }
+                    let len: usize = std::str::from_utf8(&buf[..digits])
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0);
+                    let keep = len.min(self.max);
+                    if buf.len() < digits + 1 + keep {
+                        buf.reserve(digits + 1 + keep - buf.len());
+                        return Ok(None);
+                    }
+                    buf.advance(digits + 1);
+                    let frame = buf.split_to(keep);
+                    self.skipping = len - keep;
+                    return Ok(Some((frame, len > keep)));
+                }
+                Mode::Lines => {
+                    let end = buf.iter().position(|b| *b == b'\n' || *b == 0);
+                    match end {
+                        Some(i) => {
+                            let mut frame = buf.split_to(i);
+                            buf.advance(1);
+                            let truncated = frame.len() > self.max;
+                            frame.truncate(self.max);
+                            if frame.last() == Some(&b'\r') {
+                                frame.truncate(frame.len() - 1);
+                            }
+                            if frame.is_empty() {
+                                continue;
+                            }
+                            return Ok(Some((frame, truncated)));
+                        }
+                        None if buf.len() > self.max => {
+                            let frame = buf.split_to(self.max);
+                            buf.clear();
+                            self.skip_line = true;
+                            return Ok(Some((frame, true)));
+                        }
+                        None => return Ok(None),
+                    }
+                }
+                Mode::Unknown => unreachable!("mode was set above"),
+            }
+        }
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        match self.decode(buf)? {
+            Some(f) => Ok(Some(f)),
+            None if self.mode == Mode::Lines && !buf.is_empty() && !self.skip_line => {
+                let frame = buf.split_to(buf.len().min(self.max));
+                buf.clear();
+                Ok(Some((frame, false)))
+            }
+            None => {
+                buf.clear();
+                Ok(None)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(input: &[u8], max: usize) -> Vec<(String, bool)> {
+        let mut f = SyslogFramer::new(max);
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        // Feed one byte at a time: frames must not depend on how reads are split.
+        for b in input {
+            buf.extend_from_slice(&[*b]);
+            while let Some((frame, t)) = f.decode(&mut buf).unwrap() {
+                out.push((String::from_utf8_lossy(&frame).into_owned(), t));
+            }
+        }
+        while let Some((frame, t)) = f.decode_eof(&mut buf).unwrap() {
+            out.push((String::from_utf8_lossy(&frame).into_owned(), t));
+        }
+        out
+    }
+
+    #[test]
+    fn octet_counting_is_detected_and_split() {
+        let got = frames(b"11 <13>hello\n12 <13>a\nb c d", 100);
+        assert_eq!(
+            got,
+            [
+                ("<13>hello\n".to_string(), false),
+                ("<13>a\nb c d".to_string(), false)
+            ]
+        );
+    }
+
+    #[test]
+    fn lines_are_detected_even_with_leading_digits() {
+        let got = frames(b"000019: %SYS-5-CONFIG_I: x\r\n<13>y\n\n<13>z", 100);
+        let texts: Vec<&str> = got.iter().map(|g| g.0.as_str()).collect();
+        assert_eq!(texts, ["000019: %SYS-5-CONFIG_I: x", "<13>y", "<13>z"]);
+    }
+
+    #[test]
+    fn long_frames_are_truncated_not_fatal() {
+        let got = frames(b"20 <13>0123456789abcdef8 <13>next", 10);
+        assert_eq!(
+            got,
+            [
+                ("<13>012345".to_string(), true),
+                ("<13>next".to_string(), false)
+            ]
+        );
+        let got = frames(b"<13>0123456789abcdef\n<13>ok\n", 8);
+        assert_eq!(
+            got,
+            [
+                ("<13>0123".to_string(), true),
+                ("<13>ok".to_string(), false)
+            ]
+        );
+    }
+
+    #[test]
+    fn garbage_octet_count_is_an_error() {
+        let mut f = SyslogFramer::new(100);
+        let mut buf = BytesMut::from(&b"5 <13>hixx <13>"[..]);
+        assert!(f.decode(&mut buf).unwrap().is_some());
+        assert!(f.decode(&mut buf).is_err());
+    }
+}

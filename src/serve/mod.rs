@@ -1,0 +1,431 @@
+//! `imagewatch serve`: the long-running service. Listeners (UDP, TCP, TLS) extract signals and
+//! hand them to device-sharded engine workers (the same engine as `replay`); alerts go to a
+//! durable outbox and from there to the NDJSON file and webhook sinks; an HTTP API serves
+//! health, metrics, alerts, device state, tickets, windows and rule reload.
+//!
+//! [`start`] binds everything (port 0 works, for tests) and returns a [`Running`] handle;
+//! the binary waits for a signal and calls [`Running::shutdown`].
+
+pub mod api;
+pub mod calendar_api;
+pub mod config;
+pub mod framing;
+pub mod ingest;
+pub mod outbox;
+pub mod telemetry;
+pub mod worker;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use dashmap::DashMap;
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Flags, ServeConfig};
+
+use crate::calendar::{ChangeCalendar, Inventory};
+use crate::classify::{Classifier, SignalKind};
+use crate::config_error::ConfigError;
+use crate::correlate::{DeviceMachine, SequenceRules};
+use crate::pipeline::{Engine, wanted_kinds};
+use crate::replay::load_config;
+use crate::state::{StateError, StateStore};
+
+use calendar_api::CalendarEntries;
+use outbox::{Outbox, SinkKind};
+use telemetry::Metrics;
+use worker::Job;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    State(#[from] StateError),
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// Rules and calendar as loaded, swapped whole on reload.
+pub struct Configured {
+    pub classifier: Arc<Classifier>,
+    pub sequences: Arc<SequenceRules>,
+    pub file_calendar: Arc<ChangeCalendar>,
+    pub calendar: Arc<ChangeCalendar>,
+    pub inventory: Arc<Inventory>,
+    pub wanted: Vec<SignalKind>,
+}
+
+/// What every task of the service shares.
+pub struct Shared {
+    pub config: ServeConfig,
+    pub metrics: Arc<Metrics>,
+    pub store: StateStore,
+    pub outbox: Outbox,
+    /// Device views for the API, written by the workers (the API never touches their state).
+    pub views: Arc<DashMap<String, Value>>,
+    pub workers: Vec<mpsc::Sender<Job>>,
+    pub configured: ArcSwap<Configured>,
+    /// Serialises reloads and calendar changes.
+    changing: Mutex<()>,
+}
+
+impl Shared {
+    /// Re-reads rules and `changes.yaml`; invalid new files keep the old ones and say why.
+    pub async fn reload(&self) -> Result<Value, String> {
+        let _guard = self.changing.lock().await;
+        let (classifier, sequences, file_calendar) =
+            load_config(&self.config.rules, self.config.changes.as_deref())
+                .map_err(|e| e.to_string())?;
+        let entries = CalendarEntries::open(&self.store).map_err(|e| e.to_string())?;
+        let calendar = entries.merged(&file_calendar).map_err(|e| e.to_string())?;
+        let summary = json!({
+            "signal_rules": classifier.rule_count(),
+            "sequence_rules": sequences.sequences.len(),
+            "tickets": calendar.tickets.len(),
+            "windows": calendar.windows.len(),
+            "inventory": calendar.inventory.devices().len(),
+        });
+        self.install(Configured {
+            classifier: Arc::new(classifier),
+            wanted: wanted_kinds(&sequences),
+            sequences: Arc::new(sequences),
+            inventory: Arc::new(file_calendar.inventory.clone()),
+            file_calendar: Arc::new(file_calendar),
+            calendar: Arc::new(calendar),
+        })
+        .await;
+        tracing::info!(%summary, "Rules and calendar reloaded.");
+        Ok(summary)
+    }
+
+    /// Rebuilds the calendar after a ticket or window changed through the API.
+    pub async fn apply_calendar(&self) -> Result<(), String> {
+        let _guard = self.changing.lock().await;
+        let current = self.configured.load_full();
+        let entries = CalendarEntries::open(&self.store).map_err(|e| e.to_string())?;
+        let calendar = entries
+            .merged(&current.file_calendar)
+            .map_err(|e| e.to_string())?;
+        self.install(Configured {
+            classifier: Arc::clone(&current.classifier),
+            sequences: Arc::clone(&current.sequences),
+            file_calendar: Arc::clone(&current.file_calendar),
+            inventory: Arc::clone(&current.inventory),
+            wanted: current.wanted.clone(),
+            calendar: Arc::new(calendar),
+        })
+        .await;
+        Ok(())
+    }
+
+    async fn install(&self, configured: Configured) {
+        let (rules, calendar) = (
+            Arc::clone(&configured.sequences),
+            Arc::clone(&configured.calendar),
+        );
+        self.configured.store(Arc::new(configured));
+        for w in &self.workers {
+            let _ = w
+                .send(Job::Reconfigure(Arc::clone(&rules), Arc::clone(&calendar)))
+                .await;
+        }
+        self.sync().await;
+    }
+
+    /// Returns once every worker has processed what was queued before the call.
+    pub async fn sync(&self) {
+        let mut waits = Vec::new();
+        for w in &self.workers {
+            let (tx, rx) = oneshot::channel();
+            if w.send(Job::Sync(tx)).await.is_ok() {
+                waits.push(rx);
+            }
+        }
+        for rx in waits {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// A started service.
+pub struct Running {
+    pub udp: Option<SocketAddr>,
+    pub tcp: Option<SocketAddr>,
+    pub tls: Option<SocketAddr>,
+    pub http: SocketAddr,
+    pub shared: Arc<Shared>,
+    stop: CancellationToken,
+    listeners: Vec<JoinHandle<()>>,
+    workers: Vec<JoinHandle<()>>,
+    sinks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, drains the queues into the engines, flushes state and stops sinks.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        for h in self.listeners {
+            let _ = h.await;
+        }
+        for h in self.workers {
+            let _ = h.await;
+        }
+        // Give the sinks a moment to deliver what the drain produced.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        for h in self.sinks {
+            let _ = tokio::time::timeout_at(deadline, h).await;
+        }
+        let _ = self.shared.store.flush();
+        tracing::info!("Stopped; state flushed.");
+    }
+}
+
+/// A view of a device for the API: baseline, running version, pending sequences with their
+/// evidence, recent signals, open alerts.
+pub fn device_view(m: &DeviceMachine) -> Value {
+    let pending: Vec<Value> = m
+        .instances
+        .iter()
+        .map(|i| {
+            json!({
+                "rule": i.rule, "alert_id": i.id, "reached_step": i.reached,
+                "completed": i.completed.is_some(),
+                "first": crate::time::format_rfc3339(i.first),
+                "last": crate::time::format_rfc3339(i.last),
+                "evidence": i.evidence.iter().map(|e| json!({
+                    "time": crate::time::format_rfc3339(e.time), "kind": e.kind, "message": e.message,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let open: Vec<&str> = m
+        .instances
+        .iter()
+        .filter(|i| i.emitted.is_some())
+        .map(|i| i.id.as_str())
+        .collect();
+    json!({
+        "device": m.device,
+        "vendor": m.vendor,
+        "baseline": m.baseline,
+        "running": m.running,
+        "pending": pending,
+        "recent_signals": m.recent.iter().map(|r| json!({
+            "time": crate::time::format_rfc3339(r.time), "kind": r.kind, "rule_id": r.rule_id, "message": r.message,
+        })).collect::<Vec<_>>(),
+        "open_alerts": open,
+        "last_signal": m.last_signal.map(crate::time::format_rfc3339),
+    })
+}
+
+fn tls_acceptor(cert: &Path, key: &Path) -> Result<ingest::TlsAcceptor, ServeError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", cert.display())))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", cert.display())))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", key.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServeError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| ServeError::Tls(e.to_string()))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
+}
+
+/// Loads rules, calendar and state, binds every listener and starts every task.
+pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
+    // One crypto provider (ring) for TLS in and out; installing twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (classifier, sequences, file_calendar) =
+        load_config(&config.rules, config.changes.as_deref())?;
+    let store = StateStore::open(&config.state)?;
+    let entries = CalendarEntries::open(&store)?;
+    let calendar = entries.merged(&file_calendar)?;
+    let metrics = Arc::new(Metrics::new());
+    let mut sinks = vec![SinkKind::File(config.alerts.clone())];
+    if let Some(url) = &config.webhook {
+        sinks.push(SinkKind::Webhook(url.clone()));
+    }
+    let outbox = Outbox::open(&store, sinks)?;
+    let views: Arc<DashMap<String, Value>> = Arc::new(DashMap::new());
+    for m in store.devices()? {
+        views.insert(m.device.clone(), device_view(&m));
+    }
+    let sequences = Arc::new(sequences);
+    let calendar = Arc::new(calendar);
+    let n = config.workers.max(1);
+    let mut senders = Vec::with_capacity(n);
+    let mut engines = Vec::with_capacity(n);
+    for idx in 0..n {
+        let (tx, rx) = mpsc::channel(config.queue);
+        let owns = move |d: &str| worker::shard(d, n) == idx;
+        let mut engine = Engine::new(
+            Arc::clone(&sequences),
+            Arc::clone(&calendar),
+            store.clone(),
+            config.lateness_ms,
+            &owns,
+        )?;
+        let views = Arc::clone(&views);
+        engine.set_device_observer(Box::new(move |m: &DeviceMachine| {
+            views.insert(m.device.clone(), device_view(m));
+        }));
+        senders.push(tx);
+        engines.push((engine, rx));
+    }
+    let configured = Configured {
+        classifier: Arc::new(classifier),
+        wanted: wanted_kinds(&sequences),
+        sequences,
+        inventory: Arc::new(file_calendar.inventory.clone()),
+        file_calendar: Arc::new(file_calendar),
+        calendar,
+    };
+    let shared = Arc::new(Shared {
+        config: config.clone(),
+        metrics: Arc::clone(&metrics),
+        store: store.clone(),
+        outbox: outbox.clone(),
+        views,
+        workers: senders,
+        configured: ArcSwap::from_pointee(configured),
+        changing: Mutex::new(()),
+    });
+    let stop = CancellationToken::new();
+    let workers = engines
+        .into_iter()
+        .map(|(engine, rx)| {
+            tokio::spawn(worker::run(engine, rx, Arc::clone(&shared), stop.clone()))
+        })
+        .collect();
+    let sinks = outbox.spawn(Arc::clone(&metrics), stop.clone());
+
+    let mut listeners = Vec::new();
+    let mut bound_udp = None;
+    if let Some(addr) = config.udp {
+        let sock = ingest::bind_udp(addr).map_err(|source| ServeError::Bind {
+            what: "udp",
+            addr,
+            source,
+        })?;
+        bound_udp = sock.local_addr().ok();
+        listeners.push(tokio::spawn(ingest::udp(
+            sock,
+            Arc::clone(&shared),
+            stop.clone(),
+        )));
+    }
+    let mut bound_tcp = None;
+    if let Some(addr) = config.tcp {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind {
+                what: "tcp",
+                addr,
+                source,
+            })?;
+        bound_tcp = l.local_addr().ok();
+        listeners.push(tokio::spawn(ingest::tcp(
+            l,
+            None,
+            Arc::clone(&shared),
+            stop.clone(),
+        )));
+    }
+    let mut bound_tls = None;
+    if let (Some(addr), Some(cert), Some(key)) = (config.tls, &config.tls_cert, &config.tls_key) {
+        let acceptor = tls_acceptor(cert, key)?;
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind {
+                what: "tls",
+                addr,
+                source,
+            })?;
+        bound_tls = l.local_addr().ok();
+        listeners.push(tokio::spawn(ingest::tcp(
+            l,
+            Some(acceptor),
+            Arc::clone(&shared),
+            stop.clone(),
+        )));
+    }
+    let http = tokio::net::TcpListener::bind(config.http)
+        .await
+        .map_err(|source| ServeError::Bind {
+            what: "http",
+            addr: config.http,
+            source,
+        })?;
+    let bound_http = http.local_addr().map_err(|source| ServeError::Bind {
+        what: "http",
+        addr: config.http,
+        source,
+    })?;
+    let app = api::router(Arc::clone(&shared));
+    let http_stop = stop.clone();
+    listeners.push(tokio::spawn(async move {
+        let _ = axum::serve(http, app)
+            .with_graceful_shutdown(http_stop.cancelled_owned())
+            .await;
+    }));
+    if let Some(path) = config.changes.clone() {
+        listeners.push(tokio::spawn(watch_changes(
+            path,
+            Arc::clone(&shared),
+            stop.clone(),
+        )));
+    }
+    tracing::info!(udp = ?bound_udp, tcp = ?bound_tcp, tls = ?bound_tls, http = %bound_http, state = %config.state.display(), "Serving.");
+    Ok(Running {
+        udp: bound_udp,
+        tcp: bound_tcp,
+        tls: bound_tls,
+        http: bound_http,
+        shared,
+        stop,
+        listeners,
+        workers,
+        sinks,
+    })
+}
+
+/// Re-reads `changes.yaml` when its modification time changes.
+async fn watch_changes(path: std::path::PathBuf, shared: Arc<Shared>, stop: CancellationToken) {
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut last: Option<SystemTime> = mtime(&path);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.cancelled() => return,
+        }
+        let now = mtime(&path);
+        if now != last {
+            last = now;
+            match shared.reload().await {
+                Ok(_) => tracing::info!(file = %path.display(), "Change calendar re-read."),
+                Err(reason) => {
+                    tracing::error!(file = %path.display(), %reason, "Changed calendar is invalid; the previous one stays in force.")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The service's metrics in one place, typed (no metric names as loose strings), rendered in
+//! Prometheus text format for `GET /metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransportLabel {
+    pub transport: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SinkLabel {
+    pub sink: &'static str,
+}
+
+/// Every metric of one service instance (tests run several in one process, so no globals).
+pub struct Metrics {
+    registry: Registry,
+    pub lines_received: Family<TransportLabel, Counter>,
+    pub parse_failures: Counter,
+    pub truncated_lines: Counter,
+    pub signals: Family<KindLabel, Counter>,
+    pub duplicates: Counter,
+    pub findings: Counter,
+    pub alerts: Counter,
+    pub suppressed: Counter,
+    pub udp_dropped: Counter,
+    pub queue_depth: Gauge,
+    pub outbox_depth: Family<SinkLabel, Gauge>,
+    pub deliveries: Family<SinkLabel, Counter>,
+    pub delivery_failures: Family<SinkLabel, Counter>,
+    pub connections: Gauge,
+    pub connections_refused: Counter,
+    pub state_bytes: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("imagewatch");
+        let m = Metrics {
+            lines_received: Family::default(),
+            parse_failures: Counter::default(),
+            truncated_lines: Counter::default(),
+            signals: Family::default(),
+            duplicates: Counter::default(),
+            findings: Counter::default(),
+            alerts: Counter::default(),
+            suppressed: Counter::default(),
+            udp_dropped: Counter::default(),
+            queue_depth: Gauge::default(),
+            outbox_depth: Family::default(),
+            deliveries: Family::default(),
+            delivery_failures: Family::default(),
+            connections: Gauge::default(),
+            connections_refused: Counter::default(),
+            state_bytes: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "lines_received",
+            "Syslog lines received, by transport",
+            m.lines_received.clone(),
+        );
+        registry.register(
+            "parse_failures",
+            "Lines with no recognisable syslog structure",
+            m.parse_failures.clone(),
+        );
+        registry.register(
+            "truncated_lines",
+            "Lines longer than the limit, truncated",
+            m.truncated_lines.clone(),
+        );
+        registry.register(
+            "signals",
+            "Lines recognised as image-related signals, by kind",
+            m.signals.clone(),
+        );
+        registry.register(
+            "duplicate_signals",
+            "Signals dropped as duplicate deliveries",
+            m.duplicates.clone(),
+        );
+        registry.register(
+            "findings",
+            "Findings of the device machines",
+            m.findings.clone(),
+        );
+        registry.register(
+            "alerts",
+            "Alert records emitted (each revision counts)",
+            m.alerts.clone(),
+        );
+        registry.register(
+            "alerts_suppressed",
+            "Alert records suppressed by the change calendar",
+            m.suppressed.clone(),
+        );
+        registry.register(
+            "udp_dropped",
+            "UDP datagrams dropped because the queue was full",
+            m.udp_dropped.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Messages waiting between listeners and workers",
+            m.queue_depth.clone(),
+        );
+        registry.register(
+            "outbox_depth",
+            "Alerts written but not yet acknowledged, by sink",
+            m.outbox_depth.clone(),
+        );
+        registry.register(
+            "deliveries",
+            "Alerts acknowledged by a sink",
+            m.deliveries.clone(),
+        );
+        registry.register(
+            "delivery_failures",
+            "Failed delivery attempts, by sink",
+            m.delivery_failures.clone(),
+        );
+        registry.register(
+            "tcp_connections",
+            "Open TCP and TLS syslog connections",
+            m.connections.clone(),
+        );
+        registry.register(
+            "tcp_connections_refused",
+            "Connections refused at the limit",
+            m.connections_refused.clone(),
+        );
+        registry.register(
+            "state_size_bytes",
+            "Size of the state store on disk",
+            m.state_bytes.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
