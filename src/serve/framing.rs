@@ -188,7 +188,7 @@ mod tests {
 
     #[test]
     fn octet_counting_is_detected_and_split() {
-        let got = frames(b"11 <13>hello\n12 <13>a\nb c d", 100);
+        let got = frames(b"10 <13>hello\n11 <13>a\nb c d", 100);
         assert_eq!(
             got,
             [
