@@ -8,15 +8,12 @@ use std::sync::Arc;
 
 use crate::calendar::ChangeCalendar;
 use crate::classify::Signal;
-use crate::correlate::{Correlator, DeviceMachine, Finding, SequenceRules};
+use crate::correlate::{Correlator, Finding, SequenceRules};
 use crate::state::{Clock, StateError, StateStore};
 use crate::suppress::{self, Alert};
 use crate::time::{DAY, Millis};
 
 use super::EngineStats;
-
-/// Told about every device whose machine changed (the service keeps its read views with it).
-pub type DeviceObserver = Box<dyn FnMut(&DeviceMachine) + Send>;
 
 pub struct Engine {
     calendar: Arc<ChangeCalendar>,
@@ -29,8 +26,8 @@ pub struct Engine {
     /// A time more than a day ahead, waiting for a second line to confirm it.
     jump: Option<Millis>,
     findings: Vec<Finding>,
-    /// Called with every device whose machine changed (the service's read views).
-    on_device: Option<DeviceObserver>,
+    /// Devices whose machine changed since [`Engine::take_changed`] was last called.
+    changed: Vec<String>,
     pub stats: EngineStats,
 }
 
@@ -66,7 +63,7 @@ impl Engine {
             clock,
             jump: None,
             findings: Vec::new(),
-            on_device: None,
+            changed: Vec::new(),
             stats: EngineStats::default(),
         })
     }
@@ -79,8 +76,10 @@ impl Engine {
         &self.store
     }
 
-    pub fn set_device_observer(&mut self, f: DeviceObserver) {
-        self.on_device = Some(f);
+    /// Devices whose machine changed since the last call (the service refreshes its read
+    /// views from them once the changes are durable).
+    pub fn take_changed(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.changed)
     }
 
     /// Swaps in reloaded sequence rules or calendar; machines are kept.
@@ -178,8 +177,8 @@ impl Engine {
     fn persist_device(&mut self, device: &str) -> Result<(), StateError> {
         if let Some(machine) = self.correlator.device(device) {
             self.store.put_device(machine)?;
-            if let Some(f) = self.on_device.as_mut() {
-                f(machine);
+            if !self.changed.iter().any(|d| d == device) {
+                self.changed.push(device.to_string());
             }
         }
         Ok(())

@@ -277,17 +277,13 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
     for idx in 0..n {
         let (tx, rx) = mpsc::channel(config.queue);
         let owns = move |d: &str| worker::shard(d, n) == idx;
-        let mut engine = Engine::new(
+        let engine = Engine::new(
             Arc::clone(&sequences),
             Arc::clone(&calendar),
             store.clone(),
             config.lateness_ms,
             &owns,
         )?;
-        let views = Arc::clone(&views);
-        engine.set_device_observer(Box::new(move |m: &DeviceMachine| {
-            views.insert(m.device.clone(), device_view(m));
-        }));
         senders.push(tx);
         engines.push((engine, rx));
     }

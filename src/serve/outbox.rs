@@ -60,10 +60,14 @@ impl Outbox {
         for (_, tree, _) in &self.trees {
             tree.insert(seq.to_be_bytes(), json.as_slice())?;
         }
+        Ok(())
+    }
+
+    /// Wakes the sinks (after the pushed alerts are durable).
+    pub fn notify(&self) {
         for (_, _, notify) in &self.trees {
             notify.notify_one();
         }
-        Ok(())
     }
 
     /// Runs one delivery task per sink until `stop`.

@@ -49,6 +49,7 @@ pub async fn run(
     let mut last_checkpoint = now_ms();
     loop {
         let mut syncs = Vec::new();
+        let mut accepted = false;
         tokio::select! {
             job = jobs.recv() => match job {
                 Some(Job::Signal(s)) => {
@@ -57,6 +58,7 @@ pub async fn run(
                     if let Err(e) = engine.accept(*s) {
                         tracing::error!(error = %e, "Cannot store an accepted signal; it is lost.");
                     }
+                    accepted = true;
                 }
                 Some(Job::Reconfigure(rules, calendar)) => engine.reconfigure(rules, calendar),
                 Some(Job::Sync(done)) => syncs.push(done),
@@ -69,6 +71,25 @@ pub async fn run(
         if let Err(e) = engine.advance(&mut alerts) {
             tracing::error!(error = %e, "State store failed while processing; alerts may be late.");
         }
+        let changed = engine.take_changed();
+        if accepted || !changed.is_empty() || !alerts.is_empty() {
+            // Durable before anyone sees it: an accepted signal, a machine change, an alert
+            // in the outbox survive a kill -9 from here on.
+            for alert in &alerts {
+                if let Err(e) = shared.outbox.push(alert) {
+                    tracing::error!(error = %e, alert = %alert.id, "Cannot queue an alert for delivery.");
+                }
+            }
+            if let Err(e) = engine.store().flush() {
+                tracing::error!(error = %e, "Cannot flush the state store.");
+            }
+            shared.outbox.notify();
+            for id in changed {
+                if let Some(m) = engine.correlator().device(&id) {
+                    shared.views.insert(id, super::device_view(m));
+                }
+            }
+        }
         let m = &shared.metrics;
         m.duplicates
             .inc_by(engine.stats.duplicates - before.duplicates);
@@ -77,9 +98,6 @@ pub async fn run(
             m.alerts.inc();
             if alert.suppressed {
                 m.suppressed.inc();
-            }
-            if let Err(e) = shared.outbox.push(&alert) {
-                tracing::error!(error = %e, alert = %alert.id, "Cannot queue an alert for delivery.");
             }
             tracing::info!(alert = %alert.id, revision = alert.revision, device = %alert.device, rule = %alert.rule_id, severity = alert.severity.as_str(), suppressed = alert.suppressed, "Alert.");
         }

@@ -8,6 +8,7 @@ mod corpus;
 mod external;
 mod reorder;
 mod scenarios;
+mod service;
 mod split_replay;
 
 use std::path::{Path, PathBuf};
