@@ -51,6 +51,11 @@ pub struct Allowlist {
 }
 
 impl Allowlist {
+    /// True when `s` may serve images: listed, or no allowlist was given at all.
+    pub fn permits(&self, s: &str) -> bool {
+        self.servers.is_empty() || self.contains_server(s)
+    }
+
     /// Case-insensitive exact match (host names and IPv6 literals vary in case).
     pub fn contains_server(&self, s: &str) -> bool {
         let s = s.trim();

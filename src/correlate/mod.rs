@@ -96,7 +96,10 @@ impl Correlator {
     pub fn on_signal(&mut self, sig: &Signal, out: &mut Vec<Finding>) {
         let rules = Arc::clone(&self.rules);
         let calendar = Arc::clone(&self.calendar);
-        let allowlisted = |s: &str| calendar.allowlist.contains_server(s);
+        // Without an allowlist no server counts as unknown.
+        let allowlisted = |s: &str| {
+            calendar.allowlist.servers.is_empty() || calendar.allowlist.contains_server(s)
+        };
         let ctx = machine::Context {
             allowlisted: &allowlisted,
         };
@@ -119,7 +122,10 @@ impl Correlator {
             }
             let rules = Arc::clone(&self.rules);
             let calendar = Arc::clone(&self.calendar);
-            let allowlisted = |s: &str| calendar.allowlist.contains_server(s);
+            // Without an allowlist no server counts as unknown.
+            let allowlisted = |s: &str| {
+                calendar.allowlist.servers.is_empty() || calendar.allowlist.contains_server(s)
+            };
             let ctx = machine::Context {
                 allowlisted: &allowlisted,
             };
