@@ -100,7 +100,8 @@ pub struct RecentSignal {
 
 /// Facts about the device the rules need besides the signal itself.
 pub struct Context<'a> {
-    pub allowlisted: &'a dyn Fn(&str) -> bool,
+    /// Servers images may come from.
+    pub allowlist: &'a crate::calendar::Allowlist,
 }
 
 impl DeviceMachine {
@@ -552,7 +553,7 @@ fn finding(device: &str, rule: &Sequence, inst: &Instance, ctx: &Context<'_>) ->
     facts.unlisted_servers = facts
         .servers
         .iter()
-        .filter(|s| !(ctx.allowlisted)(s))
+        .filter(|s| !ctx.allowlist.permits(s))
         .cloned()
         .collect();
     facts.version_before = inst.version_before.clone();
@@ -714,12 +715,17 @@ mod tests {
         )
     }
 
-    const ALLOW: &dyn Fn(&str) -> bool = &|s: &str| s == "10.10.0.5";
+    fn allow() -> crate::calendar::Allowlist {
+        crate::calendar::Allowlist {
+            servers: vec!["10.10.0.5".into()],
+        }
+    }
 
     #[test]
     fn full_chain_fires_once_and_a_later_version_raises_a_revision() {
         let rules = rules();
-        let ctx = Context { allowlisted: ALLOW };
+        let allow = allow();
+        let ctx = Context { allowlist: &allow };
         let mut m = machine();
         let mut out = Vec::new();
         m.on_signal(
@@ -782,7 +788,8 @@ mod tests {
     #[test]
     fn staged_image_times_out_into_a_medium_finding() {
         let rules = rules();
-        let ctx = Context { allowlisted: ALLOW };
+        let allow = allow();
+        let ctx = Context { allowlist: &allow };
         let mut m = machine();
         let mut out = Vec::new();
         m.on_signal(
@@ -811,7 +818,8 @@ mod tests {
     #[test]
     fn different_image_starts_its_own_instance() {
         let rules = rules();
-        let ctx = Context { allowlisted: ALLOW };
+        let allow = allow();
+        let ctx = Context { allowlist: &allow };
         let mut m = machine();
         let mut out = Vec::new();
         m.on_signal(
@@ -832,7 +840,8 @@ mod tests {
     #[test]
     fn late_transfer_fills_the_skipped_optional_step() {
         let rules = rules();
-        let ctx = Context { allowlisted: ALLOW };
+        let allow = allow();
+        let ctx = Context { allowlist: &allow };
         let mut m = machine();
         let mut out = Vec::new();
         m.on_signal(
@@ -855,7 +864,8 @@ mod tests {
     #[test]
     fn version_change_without_transfer_and_same_version_boot() {
         let rules = rules();
-        let ctx = Context { allowlisted: ALLOW };
+        let allow = allow();
+        let ctx = Context { allowlist: &allow };
         let mut m = machine();
         let mut out = Vec::new();
         m.on_signal(

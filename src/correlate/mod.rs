@@ -96,12 +96,8 @@ impl Correlator {
     pub fn on_signal(&mut self, sig: &Signal, out: &mut Vec<Finding>) {
         let rules = Arc::clone(&self.rules);
         let calendar = Arc::clone(&self.calendar);
-        // Without an allowlist no server counts as unknown.
-        let allowlisted = |s: &str| {
-            calendar.allowlist.servers.is_empty() || calendar.allowlist.contains_server(s)
-        };
         let ctx = machine::Context {
-            allowlisted: &allowlisted,
+            allowlist: &calendar.allowlist,
         };
         let before = self.deadlines_of(&sig.device);
         self.machine(&sig.device).on_signal(&rules, &ctx, sig, out);
@@ -122,12 +118,8 @@ impl Correlator {
             }
             let rules = Arc::clone(&self.rules);
             let calendar = Arc::clone(&self.calendar);
-            // Without an allowlist no server counts as unknown.
-            let allowlisted = |s: &str| {
-                calendar.allowlist.servers.is_empty() || calendar.allowlist.contains_server(s)
-            };
             let ctx = machine::Context {
-                allowlisted: &allowlisted,
+                allowlist: &calendar.allowlist,
             };
             let before = self.deadlines_of(&device);
             // Fire exactly at the deadline's end so that later deadlines stay pending.
