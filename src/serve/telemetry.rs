@@ -148,11 +148,36 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
-    /// Prometheus text exposition format.
+    /// Prometheus text exposition format 0.0.4 (what `GET /metrics` says it serves).
+    /// prometheus-client writes OpenMetrics, where a counter family `x` has samples `x_total`
+    /// and the text ends with `# EOF`; in 0.0.4 the family is named by its samples, so the
+    /// `HELP`/`TYPE` lines of counters get the suffix and `# EOF` goes.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+        let mut open = String::new();
+        prometheus_client::encoding::text::encode(&mut open, &self.registry)
             .expect("writing to a String cannot fail");
+        let counters: std::collections::HashSet<&str> = open
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+            .collect();
+        let mut out = String::with_capacity(open.len() + 16 * counters.len());
+        for line in open.lines() {
+            if line == "# EOF" {
+                continue;
+            }
+            let meta = ["# HELP ", "# TYPE "]
+                .into_iter()
+                .find_map(|p| Some((p, line.strip_prefix(p)?.split_once(' ')?)));
+            match meta {
+                Some((prefix, (name, rest))) if counters.contains(name) => {
+                    out.push_str(&format!("{prefix}{name}_total {rest}\n"));
+                }
+                _ => {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
         out
     }
 }
@@ -160,5 +185,31 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_text_format_0_0_4() {
+        let m = Metrics::new();
+        m.alerts.inc();
+        let text = m.render();
+        assert!(
+            text.contains("# HELP imagewatch_alerts_total Alert records"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE imagewatch_alerts_total counter"),
+            "{text}"
+        );
+        assert!(text.contains("\nimagewatch_alerts_total 1\n"), "{text}");
+        assert!(
+            text.contains("# TYPE imagewatch_queue_depth gauge"),
+            "{text}"
+        );
+        assert!(!text.contains("# EOF"), "{text}");
     }
 }
