@@ -9,6 +9,7 @@ mod external;
 mod reorder;
 mod scenarios;
 mod service;
+mod service_interop;
 mod split_replay;
 
 use std::path::{Path, PathBuf};
