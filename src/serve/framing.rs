@@ -33,19 +33,16 @@ impl SyslogFramer {
         }
     }
 
-    /// Octet counting when the stream starts with digits, a space and a `<` (a PRI): a plain
-    /// line can start with digits too (a Cisco sequence number), but not with that.
+    /// Octet counting when the stream starts with a count and a space (`81 <189>…`, or a
+    /// relay's `95 2026-06-01T…` without a PRI). A line cannot start that way: syslog lines
+    /// start with `<`, a timestamp or a host, and a Cisco sequence number ends with a colon.
     fn detect(buf: &[u8]) -> Option<Mode> {
         let digits = buf.iter().take_while(|b| b.is_ascii_digit()).count();
         if digits == buf.len() && digits < 10 {
             return None; // need more bytes
         }
-        if digits > 0 && buf.get(digits) == Some(&b' ') {
-            return match buf.get(digits + 1) {
-                None => None,
-                Some(b'<') => Some(Mode::OctetCounting),
-                Some(_) => Some(Mode::Lines),
-            };
+        if (1..=9).contains(&digits) && buf[digits] == b' ' {
+            return Some(Mode::OctetCounting);
         }
         Some(Mode::Lines)
     }
@@ -195,6 +192,17 @@ mod tests {
                 ("<13>hello\n".to_string(), false),
                 ("<13>a\nb c d".to_string(), false)
             ]
+        );
+    }
+
+    #[test]
+    fn octet_counting_without_a_pri_is_detected() {
+        let frame = "2026-06-01T03:10:00Z 10.1.1.1 <189>1: x";
+        let input = format!("{} {frame}{} {frame}", frame.len(), frame.len());
+        let got = frames(input.as_bytes(), 100);
+        assert_eq!(
+            got,
+            [(frame.to_string(), false), (frame.to_string(), false)]
         );
     }
 
