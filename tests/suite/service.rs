@@ -552,3 +552,91 @@ async fn sigterm_exits_zero_and_a_second_instance_is_refused() {
         .expect("flushed");
     assert_eq!(dev.instances.len(), 1);
 }
+
+/// `POST /api/v1/reload` re-reads rules and calendar; an invalid rule file keeps the old rules
+/// and the response says why. An edited `changes.yaml` is picked up on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_keeps_old_rules_on_error_and_follows_the_calendar_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = tmp.path().join("rules");
+    copy_dir(&super::rules_dir(), &rules);
+    let cfg = ServeConfig {
+        rules: rules.clone(),
+        ..config(tmp.path())
+    };
+    let running = serve::start(cfg).await.unwrap();
+    let http = running.http;
+    let client = reqwest::Client::new();
+
+    let r = client
+        .post(format!("http://{http}/api/v1/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let ok: Value = r.json().await.unwrap();
+    assert!(ok["summary"]["signal_rules"].as_u64().unwrap() > 20, "{ok}");
+
+    std::fs::write(rules.join("signals/broken.yaml"), "vendor: x\nmessages:\n  - id: b\n    kind: reload\n    literals: [\"RELOAD\"]\n    pattern: '(oops'\n").unwrap();
+    let r = client
+        .post(format!("http://{http}/api/v1/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("broken.yaml:6:"),
+        "{body}"
+    );
+    // The old rules still work.
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for l in swap(
+        "edge-0091",
+        "c1900-universalk9-mz.SPA.157-3.M9.bin",
+        "203.0.113.45",
+        "15.7(3)M9",
+        "jdoe",
+    ) {
+        udp.send_to(l.as_bytes(), running.udp.unwrap())
+            .await
+            .unwrap();
+    }
+    eventually(Duration::from_secs(3), async || {
+        let a = api_alerts(http, "device=edge-0091").await;
+        (!a.is_empty()).then_some(())
+    })
+    .await
+    .expect("alerts with the previous rules");
+    std::fs::remove_file(rules.join("signals/broken.yaml")).unwrap();
+
+    // A new window in changes.yaml suppresses the next swap on rtr-0042 without a reload call.
+    let now = jiff::Timestamp::now();
+    let window = format!(
+        "maintenance_windows:\n  - id: MW-now\n    devices: [\"rtr-*\"]\n    start: {}\n    end: {}\n{CHANGES}",
+        now - jiff::SignedDuration::from_hours(1),
+        now + jiff::SignedDuration::from_hours(1)
+    );
+    std::fs::write(tmp.path().join("changes.yaml"), window).unwrap();
+    // The service looks at the file's modification time every second.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for l in swap(
+        "rtr-0042",
+        "c2900-universalk9-mz.SPA.157-3.M9.bin",
+        "10.10.0.5",
+        "15.7(3)M9",
+        "jsmith",
+    ) {
+        udp.send_to(l.as_bytes(), running.udp.unwrap())
+            .await
+            .unwrap();
+    }
+    let a = eventually(Duration::from_secs(3), async || {
+        let a = api_alerts(http, "device=rtr-0042").await;
+        (!a.is_empty()).then_some(a)
+    })
+    .await
+    .expect("alert recorded");
+    assert_eq!(a[0]["suppressed_by"], "MW-now", "{:#}", a[0]);
+    running.shutdown().await;
+}
