@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::time::{Millis, parse_rfc3339};
+use crate::time::{Millis, format_rfc3339, parse_rfc3339};
 
 /// What one JSON line says about a syslog message.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,15 +54,56 @@ fn without_port(addr: &str) -> &str {
     }
 }
 
+/// The syslog message as the device sent it. A shipper that parsed the syslog header (Elastic
+/// Agent's and Filebeat's `syslog` processor) leaves only the free text in `message`: the
+/// device's time, host and tag (`/kernel:`, `mgd[…]:`) are then in `log.syslog.*`, and the
+/// line as received in `event.original` when the shipper kept it. Rules match on the whole
+/// line, so the original is preferred when it holds the message; without it the header is
+/// rebuilt as RFC 5424 from the parsed fields.
+fn wire_message(v: &Value) -> Result<String, String> {
+    let message = text(v, "message");
+    let original = text(v, "event.original");
+    match (message, original) {
+        (Some(m), Some(o)) if o.len() > m.len() && o.contains(m.trim()) => Ok(o),
+        (Some(m), _) => Ok(rebuild_header(v, &m).unwrap_or(m)),
+        (None, Some(o)) => Ok(o),
+        (None, None) => Err("no `message` or `event.original` field".to_string()),
+    }
+}
+
+/// `<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG` from `log.syslog.*` and `@timestamp`, for a
+/// `message` whose header a shipper took apart (`log.syslog.appname` is the sign of that);
+/// `None` when the message still has its own header.
+fn rebuild_header(v: &Value, message: &str) -> Option<String> {
+    let app = text(v, "log.syslog.appname")?;
+    if message.starts_with('<') {
+        return None;
+    }
+    let time = text(v, "@timestamp").and_then(|t| parse_rfc3339(&t))?;
+    let field_or_nil = |path: &str| {
+        text(v, path)
+            .filter(|s| !s.contains(char::is_whitespace) || path.ends_with("structured_data"))
+            .unwrap_or_else(|| "-".to_string())
+    };
+    // Facility user (1), severity notice (5) when the shipper did not keep the priority.
+    let pri = text(v, "log.syslog.priority").unwrap_or_else(|| "13".to_string());
+    Some(format!(
+        "<{pri}>1 {} {} {app} {} {} {} {message}",
+        format_rfc3339(time),
+        field_or_nil("log.syslog.hostname"),
+        field_or_nil("log.syslog.procid"),
+        field_or_nil("log.syslog.msgid"),
+        field_or_nil("log.syslog.structured_data"),
+    ))
+}
+
 /// Decodes one NDJSON line; the error says why a line is not usable.
 pub fn decode(line: &[u8]) -> Result<JsonRecord, String> {
     let v: Value = serde_json::from_slice(line).map_err(|e| format!("invalid JSON: {e}"))?;
     if !v.is_object() {
         return Err("JSON value is not an object".to_string());
     }
-    let message = text(&v, "message")
-        .or_else(|| text(&v, "event.original"))
-        .ok_or_else(|| "no `message` or `event.original` field".to_string())?;
+    let message = wire_message(&v)?;
     let arrival = ["event.created", "@timestamp"]
         .iter()
         .find_map(|p| text(&v, p).and_then(|t| parse_rfc3339(&t)));
@@ -87,13 +128,37 @@ pub fn decode(line: &[u8]) -> Result<JsonRecord, String> {
     })
 }
 
-/// The `@timestamp` of a line without decoding it, for lines the prefilter rejects (they still
+/// The arrival time of a line without decoding it, for lines the prefilter rejects (they still
 /// move time forward).
+///
+/// The ingest time (`event.created`, nested or dotted) is preferred, as in [`decode`]: once a
+/// shipper has parsed the header, `@timestamp` is the device's clock, which may be wrong.
+/// White space after the colon is allowed (`json.dumps` and some shippers write it).
 pub fn arrival_hint(line: &[u8]) -> Option<Millis> {
-    let key = b"\"@timestamp\":\"";
-    let at = memchr::memmem::find(line, key)? + key.len();
+    [&b"\"event.created\""[..], b"\"created\"", b"\"@timestamp\""]
+        .iter()
+        .find_map(|key| string_after(line, key).and_then(parse_rfc3339))
+}
+
+/// The string value after the first occurrence of `key` (a quoted JSON key), unparsed.
+fn string_after<'a>(line: &'a [u8], key: &[u8]) -> Option<&'a str> {
+    let mut at = memchr::memmem::find(line, key)? + key.len();
+    while line.get(at).is_some_and(|c| c.is_ascii_whitespace()) {
+        at += 1;
+    }
+    if line.get(at) != Some(&b':') {
+        return None;
+    }
+    at += 1;
+    while line.get(at).is_some_and(|c| c.is_ascii_whitespace()) {
+        at += 1;
+    }
+    if line.get(at) != Some(&b'"') {
+        return None;
+    }
+    at += 1;
     let end = memchr::memchr(b'"', &line[at..])? + at;
-    parse_rfc3339(std::str::from_utf8(&line[at..end]).ok()?)
+    std::str::from_utf8(&line[at..end]).ok()
 }
 
 #[cfg(test)]
@@ -112,6 +177,59 @@ mod tests {
         assert_eq!(r.arrival, parse_rfc3339("2026-06-01T03:10:02Z"));
         assert_eq!(without_port("[2001:db8::1]:514"), "2001:db8::1");
         assert_eq!(without_port("2001:db8::1"), "2001:db8::1");
+    }
+
+    #[test]
+    fn prefers_the_original_line_when_the_shipper_parsed_the_header() {
+        let r = decode(br#"{"@timestamp":"2026-06-01T22:38:15.000Z","event":{"created":"2026-06-01T22:38:16.452Z","original":"<189>Jun  1 22:38:15 RTR-0181 /kernel: JUNOS 21.2R3-S7.3 #0: 2024-02-13"},"log":{"source":{"address":"10.64.180.1:514"},"syslog":{"priority":189,"hostname":"RTR-0181","appname":"/kernel"}},"message":"JUNOS 21.2R3-S7.3 #0: 2024-02-13"}"#).unwrap();
+        assert_eq!(
+            r.message,
+            "<189>Jun  1 22:38:15 RTR-0181 /kernel: JUNOS 21.2R3-S7.3 #0: 2024-02-13"
+        );
+        // A `message` that is not part of the original is what the shipper was asked to send.
+        let r = decode(br#"{"event":{"original":"<13>x: one"},"message":"<13>y: other"}"#).unwrap();
+        assert_eq!(r.message, "<13>y: other");
+    }
+
+    #[test]
+    fn rebuilds_a_parsed_header_without_the_original() {
+        let r = decode(br#"{"@timestamp":"2026-06-01T22:33:16Z","log":{"syslog":{"priority":189,"hostname":"edge-1.corp","appname":"mgd","procid":"3260","msgid":"UI_CMDLINE_READ_LINE","structured_data":"[junos@2636.1.1.1.2.18 username=\"akumar\"]"}},"message":"User 'akumar', command 'request system reboot'"}"#).unwrap();
+        assert_eq!(
+            r.message,
+            "<189>1 2026-06-01T22:33:16.000Z edge-1.corp mgd 3260 UI_CMDLINE_READ_LINE \
+             [junos@2636.1.1.1.2.18 username=\"akumar\"] User 'akumar', command 'request system reboot'"
+        );
+        let r = decode(br#"{"@timestamp":"2026-06-01T22:33:16Z","log.syslog.appname":"Cli","message":"%SYS-5-CONFIG_I: x"}"#).unwrap();
+        assert_eq!(
+            r.message,
+            "<13>1 2026-06-01T22:33:16.000Z - Cli - - - %SYS-5-CONFIG_I: x"
+        );
+        // Still a whole syslog line: left alone.
+        let r = decode(
+            br#"{"log.syslog.appname":"mgd","message":"<13>1 2026-06-01T00:00:00Z h mgd - - - x"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.message, "<13>1 2026-06-01T00:00:00Z h mgd - - - x");
+    }
+
+    #[test]
+    fn arrival_hint_prefers_ingest_time_and_tolerates_spaces() {
+        let created = parse_rfc3339("2026-06-01T03:10:02Z");
+        assert_eq!(
+            arrival_hint(br#"{"@timestamp": "2026-06-01T03:10:00Z", "event": {"created": "2026-06-01T03:10:02Z"}}"#),
+            created
+        );
+        assert_eq!(
+            arrival_hint(
+                br#"{"@timestamp":"2026-06-01T03:10:00Z","event.created":"2026-06-01T03:10:02Z"}"#
+            ),
+            created
+        );
+        assert_eq!(
+            arrival_hint(br#"{"@timestamp" : "2026-06-01T03:10:02Z"}"#),
+            created
+        );
+        assert_eq!(arrival_hint(br#"{"@timestamp":5}"#), None);
     }
 
     #[test]
