@@ -44,6 +44,17 @@ TRANSFORMS = {
     "reorder": 0.1,           # per line: moved by up to +-20 s in the file
     "garbage": 0.004,         # per line: a junk line inserted after it
     "wording": 0.5,           # per device: release wording drift
+    "boot_clock": 0.3,        # Cisco: after a reload the `*` stamps count from `Mar  1 00:00:00`
+    # A sender with no collector prefix *and* a 1993 boot clock has no usable time on its boot
+    # lines; off by default until the engine falls back to the latest time seen (see
+    # tests/suite/variants.rs, `unsynced_stamp_without_arrival_*`).
+    "raw_boot_clock": 0.0,
+    "ipv6_sender": 0.1,       # the device sends from an IPv6 address (inventory alias too)
+    "relay_header": 0.1,      # a relay puts its own `Mmm dd hh:mm:ss <ip>` in front of the message
+    "multiline_real": 0.2,    # the RESTART banner arrives with real line breaks, not `#012`
+    "cisco_seq": 0.3,         # Cisco sequence field: zero-padded, two counters or empty
+    "re0_prefix": 0.3,        # Junos: hostname `re0.<name>` (dual routing engines)
+    "bsd_unpadded": 0.3,      # BSD stamp `Jun 1` (no padding) or two spaces after the time
 }
 
 DOMAINS = ["corp.example.net", "net.example.com", "mgmt.example.org"]
@@ -69,6 +80,9 @@ def iso_ms(ms, offset_min=0):
     return base + "%s%02d:%02d" % (sign, abs(offset_min) // 60, abs(offset_min) % 60)
 
 
+SHIFT_MS = 0
+
+
 def parse_iso(s):
     return int(round(dt.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000))
 
@@ -92,12 +106,13 @@ def parse_line(line, by_ip):
     """One gen.py syslog.log line -> Event (None for lines of unknown shape)."""
     arr_s, ip, raw = line.split(" ", 2)
     e = Event()
-    e.arr, e.ip, e.raw = parse_iso(arr_s), ip, raw
+    e.arr, e.ip, e.raw = parse_iso(arr_s) + SHIFT_MS, ip, raw
     inv = by_ip.get(ip)
     if inv is None:
         return None
     e.dev, e.vendor = inv["device"], inv["vendor"]
     year = int(arr_s[:4])
+    shifted = e.arr - SHIFT_MS
     e.proc, e.seq, e.marker, e.has_ms = "", None, "", True
     if e.vendor in ("cisco_ios", "cisco_iosxe"):
         m = CISCO.match(raw)
@@ -107,6 +122,7 @@ def parse_line(line, by_ip):
         e.tdev = ms_of(year, MON_NUM[m.group(5)], int(m.group(6)), int(m.group(7)), int(m.group(8)),
                        int(m.group(9)), int(m.group(10)))
         e.body = m.group(11)
+        e.tdev = fix_year(e.tdev, shifted)
     elif e.vendor == "cisco_nxos":
         m = NXOS.match(raw)
         if not m:
@@ -125,7 +141,23 @@ def parse_line(line, by_ip):
                        int(m.group(6)), 0)
         e.has_ms = False
         e.body = m.group(9)
+        e.tdev = fix_year(e.tdev, shifted)
+    e.tdev += SHIFT_MS
     return e
+
+
+def fix_year(tdev, arr):
+    """gen.py stamps carry no year: take the one nearest the arrival (Dec 31 -> Jan 1)."""
+    best = tdev
+    for dy in (-1, 1):
+        t = dt.datetime.fromtimestamp(tdev / 1000.0, tz=dt.timezone.utc)
+        try:
+            c = int(t.replace(year=t.year + dy).timestamp() * 1000)
+        except ValueError:
+            continue
+        if abs(c - arr) < abs(best - arr):
+            best = c
+    return best
 
 
 def read_inventory(text):
@@ -167,10 +199,20 @@ class Profile:
         self.bsd_rfc3339 = vendor in ("juniper_junos", "arista_eos") and not self.rfc5424 \
             and rng.random() < p["bsd_rfc3339"]
         self.raw = rng.random() < p["raw_sender"]
+        self.boot_clock = cisco and rng.random() < p["boot_clock"]
+        if self.raw and self.boot_clock and rng.random() >= p["raw_boot_clock"]:
+            self.raw = False
         self.traditional = not self.raw and rng.random() < p["traditional_prefix"]
         self.wording = rng.random() < p["wording"]
         self.eem = EEM_NAMES[rng.randrange(len(EEM_NAMES))]
         self.port = rng.randint(1024, 65535) if rng.random() < 0.5 else 514
+        self.ipv6 = rng.random() < p["ipv6_sender"]
+        self.relay = rng.random() < p["relay_header"]
+        self.multiline = rng.random() < p["multiline_real"]
+        self.seq_style = rng.choice(["pad", "two", "empty"]) if cisco and rng.random() < p["cisco_seq"] else None
+        if vendor == "juniper_junos" and rng.random() < p["re0_prefix"]:
+            self.hostname = rng.choice(["re0.", "re1."]) + self.hostname
+        self.bsd_style = rng.choice(["unpadded", "twospace"]) if rng.random() < p["bsd_unpadded"] else None
         self.nd_shape = rng.choice(["gen", "nested", "dotted", "agent"])
         # Elastic Agent keeps the received line only with `preserve_original_event`.
         self.keep_original = rng.random() < 0.5
@@ -198,9 +240,12 @@ def drift(body, prof, rng):
     return body
 
 
-def cisco_stamp(e, prof, marker):
+def cisco_stamp(e, prof, marker, boot_ms=None):
     off = prof.zone[1]
     t = dt.datetime.fromtimestamp(e.tdev / 1000.0, tz=dt.timezone.utc) + dt.timedelta(minutes=off)
+    if boot_ms is not None:
+        # No battery-backed calendar: the clock starts at the 1993 default at boot.
+        t = dt.datetime(1993, 3, 1, tzinfo=dt.timezone.utc) + dt.timedelta(milliseconds=e.tdev - boot_ms + 45000)
     s = "%s%s %2d " % (marker, MON[t.month], t.day)
     if prof.year:
         s += "%d " % t.year
@@ -254,9 +299,11 @@ def rfc5424(e, prof, body):
     return "<%d>1 %s %s - - - %s %s" % (e.pri, ts, host, sd, body)
 
 
-def render_raw(e, prof, rng, p):
+def render_raw(e, prof, rng, p, boot_ms=None):
     """The message as the device sends it."""
     body = drift(e.body, prof, rng)
+    if prof.multiline:
+        body = body.replace("#012", "\n")
     if prof.rfc5424:
         return rfc5424(e, prof, body)
     host = prof.hostname if e.host is not None else None
@@ -264,26 +311,50 @@ def render_raw(e, prof, rng, p):
         marker = e.marker
         if not marker and rng.random() < p["sync_lost"]:
             marker = "."
-        hdr = "<%d>%d: " % (e.pri, e.seq)
+        seq = {None: "%d: " % e.seq, "pad": "%06d: " % e.seq, "empty": ": ",
+               "two": "%d: %d: " % (e.seq + 1000, e.seq)}[prof.seq_style]
+        hdr = "<%d>%s" % (e.pri, seq)
         if host:
             hdr += host + ": "
-        return hdr + cisco_stamp(e, prof, marker) + ": " + body
+        return hdr + cisco_stamp(e, prof, marker, boot_ms if marker == "*" else None) + ": " + body
     if e.vendor == "cisco_nxos":
         t = dt.datetime.fromtimestamp(e.tdev / 1000.0, tz=dt.timezone.utc)
         return "<%d>%s: %s UTC: %s" % (e.pri, host or "", t.strftime("%Y %b %d %H:%M:%S"), body)
     if prof.bsd_rfc3339:
         return "<%d>%s %s %s: %s" % (e.pri, iso_ms(e.tdev), host, e.proc, body)
     t = dt.datetime.fromtimestamp(e.tdev / 1000.0, tz=dt.timezone.utc)
-    return "<%d>%s %2d %s %s %s: %s" % (e.pri, MON[t.month], t.day, t.strftime("%H:%M:%S"), host, e.proc, body)
+    day = "%d" % t.day if prof.bsd_style == "unpadded" else "%2d" % t.day
+    sep = "  " if prof.bsd_style == "twospace" else " "
+    return "<%d>%s %s %s%s%s %s: %s" % (e.pri, MON[t.month], day, t.strftime("%H:%M:%S"), sep, host, e.proc, body)
+
+
+def with_relay(e, prof, raw, arr):
+    """A relay's RFC 3164 header in front of the device's message (FORMATS.md 1.1): the PRI
+    moves in front of it, NX-OS gets ` : ` after the relay's sender."""
+    if not prof.relay:
+        return raw
+    m = re.match(r"^<(\d+)>(.*)$", raw, re.S)
+    if not m:
+        return raw
+    t = dt.datetime.fromtimestamp(arr / 1000.0, tz=dt.timezone.utc)
+    sep = " : " if e.vendor == "cisco_nxos" and m.group(2).startswith(": ") else " "
+    rest = m.group(2)[2:] if sep == " : " else m.group(2)
+    return "<%s>%s %2d %s %s%s%s" % (m.group(1), MON[t.month], t.day, t.strftime("%H:%M:%S"), sender_of(e, prof), sep, rest)
+
+
+def sender_of(e, prof):
+    return prof.ipv6 if prof.ipv6 else e.ip
 
 
 def syslog_line(e, prof, raw, arr):
-    if prof.raw and names_itself(e, prof):
+    raw = with_relay(e, prof, raw, arr)
+    if (prof.raw and names_itself(e, prof)) or prof.relay:
+        # A relay header names the sender and the time: enough without the collector prefix.
         return raw
     if prof.traditional:
         t = dt.datetime.fromtimestamp(arr / 1000.0, tz=dt.timezone.utc)
-        return "%s %2d %s %s %s" % (MON[t.month], t.day, t.strftime("%H:%M:%S"), e.ip, re.sub(r"^<\d+>", "", raw))
-    return "%s %s %s" % (iso_ms(arr), e.ip, raw)
+        return "%s %2d %s %s %s" % (MON[t.month], t.day, t.strftime("%H:%M:%S"), sender_of(e, prof), re.sub(r"^<\d+>", "", raw))
+    return "%s %s %s" % (iso_ms(arr), sender_of(e, prof), raw)
 
 
 BSD_PARSE = re.compile(r"^<(\d+)>(?:\S+ +\d+ \d\d:\d\d:\d\d|\d{4}-\S+) (\S+) (\S+?)(?:\[(\d+)\])?: (.*)$", re.S)
@@ -294,10 +365,10 @@ def ndjson_line(e, prof, raw, arr):
     """Filebeat / Elastic Agent shapes. `@timestamp` is the event time once a shipper has parsed
     the syslog header, else the arrival time; `event.created` is the arrival time."""
     shape = prof.nd_shape
-    addr = "%s:%d" % (e.ip, prof.port)
+    addr = "[%s]:%d" % (prof.ipv6, prof.port) if prof.ipv6 else "%s:%d" % (e.ip, prof.port)
     if shape == "gen":
         return json.dumps({"@timestamp": iso_ms(arr), "event": {"dataset": "network"},
-                           "host": {"ip": e.ip}, "log": {"syslog": {"priority": e.pri}}, "message": raw})
+                           "host": {"ip": sender_of(e, prof)}, "log": {"syslog": {"priority": e.pri}}, "message": raw})
     if shape == "nested":
         rec = {"@timestamp": iso_ms(e.tdev), "agent": {"type": "filebeat", "version": "8.15.1"},
                "event": {"created": iso_ms(arr), "module": "cisco"}, "input": {"type": "udp"},
@@ -371,6 +442,24 @@ def is_noise(body):
     return re.search(r"UPDOWN|IPACCESSLOG|ADJCHG|ADJCHANGE|IF_UP|SNMP_TRAP_LINK|PEERREACH", body) is not None
 
 
+# The June offsets of the zones gen.py's windows use: a shifted corpus keeps the windows where
+# gen.py put its scenarios even when the new dates fall outside daylight saving time.
+FIXED_ZONES = {"America/New_York": "Etc/GMT+4", "Europe/Berlin": "Etc/GMT-2"}
+
+
+def iso_s(ms):
+    return dt.datetime.fromtimestamp(ms / 1000.0, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def shift_calendar_line(ln):
+    m = re.match(r"^(\s+(?:- )?(?:start|end): )(\S+)$", ln)
+    if m:
+        return m.group(1) + iso_s(parse_iso(m.group(2)) + SHIFT_MS)
+    for z, fixed in FIXED_ZONES.items():
+        ln = ln.replace('"%s"' % z, '"%s"' % fixed)
+    return ln
+
+
 def apply(a):
     p = dict(TRANSFORMS)
     if a.only:
@@ -385,6 +474,10 @@ def apply(a):
             if k not in p:
                 sys.exit("unknown transformation: %s" % k)
             p[k] = float(v)
+    global SHIFT_MS
+    if a.shift_days % 7:
+        sys.exit("--shift-days must be whole weeks (cron windows name weekdays)")
+    SHIFT_MS = a.shift_days * 86400000
     os.makedirs(a.out, exist_ok=True)
     changes = open(os.path.join(a.src, "changes.yaml")).read()
     inv = read_inventory(changes)
@@ -393,6 +486,9 @@ def apply(a):
         for al in d.get("aliases", []):
             by_ip[al] = d
         profiles[d["device"]] = Profile(random.Random(h32(a.seed, d["device"])), d, p)
+        if profiles[d["device"]].ipv6:
+            v4 = d["aliases"][0].split(".")
+            profiles[d["device"]].ipv6 = "2001:db8:%x:%x::%x" % (int(v4[1]), int(v4[2]), int(v4[3]))
 
     # changes.yaml: only aliases change
     out_lines = []
@@ -402,21 +498,32 @@ def apply(a):
         if m:
             cur = m.group(1)
         m2 = re.match(r"    aliases: (.*)$", ln)
-        if m2 and cur in profiles and profiles[cur].alias_fqdn:
+        if m2 and cur in profiles:
             al = json.loads(m2.group(1))
             pr = profiles[cur]
-            al.append("%s.%s" % (cur, pr.fqdn))
+            if pr.alias_fqdn:
+                al.append("%s.%s" % (cur, pr.fqdn))
+            if pr.ipv6:
+                # the device logs from its IPv6 address only
+                al = [pr.ipv6] + al[1:]
             ln = "    aliases: %s" % json.dumps(al)
+        if SHIFT_MS:
+            ln = shift_calendar_line(ln)
         out_lines.append(ln)
     with open(os.path.join(a.out, "changes.yaml"), "w") as fh:
         fh.write("\n".join(out_lines) + "\n")
-    with open(os.path.join(a.src, "labels.jsonl"), "rb") as fi, open(os.path.join(a.out, "labels.jsonl"), "wb") as fo:
-        fo.write(fi.read())
+    with open(os.path.join(a.src, "labels.jsonl")) as fi, open(os.path.join(a.out, "labels.jsonl"), "w") as fo:
+        for ln in fi:
+            lab = json.loads(ln)
+            for k in ("start", "end"):
+                lab[k] = iso_s(parse_iso(lab[k]) + SHIFT_MS)
+            fo.write(json.dumps(lab) + "\n")
 
     rng = random.Random(h32(a.seed, "lines"))
     nd = a.format == "ndjson"
     items = []  # (sort key, tiebreak, bytes)
     n_in = n_skip = 0
+    boot = {}  # device -> device time of the first `*` line since its last reload
     with open(os.path.join(a.src, "syslog.log"), encoding="utf-8") as fh:
         for i, line in enumerate(fh):
             line = line.rstrip("\n")
@@ -424,10 +531,15 @@ def apply(a):
             e = parse_line(line, by_ip)
             if e is None:
                 n_skip += 1
-                items.append((parse_iso(line.split(" ", 1)[0]), i, 0, line.encode()))
+                items.append((parse_iso(line.split(" ", 1)[0]) + SHIFT_MS, i, 0, line.encode()))
                 continue
             prof = profiles[e.dev]
-            raw = render_raw(e, prof, rng, p)
+            boot_ms = None
+            if prof.boot_clock and e.marker == "*":
+                boot_ms = boot.setdefault(e.dev, e.tdev)
+            else:
+                boot.pop(e.dev, None)
+            raw = render_raw(e, prof, rng, p, boot_ms)
             text = ndjson_line(e, prof, raw, e.arr) if nd else syslog_line(e, prof, raw, e.arr)
             key = e.arr
             if rng.random() < p["reorder"]:
@@ -534,6 +646,8 @@ def main():
     ap_a.add_argument("--out", required=True)
     ap_a.add_argument("--seed", type=int, default=1)
     ap_a.add_argument("--format", choices=["syslog", "ndjson"], default="syslog")
+    ap_a.add_argument("--shift-days", type=int, default=0,
+                      help="move every time by this many days (whole weeks), e.g. 210: Jun 1 -> Dec 28, over New Year")
     ap_a.add_argument("--only", default="", help="comma-separated transformations to keep (default all): "
                       + ",".join(TRANSFORMS))
     ap_a.add_argument("--prob", default="", help="override probabilities, e.g. 'rfc5424=1,duplicate=0.2'")
