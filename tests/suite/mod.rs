@@ -11,6 +11,7 @@ mod scenarios;
 mod service;
 mod service_interop;
 mod split_replay;
+mod variants;
 
 use std::path::{Path, PathBuf};
 
