@@ -14,8 +14,9 @@ pub struct JsonRecord {
     pub arrival: Option<Millis>,
     /// Address the message came from (`log.source.address` without port, `host.ip`, `observer.ip`).
     pub sender: Option<String>,
-    /// Device name the shipper recorded (`log.syslog.hostname`, `host.hostname`, `host.name`,
-    /// `observer.hostname`, `observer.name`).
+    /// Device name the shipper recorded (`log.syslog.hostname`, `observer.*`; `host.hostname`
+    /// and `host.name` only without `log.source.address`, when they describe the sender):
+    /// see [`decode`].
     pub host: Option<String>,
 }
 
@@ -107,19 +108,25 @@ pub fn decode(line: &[u8]) -> Result<JsonRecord, String> {
     let arrival = ["event.created", "@timestamp"]
         .iter()
         .find_map(|p| text(&v, p).and_then(|t| parse_rfc3339(&t)));
-    let sender = ["log.source.address", "host.ip", "observer.ip"]
-        .iter()
-        .find_map(|p| text(&v, p))
+    let source = text(&v, "log.source.address");
+    // With `log.source.address` the line came over the network to a shipper, and `host.*` is
+    // that shipper's own metadata (Filebeat's and Elastic Agent's `add_host_metadata`): naming
+    // the device after it would merge every device the collector hears into one.
+    let host_fields: &[&str] = if source.is_some() {
+        &["log.syslog.hostname", "observer.hostname", "observer.name"]
+    } else {
+        &[
+            "log.syslog.hostname",
+            "host.hostname",
+            "host.name",
+            "observer.hostname",
+            "observer.name",
+        ]
+    };
+    let sender = source
+        .or_else(|| ["host.ip", "observer.ip"].iter().find_map(|p| text(&v, p)))
         .map(|s| without_port(&s).to_string());
-    let host = [
-        "log.syslog.hostname",
-        "host.hostname",
-        "host.name",
-        "observer.hostname",
-        "observer.name",
-    ]
-    .iter()
-    .find_map(|p| text(&v, p));
+    let host = host_fields.iter().find_map(|p| text(&v, p));
     Ok(JsonRecord {
         message,
         arrival,
@@ -230,6 +237,18 @@ mod tests {
             created
         );
         assert_eq!(arrival_hint(br#"{"@timestamp":5}"#), None);
+    }
+
+    #[test]
+    fn shipper_metadata_does_not_name_the_device() {
+        let line = br#"{"@timestamp":"2026-06-01T03:10:00Z","log":{"source":{"address":"10.64.9.1:514"}},"host":{"name":"logcollector-01","hostname":"logcollector-01","ip":["10.50.0.20"]},"message":"<189>: 2026 Jun 01 03:10:00 UTC: %X-5-Y: z"}"#;
+        let r = decode(line).unwrap();
+        assert_eq!(r.sender.as_deref(), Some("10.64.9.1"));
+        assert_eq!(r.host, None);
+        // gen.py's shape: no source address, `host.*` describes the device.
+        let r = decode(br#"{"host":{"ip":"10.64.9.1","name":"sw-1"},"message":"m"}"#).unwrap();
+        assert_eq!(r.sender.as_deref(), Some("10.64.9.1"));
+        assert_eq!(r.host.as_deref(), Some("sw-1"));
     }
 
     #[test]

@@ -205,6 +205,8 @@ class Profile:
         self.traditional = not self.raw and rng.random() < p["traditional_prefix"]
         self.wording = rng.random() < p["wording"]
         self.eem = EEM_NAMES[rng.randrange(len(EEM_NAMES))]
+        self.nested_install = vendor == "cisco_iosxe" and rng.random() < 0.5
+        self.junos_priority = vendor == "juniper_junos" and rng.random() < 0.4
         self.port = rng.randint(1024, 65535) if rng.random() < 0.5 else 514
         self.ipv6 = rng.random() < p["ipv6_sender"]
         self.relay = rng.random() < p["relay_header"]
@@ -237,6 +239,17 @@ def drift(body, prof, rng):
     body = re.sub(r"^(%HA_EM-6-LOG: )CLIaccounting: ", lambda m: m.group(1) + prof.eem + ": ", body)
     body = re.sub(r"(UI_CMDLINE_READ_LINE: User '[^']*', command '.*) '$", r"\1'", body)
     body = body.replace("running 'CLI'", "running 'cli'")
+    if prof.nested_install:
+        # IOS-XE 16.x: the install engine's message wrapped in the IOSd platform message, with
+        # the platform's own (local) time inside (FORMATS.md 1.3, nested messages).
+        body = re.sub(r"^%INSTALL-5-(INSTALL_\w+): Switch 1 R0/0: install_engine: ",
+                      r"%IOSXE-5-PLATFORM: Switch 1 R0/0: Jun  1 10:19:10 install_engine.sh: %INSTALL-5-\1: ", body)
+    else:
+        body = body.replace(": Switch 1 R0/0: install_engine: ", ": R0/0: install_mgr: ")
+    if prof.junos_priority:
+        # Junos `explicit-priority`: a Cisco-like token before the tag (FORMATS.md 1.5).
+        body = re.sub(r"^(UI_CMDLINE_READ_LINE|UI_COMMIT|UI_LOGIN_EVENT): ", r"%INTERACT-6-\1: ", body)
+        body = re.sub(r"^UI_REBOOT_EVENT: ", "%DAEMON-4-UI_REBOOT_EVENT: ", body)
     return body
 
 
@@ -575,10 +588,16 @@ def templates(a):
         "odd_sources": ["100.64.12.9", "192.168.201.33", "10.250.3.77"],
     })
     t["servers"] = {
-        "golden": ["10.12.40.21", "10.12.40.22"],
+        "golden": ["10.12.40.21", "images01.corp.example.net"],
         "automation": ["10.20.0.10"],
-        "unknown": ["185.220.101.7", "45.133.1.20", "10.250.9.9", "192.0.2.200", "100.70.1.5"],
+        "unknown": ["185.220.101.7", "45.133.1.20", "10.250.9.9", "dl.example-mirror.org", "100.70.1.5"],
     }
+    # Images kept in a directory tree on the server, as file servers usually are.
+    for vname, v in t["vendors"].items():
+        cmds = v["commands"]
+        for key in ("copy_image", "copy_image_tftp"):
+            cmds[key] = [c.replace("{server}/{image}", "{server}/images/%s/{image}" % vname.split("_")[0])
+                         if i % 2 == 0 else c for i, c in enumerate(cmds[key])]
     V = t["vendors"]
     xe = "Cisco IOS Software [{train}], %s, Version {version}, RELEASE SOFTWARE (fc{fc})"
     xe_versions = [["17.6.7", "17.06.07", "Bengaluru"], ["17.9.4a", "17.09.04a", "Cupertino"],
