@@ -44,6 +44,9 @@ pub struct Extractor {
     stamps: StampCache,
     /// Event time of the last signal, for lines that carry no time of their own.
     last_time: Option<Millis>,
+    /// Latest time a line proved (an arrival, or a signal's trusted event time): the
+    /// reference for year-less stamps and for clocks that cannot be trusted.
+    latest: Option<Millis>,
     pub stats: ExtractStats,
     /// The first few unusable lines, for the operator.
     pub problems: Vec<LineProblem>,
@@ -63,6 +66,7 @@ impl Extractor {
             format,
             stamps: StampCache::default(),
             last_time: None,
+            latest: None,
             stats: ExtractStats::default(),
             problems: Vec::new(),
         }
@@ -157,6 +161,9 @@ impl Extractor {
         if out.time.is_none() {
             out.time = out.signal.as_ref().map(|s| s.time);
         }
+        if let Some(t) = out.time {
+            self.latest = Some(self.latest.map_or(t, |l| l.max(t)));
+        }
         out
     }
 
@@ -176,6 +183,7 @@ impl Extractor {
             return None;
         }
         let reference = arrival
+            .or(self.latest)
             .or(self.last_time)
             .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
         let header = parse_header(text, reference);
@@ -189,7 +197,9 @@ impl Extractor {
             (Some((t, ClockSync::Synced)), Some(r)) if (t - r).abs() <= CLOCK_TOLERANCE => t,
             (Some((t, ClockSync::Synced)), None) => t,
             (_, Some(r)) => r,
-            (Some((t, _)), None) => t,
+            // An unsynchronised clock with nothing to check it against: the feed's own time
+            // is a better guess than a 1993 default.
+            (Some((t, _)), None) => self.latest.or(self.last_time).unwrap_or(t),
             (None, None) => reference,
         };
         let candidates = [header.host, host_hint, header.relay_host, sender];

@@ -135,16 +135,13 @@ fn variant_corpus_scores_perfectly() {
         "ndjson",
     );
 
-    // Without raw senders: a raw line's year is inferred from the machine's clock when no
-    // signal came before it (see `raw_line_year_comes_from_the_arrival_times_seen`), and late
-    // December 2026 is in the future of the machines this runs on.
+    // Raw senders included: a raw line's year comes from the arrival times seen before it.
     let dir = tmp.path().join("new-year");
-    let probs = format!("{PROBS},raw_sender=0");
     let input = variant(
         &gen_dir,
         &dir,
         "syslog",
-        &["--shift-days", "210", "--prob", &probs],
+        &["--shift-days", "210", "--prob", PROBS],
     );
     assert_scores(&replay_and_score(&dir, &input, &[]), "new year");
 }
@@ -214,7 +211,6 @@ fn variant_corpus_contains_every_transformation() {
 /// so the alert lands in 1993 and later lines of the feed in 1992. Ignored until the pipeline
 /// falls back to the latest trusted time there (see the report of the wip-robust branch).
 #[test]
-#[ignore = "needs src/pipeline.rs to ignore unsynchronised stamps when no arrival is known"]
 fn unsynced_stamp_without_arrival_takes_the_latest_time_seen() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path();
@@ -248,7 +244,6 @@ fn unsynced_stamp_without_arrival_takes_the_latest_time_seen() {
 /// so the reload lands in the machine's year and is dropped as late. Ignored until the
 /// pipeline's reference falls back to `clock.max_time` before `last_time` and `now()`.
 #[test]
-#[ignore = "needs src/pipeline.rs to infer a raw line's year from the arrival times seen"]
 fn raw_line_year_comes_from_the_arrival_times_seen() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path();
