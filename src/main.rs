@@ -23,33 +23,8 @@ struct Cli {
 enum Command {
     /// Runs the service: syslog listeners, device engines, alert sinks and the HTTP API.
     Serve {
-        /// TOML configuration file; flags win over it.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// UDP syslog address (default 127.0.0.1:5514; `off` disables).
-        #[arg(long)]
-        udp: Option<String>,
-        /// TCP syslog address, LF or octet-counted framing (default 127.0.0.1:5514; `off` disables).
-        #[arg(long)]
-        tcp: Option<String>,
-        /// TLS syslog address (RFC 5425); needs tls_cert and tls_key in the config file.
-        #[arg(long)]
-        tls: Option<String>,
-        /// HTTP API address (default 127.0.0.1:9514).
-        #[arg(long)]
-        http: Option<std::net::SocketAddr>,
-        /// State directory (default ./state).
-        #[arg(long)]
-        state: Option<PathBuf>,
-        /// Rules directory (default ./rules).
-        #[arg(long)]
-        rules: Option<PathBuf>,
-        /// Change calendar (default ./changes.yaml when present).
-        #[arg(long)]
-        changes: Option<PathBuf>,
-        /// NDJSON alert file (default <state>/alerts.ndjson).
-        #[arg(long)]
-        alerts: Option<PathBuf>,
+        #[command(flatten)]
+        flags: Flags,
         /// Log format on stderr.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
@@ -97,31 +72,7 @@ enum RulesCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve {
-            config,
-            udp,
-            tcp,
-            tls,
-            http,
-            state,
-            rules,
-            changes,
-            alerts,
-            log_format,
-        } => {
-            let flags = Flags {
-                config,
-                udp,
-                tcp,
-                tls,
-                http,
-                state,
-                rules,
-                changes,
-                alerts,
-            };
-            serve(flags, log_format)
-        }
+        Command::Serve { flags, log_format } => serve(flags, log_format),
         Command::Replay {
             changes,
             rules,

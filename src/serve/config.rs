@@ -101,16 +101,34 @@ pub struct FileConfig {
 }
 
 /// Command-line overrides (`None`: not given).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, clap::Args)]
 pub struct Flags {
+    /// TOML configuration file; flags win over it.
+    #[arg(long)]
     pub config: Option<PathBuf>,
+    /// UDP syslog address (default 127.0.0.1:5514; `off` disables).
+    #[arg(long)]
     pub udp: Option<String>,
+    /// TCP syslog address, LF or octet-counted framing (default 127.0.0.1:5514; `off` disables).
+    #[arg(long)]
     pub tcp: Option<String>,
+    /// TLS syslog address (RFC 5425); needs tls_cert and tls_key in the config file.
+    #[arg(long)]
     pub tls: Option<String>,
+    /// HTTP API address (default 127.0.0.1:9514).
+    #[arg(long)]
     pub http: Option<SocketAddr>,
+    /// State directory (default ./state).
+    #[arg(long)]
     pub state: Option<PathBuf>,
+    /// Rules directory (default ./rules).
+    #[arg(long)]
     pub rules: Option<PathBuf>,
+    /// Change calendar (default ./changes.yaml when present).
+    #[arg(long)]
     pub changes: Option<PathBuf>,
+    /// NDJSON alert file (default <state>/alerts.ndjson).
+    #[arg(long)]
     pub alerts: Option<PathBuf>,
 }
 
