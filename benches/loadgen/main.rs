@@ -1,0 +1,373 @@
+//! Load generator for `imagewatch serve`, used by `benches/run.sh`.
+//!
+//! Sends real corpus lines (the collector prefix `<arrival> <sender> ` of `gen.py` lines is
+//! stripped, so the service gets what a device sends) and reads the service's own counters
+//! from `GET /metrics`.
+//!
+//! ```text
+//! loadgen udp     --target ADDR --http ADDR --file FILE --rate MSG_PER_S --secs N
+//! loadgen tcp     --target ADDR --http ADDR --file FILE [--lines N]
+//! loadgen latency --target ADDR --http ADDR --file FILE --rate MSG_PER_S --secs N --alerts FILE
+//! ```
+//!
+//! Each mode prints one line of `key=value` pairs on stdout:
+//!
+//! - `udp`: offered rate, messages sent and the rate actually achieved, `received`
+//!   (`imagewatch_lines_received_total{transport="udp"}` delta), `queue_dropped`
+//!   (`imagewatch_udp_dropped_total` delta: signals refused by a full worker queue) and
+//!   `kernel_dropped` (sent − received: datagrams lost before the listener read them).
+//! - `tcp`: lines written over one connection and lines/s until the service counted them all.
+//! - `latency`: per alert record in the NDJSON sink, the time from sending the newest line among
+//!   its evidence (the line that closed or raised it) to the record appearing in the file;
+//!   p50/p99/max in milliseconds.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Args {
+    mode: String,
+    target: String,
+    http: String,
+    file: String,
+    rate: f64,
+    secs: f64,
+    lines: usize,
+    alerts: String,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: loadgen udp|tcp|latency --target ADDR --http ADDR --file FILE \
+         [--rate N] [--secs N] [--lines N] [--alerts FILE]"
+    );
+    std::process::exit(2)
+}
+
+fn parse_args() -> Args {
+    let mut it = std::env::args().skip(1);
+    let mode = it.next().unwrap_or_else(|| usage());
+    let mut a = Args {
+        mode,
+        target: String::new(),
+        http: String::new(),
+        file: String::new(),
+        rate: 100_000.0,
+        secs: 5.0,
+        lines: 0,
+        alerts: String::new(),
+    };
+    while let Some(k) = it.next() {
+        let v = it.next().unwrap_or_else(|| usage());
+        match k.as_str() {
+            "--target" => a.target = v,
+            "--http" => a.http = v,
+            "--file" => a.file = v,
+            "--rate" => a.rate = v.parse().unwrap_or_else(|_| usage()),
+            "--secs" => a.secs = v.parse().unwrap_or_else(|_| usage()),
+            "--lines" => a.lines = v.parse().unwrap_or_else(|_| usage()),
+            "--alerts" => a.alerts = v,
+            _ => usage(),
+        }
+    }
+    if a.target.is_empty() || a.http.is_empty() || a.file.is_empty() {
+        usage()
+    }
+    a
+}
+
+/// Reads up to `max` lines (0: all), without the `gen.py` collector prefix.
+fn load_lines(path: &str, max: usize) -> Vec<Vec<u8>> {
+    let f = std::fs::File::open(path).unwrap_or_else(|e| {
+        eprintln!("loadgen: cannot open {path}: {e}");
+        std::process::exit(1)
+    });
+    let mut out = Vec::new();
+    for line in BufReader::with_capacity(1 << 20, f).split(b'\n') {
+        let line = line.expect("read corpus");
+        out.push(strip_prefix(&line).to_vec());
+        if max > 0 && out.len() >= max {
+            break;
+        }
+    }
+    if out.is_empty() {
+        eprintln!("loadgen: {path} is empty");
+        std::process::exit(1)
+    }
+    out
+}
+
+/// `2026-06-01T00:00:00.000Z 10.64.0.1 <189>…` → `<189>…`; other lines unchanged.
+fn strip_prefix(line: &[u8]) -> &[u8] {
+    if line.len() > 20 && line[4] == b'-' && line[10] == b'T' {
+        let mut spaces = line.iter().enumerate().filter(|(_, c)| **c == b' ');
+        if let (Some(_), Some((second, _))) = (spaces.next(), spaces.next()) {
+            return &line[second + 1..];
+        }
+    }
+    line
+}
+
+/// Sum of every sample of `name` in the Prometheus text at `http` whose labels contain
+/// `label` (empty: any).
+fn metric(http: &str, name: &str, label: &str) -> u64 {
+    let Ok(mut s) = TcpStream::connect(http) else {
+        return 0;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let req = format!("GET /metrics HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return 0;
+    }
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body);
+    let mut total = 0.0;
+    for line in body.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let (metric_name, labels) = key.split_once('{').unwrap_or((key, ""));
+        if metric_name == name && labels.contains(label) {
+            total += value.parse::<f64>().unwrap_or(0.0);
+        }
+    }
+    total as u64
+}
+
+const RECEIVED: &str = "imagewatch_lines_received_total";
+
+/// Polls `name` until it reaches `want` or stops moving for a while; returns the last value
+/// and when it last changed.
+fn settle(http: &str, name: &str, label: &str, want: u64) -> (u64, Instant) {
+    let mut last = metric(http, name, label);
+    let mut changed = Instant::now();
+    loop {
+        if last >= want || changed.elapsed() > Duration::from_millis(1500) {
+            return (last, changed);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let now = metric(http, name, label);
+        if now != last {
+            last = now;
+            changed = Instant::now();
+        }
+    }
+}
+
+/// Sends `lines` round-robin at `rate` per second for `secs`; calls `sent` with each index.
+fn pace_udp(
+    socket: &UdpSocket,
+    lines: &[Vec<u8>],
+    rate: f64,
+    secs: f64,
+    mut sent: impl FnMut(usize, Instant),
+) -> (u64, f64) {
+    let total = (rate * secs) as u64;
+    let start = Instant::now();
+    let mut i: u64 = 0;
+    while i < total {
+        let due = ((start.elapsed().as_secs_f64() * rate) as u64).min(total);
+        if i >= due {
+            std::thread::sleep(Duration::from_micros(50));
+            continue;
+        }
+        while i < due {
+            let idx = (i % lines.len() as u64) as usize;
+            // A full socket buffer (ENOBUFS) is a send failure, not a drop by the service;
+            // retry so `sent` counts datagrams that left.
+            while socket.send(&lines[idx]).is_err() {
+                std::thread::yield_now();
+            }
+            sent(idx, Instant::now());
+            i += 1;
+        }
+    }
+    (i, start.elapsed().as_secs_f64())
+}
+
+fn udp(a: &Args) {
+    let n = ((a.rate * a.secs) as usize).min(2_000_000);
+    let lines = load_lines(&a.file, n);
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket.connect(&a.target).expect("connect");
+    let before = metric(&a.http, RECEIVED, "udp");
+    let dropped_before = metric(&a.http, "imagewatch_udp_dropped_total", "");
+    let (sent, elapsed) = pace_udp(&socket, &lines, a.rate, a.secs, |_, _| {});
+    let (after, _) = settle(&a.http, RECEIVED, "udp", before + sent);
+    let received = after - before;
+    let queue_dropped = metric(&a.http, "imagewatch_udp_dropped_total", "") - dropped_before;
+    println!(
+        "udp offered={} secs={} sent={} send_rate={:.0} received={} queue_dropped={} kernel_dropped={}",
+        a.rate as u64,
+        a.secs,
+        sent,
+        sent as f64 / elapsed,
+        received,
+        queue_dropped,
+        sent.saturating_sub(received)
+    );
+}
+
+fn tcp(a: &Args) {
+    let lines = load_lines(&a.file, a.lines);
+    let bytes: u64 = lines.iter().map(|l| l.len() as u64 + 1).sum();
+    let before = metric(&a.http, RECEIVED, "tcp");
+    let stream = TcpStream::connect(&a.target).expect("connect");
+    let start = Instant::now();
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, stream);
+    for l in &lines {
+        w.write_all(l).expect("write");
+        w.write_all(b"\n").expect("write");
+    }
+    w.flush().expect("flush");
+    let written = start.elapsed().as_secs_f64();
+    let (after, last_change) = settle(&a.http, RECEIVED, "tcp", before + lines.len() as u64);
+    let received = after - before;
+    let elapsed = last_change.duration_since(start).as_secs_f64();
+    drop(w);
+    println!(
+        "tcp lines={} received={} secs={:.3} write_secs={:.3} lines_per_s={:.0} mb_per_s={:.1}",
+        lines.len(),
+        received,
+        elapsed,
+        written,
+        received as f64 / elapsed,
+        bytes as f64 / elapsed / 1e6
+    );
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+fn latency(a: &Args) {
+    let n = ((a.rate * a.secs) as usize).min(2_000_000);
+    let lines = load_lines(&a.file, n);
+    let texts: Vec<String> = lines
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for (i, t) in texts.iter().enumerate() {
+        index.insert(t.as_str(), i);
+    }
+    // When each line (by index) was last sent.
+    let sent_at: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; lines.len()]));
+    let done = Arc::new(AtomicBool::new(false));
+    let seen: Arc<Mutex<Vec<(String, Instant)>>> = Arc::new(Mutex::new(Vec::new()));
+    let watcher = {
+        let path = a.alerts.clone();
+        let done = Arc::clone(&done);
+        let seen = Arc::clone(&seen);
+        std::thread::spawn(move || tail(&path, &done, &seen))
+    };
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket.connect(&a.target).expect("connect");
+    let before = metric(&a.http, RECEIVED, "udp");
+    let (sent, _) = {
+        let sent_at = Arc::clone(&sent_at);
+        pace_udp(&socket, &lines, a.rate, a.secs, move |i, t| {
+            sent_at.lock().expect("lock")[i] = Some(t)
+        })
+    };
+    settle(&a.http, RECEIVED, "udp", before + sent);
+    // Let the reorder delay and the sink catch up.
+    std::thread::sleep(Duration::from_secs(2));
+    done.store(true, Ordering::Relaxed);
+    watcher.join().expect("watcher");
+    let sent_at = sent_at.lock().expect("lock");
+    let mut ms = Vec::new();
+    let mut unmatched = 0;
+    for (record, at) in seen.lock().expect("lock").iter() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(record) else {
+            continue;
+        };
+        let newest = v["evidence"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["message"].as_str())
+            .filter_map(|m| index.get(m.trim_end()).and_then(|i| sent_at[*i]))
+            .max();
+        match newest {
+            Some(t) if *at >= t => {
+                let l = at.duration_since(t).as_secs_f64() * 1e3;
+                if l > 50.0 {
+                    // The slow ones, on stderr, to see which rules and revisions they are.
+                    eprintln!(
+                        "slow alert: {:.1} ms rule={} revision={} device={}",
+                        l, v["rule_id"], v["revision"], v["device"]
+                    );
+                }
+                ms.push(l)
+            }
+            _ => unmatched += 1,
+        }
+    }
+    ms.sort_by(|x, y| x.total_cmp(y));
+    println!(
+        "latency sent={} alerts={} unmatched={} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+        sent,
+        ms.len(),
+        unmatched,
+        percentile(&ms, 0.5),
+        percentile(&ms, 0.99),
+        ms.last().copied().unwrap_or(f64::NAN)
+    );
+}
+
+/// Follows an NDJSON file, stamping each complete record with the time it was first seen.
+fn tail(path: &str, done: &AtomicBool, seen: &Mutex<Vec<(String, Instant)>>) {
+    let mut pos = 0u64;
+    let mut partial = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        let finished = done.load(Ordering::Relaxed);
+        if let Ok(mut f) = std::fs::File::open(path)
+            && f.seek(SeekFrom::Start(pos)).is_ok()
+        {
+            buf.clear();
+            if let Ok(n) = f.read_to_end(&mut buf) {
+                pos += n as u64;
+                let now = Instant::now();
+                partial.extend_from_slice(&buf);
+                while let Some(nl) = partial.iter().position(|c| *c == b'\n') {
+                    let rec: Vec<u8> = partial.drain(..=nl).collect();
+                    let text = String::from_utf8_lossy(&rec).trim().to_string();
+                    if !text.is_empty() {
+                        seen.lock().expect("lock").push((text, now));
+                    }
+                }
+            }
+        }
+        if finished {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn main() {
+    let a = parse_args();
+    match a.mode.as_str() {
+        "udp" => udp(&a),
+        "tcp" => tcp(&a),
+        "latency" => {
+            if a.alerts.is_empty() {
+                usage()
+            }
+            latency(&a)
+        }
+        _ => usage(),
+    }
+}
