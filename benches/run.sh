@@ -58,11 +58,18 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # ---------------------------------------------------------------- RSigma (long build, cached)
 RSIGMA_PID=""
+RSIGMA_OTHER=""  # an install another run.sh started (its pid in $CACHE/rsigma-install.pid)
 if [ ! -x "$RSIGMA_BIN" ]; then
-  log "RSigma $RSIGMA_VERSION missing: installing into $CACHE in the background (long build)"
-  ( CARGO_TARGET_DIR="$CACHE/rsigma-build" cargo install rsigma --version "$RSIGMA_VERSION" \
-      --locked --root "$CACHE/rsigma" >"$CACHE/rsigma-install.log" 2>&1 ) &
-  RSIGMA_PID=$!
+  if [ -f "$CACHE/rsigma-install.pid" ] && kill -0 "$(cat "$CACHE/rsigma-install.pid")" 2>/dev/null; then
+    RSIGMA_OTHER=$(cat "$CACHE/rsigma-install.pid")
+    log "RSigma $RSIGMA_VERSION is being installed by process $RSIGMA_OTHER; will wait for it"
+  else
+    log "RSigma $RSIGMA_VERSION missing: installing into $CACHE in the background (long build)"
+    ( CARGO_TARGET_DIR="$CACHE/rsigma-build" cargo install rsigma --version "$RSIGMA_VERSION" \
+        --locked --root "$CACHE/rsigma" >"$CACHE/rsigma-install.log" 2>&1 ) &
+    RSIGMA_PID=$!
+    echo "$RSIGMA_PID" >"$CACHE/rsigma-install.pid"
+  fi
 fi
 
 # ---------------------------------------------------------------- build
@@ -162,6 +169,12 @@ wait_rsigma() {
     log "waiting for the RSigma build (log: $CACHE/rsigma-install.log)"
     wait "$RSIGMA_PID" || true
     RSIGMA_PID=""
+    rm -f "$CACHE/rsigma-install.pid"
+  fi
+  if [ -n "$RSIGMA_OTHER" ]; then
+    log "waiting for process $RSIGMA_OTHER to finish installing RSigma"
+    while kill -0 "$RSIGMA_OTHER" 2>/dev/null; do sleep 5; done
+    RSIGMA_OTHER=""
   fi
   [ -x "$RSIGMA_BIN" ] || { log "RSigma not available; skipping it (see $CACHE/rsigma-install.log)"; return 1; }
 }
