@@ -400,21 +400,65 @@ if PEERS != NOISE:
 print()
 print("serve, UDP (offered rate → sent, received per /metrics, dropped):")
 best = None
+peak = 0
 for l in open(os.path.join(T, "udp.txt")):
     kv = dict(x.split("=", 1) for x in l.split()[1:])
     secs = float(kv["secs"])
     lost = int(kv["kernel_dropped"]) + int(kv["queue_dropped"])
-    print("  offered %7s/s: sent %8s (%7s/s achieved), received %8s (%7.0f/s), queue-dropped %s, kernel-dropped %s"
-          % (kv["offered"], kv["sent"], kv["send_rate"], kv["received"], int(kv["received"]) / secs,
+    print("  offered %7s/s: sent %8s (%7s/s achieved), received %8s (%7s/s), queue-dropped %s, kernel-dropped %s"
+          % (kv["offered"], kv["sent"], kv["send_rate"], kv["received"], kv["recv_rate"],
              kv["queue_dropped"], kv["kernel_dropped"]))
+    peak = max(peak, int(kv["recv_rate"]))
     if lost == 0:
         best = max(best or 0, int(kv["offered"]))
-print("  highest offered rate with 0 loss: %s" % (("%d msg/s" % best) if best else "none"))
+print("  highest offered rate with 0 loss: %s; highest received rate: %d msg/s"
+      % (("%d msg/s" % best) if best else "none", peak))
 for l in open(os.path.join(T, "tcp.txt")):
     kv = dict(x.split("=", 1) for x in l.split()[1:])
     print("serve, TCP one connection: %s lines, %s lines/s, %s MB/s" % (kv["lines"], kv["lines_per_s"], kv["mb_per_s"]))
 for l in open(os.path.join(T, "latency.txt")):
     print("alert latency (closing line sent → record in the NDJSON sink): " + l.strip().replace("latency ", ""))
+
+# ---- targets (from the issue): met / missed, on wall-clock medians (cpu in brackets)
+print()
+print("targets (wall medians; cpu-time figure in brackets):")
+def ratio(a, b, i):
+    ma, mb = med(a), med(b)
+    return (ma[i] / mb[i]) if ma and mb and mb[i] > 0 else None
+def verdict(ok):
+    return "met" if ok else "MISSED"
+m = med("iw_noise"); n, _ = corpus(NOISE, "syslog.log")
+print("  replay >= 3M lines/s (noise-heavy): %.2fM lines/s [%.2fM/cpu-s] -> %s" % (
+    n / m[0] / 1e6, n / m[1] / 1e6, verdict(n / m[0] >= 3e6)))
+checks = [
+    ("replay <= 2x the grep floor's time", "iw_noise", "grep_noise", 2.0, "le"),
+    ("replay >= 25x faster than SEC", "sec_peers", "iw_peers", 25.0, "ge"),
+    ("replay >= 25x faster than SEC (signal-heavy)", "sec_signal", "iw_signal", 25.0, "ge"),
+    ("replay >= 10x faster than RSigma (NDJSON)", "rsigma_peers", "iwnd_peers", 10.0, "ge"),
+    ("replay >= 10x faster than RSigma (NDJSON, signal-heavy)", "rsigma_signal", "iwnd_signal", 10.0, "ge"),
+    ("10x signal rules cost <= 1.3x time", "iw10_noise", "iw_noise", 1.3, "le"),
+]
+for label, a, b, goal, op in checks:
+    w, c = ratio(a, b, 0), ratio(a, b, 1)
+    if w is None:
+        print("  %s: not measured" % label)
+        continue
+    ok = w <= goal if op == "le" else w >= goal
+    print("  %s: %.2fx [%.2fx] -> %s" % (label, w, c, verdict(ok)))
+udp = {}
+for l in open(os.path.join(T, "udp.txt")):
+    kv = dict(x.split("=", 1) for x in l.split()[1:])
+    udp[int(kv["offered"])] = kv
+k = udp.get(100000)
+if k:
+    lost = int(k["kernel_dropped"]) + int(k["queue_dropped"])
+    print("  UDP 0 loss at 100k msg/s: %d lost of %s -> %s" % (lost, k["sent"], verdict(lost == 0)))
+print("  UDP >= 300k msg/s processed at saturation: %d msg/s -> %s" % (peak, verdict(peak >= 300000)))
+for l in open(os.path.join(T, "latency.txt")):
+    kv = dict(x.split("=", 1) for x in l.split() if "=" in x)
+    p99 = float(kv["p99_ms"])
+    print("  alert p99 <= 10 ms (lateness_ms=%s): %.1f ms -> %s" % (kv["lateness_ms"], p99, verdict(p99 <= 10)))
+
 micro = os.path.join(T, "micro.txt")
 if os.path.exists(micro):
     print()
