@@ -77,14 +77,16 @@ log "building release binary and load generator"
 (cd "$ROOT" && cargo build --release --quiet && cargo build --release --quiet --example loadgen)
 
 # ---------------------------------------------------------------- corpora (cached by arguments)
-gen() { # gen DIR ARGS...: generate once; regenerate when the arguments change
+gen() { # gen DIR ARGS...: generate once (NDJSON=0: syslog format only); again if ARGS change
   local dir=$1; shift
   local stamp="$*"
   if [ -f "$dir/.args" ] && [ "$(cat "$dir/.args")" = "$stamp" ]; then return; fi
   log "generating $dir ($stamp)"
   rm -rf "$dir"
   python3 "$GEN" --out "$dir" "$@" >"$dir.gen.log" 2>&1
-  python3 "$GEN" --out "$dir" "$@" --format ndjson >>"$dir.gen.log" 2>&1
+  if [ "${NDJSON:-1}" = 1 ]; then
+    python3 "$GEN" --out "$dir" "$@" --format ndjson >>"$dir.gen.log" 2>&1
+  fi
   echo "$stamp" >"$dir/.args"
 }
 head_corpus() { # head_corpus SRC DST N: first N lines of both formats, same calendar/labels
@@ -106,7 +108,7 @@ if [ "$QUICK" = 1 ]; then
 else
   PEERS=$NOISE
   BIG=$WORK/noise-20m
-  gen "$BIG" --seed 7 --devices 2000 --days 7
+  NDJSON=0 gen "$BIG" --seed 7 --devices 2000 --days 7
 fi
 
 # 10x signal rules: the shipped rules plus generated message rules whose literals and
