@@ -6,6 +6,7 @@ mod classify_rules_examples;
 mod cli;
 mod corpus;
 mod external;
+mod properties;
 mod reorder;
 mod scenarios;
 mod service;

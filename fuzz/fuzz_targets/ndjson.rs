@@ -1,0 +1,20 @@
+//! Arbitrary bytes as one NDJSON line (Filebeat / Elastic Agent, ECS).
+
+#![no_main]
+
+use imagewatch::source::ndjson;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = ndjson::arrival_hint(data);
+    if let Ok(rec) = ndjson::decode(data) {
+        // What the extractor does with a record next.
+        let _ = imagewatch::source::decode_message(rec.message.as_bytes());
+        if let Some(s) = rec.sender.as_deref() {
+            let _ = imagewatch::pipeline::normalise_host(s);
+        }
+        if let Some(h) = rec.host.as_deref() {
+            let _ = imagewatch::pipeline::normalise_host(h);
+        }
+    }
+});
