@@ -63,7 +63,8 @@ impl Decoder for SyslogFramer {
                 }
             }
             if self.skip_line {
-                match memchr::memchr(b'\n', buf) {
+                // The rest of an over-long line ends where any line ends: LF or NUL.
+                match memchr::memchr2(b'\n', 0, buf) {
                     Some(i) => {
                         buf.advance(i + 1);
                         self.skip_line = false;
@@ -117,7 +118,7 @@ impl Decoder for SyslogFramer {
                     return Ok(Some((frame, len > keep)));
                 }
                 Mode::Lines => {
-                    let end = buf.iter().position(|b| *b == b'\n' || *b == 0);
+                    let end = memchr::memchr2(b'\n', 0, buf);
                     match end {
                         Some(i) => {
                             let mut frame = buf.split_to(i);
@@ -231,6 +232,27 @@ mod tests {
                 ("<13>ok".to_string(), false)
             ]
         );
+    }
+
+    /// The rest of an over-long line was skipped to the next LF only, so with NUL-terminated
+    /// lines everything after an over-long one was lost when it arrived in small reads (and
+    /// kept when it arrived in one).
+    #[test]
+    fn overlong_nul_terminated_line_is_skipped_to_its_nul() {
+        let input = b"<13>0123456789abcdef\0<13>ok\0<13>z";
+        let want = [
+            ("<13>0123".to_string(), true),
+            ("<13>ok".to_string(), false),
+            ("<13>z".to_string(), false),
+        ];
+        assert_eq!(frames(input, 8), want);
+        let mut f = SyslogFramer::new(8);
+        let mut buf = BytesMut::from(&input[..]);
+        let mut whole = Vec::new();
+        while let Some((frame, t)) = f.decode_eof(&mut buf).unwrap() {
+            whole.push((String::from_utf8_lossy(&frame).into_owned(), t));
+        }
+        assert_eq!(whole, want);
     }
 
     #[test]
