@@ -48,6 +48,19 @@ impl SyslogFramer {
     }
 }
 
+impl SyslogFramer {
+    /// A line without its terminator becomes a frame: a CR before the terminator dropped
+    /// (CRLF), then cut to the limit.
+    fn line_frame(&self, mut frame: BytesMut) -> (BytesMut, bool) {
+        if frame.last() == Some(&b'\r') {
+            frame.truncate(frame.len() - 1);
+        }
+        let truncated = frame.len() > self.max;
+        frame.truncate(self.max);
+        (frame, truncated)
+    }
+}
+
 impl Decoder for SyslogFramer {
     type Item = (BytesMut, bool);
     type Error = std::io::Error;
@@ -121,19 +134,20 @@ impl Decoder for SyslogFramer {
                     let end = memchr::memchr2(b'\n', 0, buf);
                     match end {
                         Some(i) => {
-                            let mut frame = buf.split_to(i);
+                            let frame = buf.split_to(i);
                             buf.advance(1);
-                            let truncated = frame.len() > self.max;
-                            frame.truncate(self.max);
-                            if frame.last() == Some(&b'\r') {
-                                frame.truncate(frame.len() - 1);
-                            }
+                            let (frame, truncated) = self.line_frame(frame);
                             if frame.is_empty() {
                                 continue;
                             }
                             return Ok(Some((frame, truncated)));
                         }
-                        None if buf.len() > self.max => {
+                        // One byte past the limit proves the line too long, unless it is a CR
+                        // that may end the line (CRLF): then the next byte decides. So a line
+                        // is cut the same however its bytes are split into reads.
+                        None if buf.len() > self.max + 1
+                            || (buf.len() == self.max + 1 && buf[self.max] != b'\r') =>
+                        {
                             let frame = buf.split_to(self.max);
                             buf.clear();
                             self.skip_line = true;
@@ -151,9 +165,8 @@ impl Decoder for SyslogFramer {
         match self.decode(buf)? {
             Some(f) => Ok(Some(f)),
             None if self.mode == Mode::Lines && !buf.is_empty() && !self.skip_line => {
-                let frame = buf.split_to(buf.len().min(self.max));
-                buf.clear();
-                Ok(Some((frame, false)))
+                let (frame, truncated) = self.line_frame(buf.split());
+                Ok((!frame.is_empty()).then_some((frame, truncated)))
             }
             None => {
                 buf.clear();
@@ -246,13 +259,45 @@ mod tests {
             ("<13>z".to_string(), false),
         ];
         assert_eq!(frames(input, 8), want);
-        let mut f = SyslogFramer::new(8);
-        let mut buf = BytesMut::from(&input[..]);
-        let mut whole = Vec::new();
+        assert_eq!(frames_in_one_read(input, 8), want);
+    }
+
+    /// Frames of the whole input delivered in one read.
+    fn frames_in_one_read(input: &[u8], max: usize) -> Vec<(String, bool)> {
+        let mut f = SyslogFramer::new(max);
+        let mut buf = BytesMut::from(input);
+        let mut out = Vec::new();
         while let Some((frame, t)) = f.decode_eof(&mut buf).unwrap() {
-            whole.push((String::from_utf8_lossy(&frame).into_owned(), t));
+            out.push((String::from_utf8_lossy(&frame).into_owned(), t));
         }
-        assert_eq!(whole, want);
+        out
+    }
+
+    /// A line cut at the limit just after a CR lost that CR when the line arrived in one read
+    /// (taken for the CR of a CRLF) and kept it when it arrived in small reads; a line of
+    /// exactly the limit plus CRLF was marked truncated in small reads only.
+    #[test]
+    fn line_cut_next_to_a_cr_is_cut_the_same_in_any_reads() {
+        let cases: [(&[u8], &[(&str, bool)]); 4] = [
+            (
+                b"<13>012\r\x01\0<13>ok\n",
+                &[("<13>012\r", true), ("<13>ok", false)],
+            ),
+            (
+                b"<13>0123\r\n<13>ok\n",
+                &[("<13>0123", false), ("<13>ok", false)],
+            ),
+            (
+                b"<13>0123\r\r\n<13>ok",
+                &[("<13>0123", true), ("<13>ok", false)],
+            ),
+            (b"<13>0123\r", &[("<13>0123", false)]),
+        ];
+        for (input, want) in cases {
+            let want: Vec<(String, bool)> = want.iter().map(|(s, t)| (s.to_string(), *t)).collect();
+            assert_eq!(frames(input, 8), want, "{input:?} in one-byte reads");
+            assert_eq!(frames_in_one_read(input, 8), want, "{input:?} in one read");
+        }
     }
 
     #[test]
