@@ -38,7 +38,12 @@ impl SyslogFramer {
     /// start with `<`, a timestamp or a host, and a Cisco sequence number ends with a colon.
     fn detect(buf: &[u8]) -> Option<Mode> {
         let digits = buf.iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits == buf.len() && digits < 10 {
+        if digits > 9 {
+            // No octet count is that long; deciding this before the space arrives keeps the
+            // mode the same however the first bytes are split into reads.
+            return Some(Mode::Lines);
+        }
+        if digits == buf.len() {
             return None; // need more bytes
         }
         if (1..=9).contains(&digits) && buf[digits] == b' ' {
@@ -278,7 +283,8 @@ mod tests {
     /// exactly the limit plus CRLF was marked truncated in small reads only.
     #[test]
     fn line_cut_next_to_a_cr_is_cut_the_same_in_any_reads() {
-        let cases: [(&[u8], &[(&str, bool)]); 4] = [
+        type Case = (&'static [u8], &'static [(&'static str, bool)]);
+        let cases: [Case; 4] = [
             (
                 b"<13>012\r\x01\0<13>ok\n",
                 &[("<13>012\r", true), ("<13>ok", false)],
@@ -298,6 +304,20 @@ mod tests {
             assert_eq!(frames(input, 8), want, "{input:?} in one-byte reads");
             assert_eq!(frames_in_one_read(input, 8), want, "{input:?} in one read");
         }
+    }
+
+    /// A stream starting with ten or more digits, a space and a PRI was taken for octet
+    /// counting (and failed on the over-long count) when it arrived in one read, and for
+    /// lines when the digits arrived before the space.
+    #[test]
+    fn ten_digit_start_means_lines_in_any_reads() {
+        let input = b"22222222226 <13>x\n<13>y\n";
+        let want = [
+            ("22222222226 <13>x".to_string(), false),
+            ("<13>y".to_string(), false),
+        ];
+        assert_eq!(frames(input, 100), want);
+        assert_eq!(frames_in_one_read(input, 100), want);
     }
 
     #[test]
