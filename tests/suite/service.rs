@@ -77,6 +77,33 @@ pub async fn api_alerts(http: SocketAddr, query: &str) -> Vec<Value> {
     v["alerts"].as_array().cloned().unwrap_or_default()
 }
 
+/// The alerts the API lists for `query` once there are any (None after `within`).
+pub async fn wait_alerts(http: SocketAddr, query: &str, within: Duration) -> Option<Vec<Value>> {
+    eventually(within, async || {
+        let a = api_alerts(http, query).await;
+        (!a.is_empty()).then_some(a)
+    })
+    .await
+}
+
+/// The alerts for `device` in the API and in the NDJSON file, once both have some.
+async fn wait_api_and_file(
+    http: SocketAddr,
+    file: &Path,
+    device: &str,
+) -> Option<(Vec<Value>, Vec<Value>)> {
+    let query = format!("device={device}");
+    eventually(Duration::from_secs(3), async || {
+        let a = api_alerts(http, &query).await;
+        let f: Vec<Value> = file_alerts(file)
+            .into_iter()
+            .filter(|a| a["device"] == device)
+            .collect();
+        (!a.is_empty() && !f.is_empty()).then_some((a, f))
+    })
+    .await
+}
+
 pub fn file_alerts(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -114,16 +141,9 @@ async fn udp_and_octet_counted_tcp_sequences_alert_within_a_second() {
     }
     let closed = Instant::now();
     let http = running.http;
-    let got = eventually(Duration::from_secs(3), async || {
-        let a = api_alerts(http, "device=edge-0091").await;
-        let f: Vec<Value> = file_alerts(&alerts_file)
-            .into_iter()
-            .filter(|a| a["device"] == "edge-0091")
-            .collect();
-        (!a.is_empty() && !f.is_empty()).then_some((a, f))
-    })
-    .await
-    .expect("UDP sequence alerts");
+    let got = wait_api_and_file(http, &alerts_file, "edge-0091")
+        .await
+        .expect("UDP sequence alerts");
     let latency = closed.elapsed();
     assert!(
         latency < Duration::from_secs(1),
@@ -149,16 +169,9 @@ async fn udp_and_octet_counted_tcp_sequences_alert_within_a_second() {
     }
     tcp.flush().await.unwrap();
     let closed = Instant::now();
-    let got = eventually(Duration::from_secs(3), async || {
-        let a = api_alerts(http, "device=rtr-0042").await;
-        let f: Vec<Value> = file_alerts(&alerts_file)
-            .into_iter()
-            .filter(|a| a["device"] == "rtr-0042")
-            .collect();
-        (!a.is_empty() && !f.is_empty()).then_some((a, f))
-    })
-    .await
-    .expect("TCP sequence alerts");
+    let got = wait_api_and_file(http, &alerts_file, "rtr-0042")
+        .await
+        .expect("TCP sequence alerts");
     let latency = closed.elapsed();
     assert!(
         latency < Duration::from_secs(1),
@@ -231,12 +244,9 @@ async fn api_ticket_suppresses_and_escalates() {
         "jsmith",
     ))
     .await;
-    let a = eventually(Duration::from_secs(3), async || {
-        let a = api_alerts(http, "device=rtr-0042").await;
-        (!a.is_empty()).then_some(a)
-    })
-    .await
-    .expect("suppressed alert recorded");
+    let a = wait_alerts(http, "device=rtr-0042", Duration::from_secs(3))
+        .await
+        .expect("suppressed alert recorded");
     assert_eq!(a[0]["suppressed"], true, "{:#}", a[0]);
     assert_eq!(a[0]["suppressed_by"], "CHG0099001");
 
@@ -248,10 +258,11 @@ async fn api_ticket_suppresses_and_escalates() {
         "jsmith",
     ))
     .await;
-    let a = eventually(Duration::from_secs(3), async || {
-        let a = api_alerts(http, "device=rtr-0042&suppressed=false").await;
-        (!a.is_empty()).then_some(a)
-    })
+    let a = wait_alerts(
+        http,
+        "device=rtr-0042&suppressed=false",
+        Duration::from_secs(3),
+    )
     .await
     .expect("escalated alert");
     assert_eq!(a.len(), 1);
@@ -602,12 +613,9 @@ async fn reload_keeps_old_rules_on_error_and_follows_the_calendar_file() {
             .await
             .unwrap();
     }
-    eventually(Duration::from_secs(3), async || {
-        let a = api_alerts(http, "device=edge-0091").await;
-        (!a.is_empty()).then_some(())
-    })
-    .await
-    .expect("alerts with the previous rules");
+    wait_alerts(http, "device=edge-0091", Duration::from_secs(3))
+        .await
+        .expect("alerts with the previous rules");
     std::fs::remove_file(rules.join("signals/broken.yaml")).unwrap();
 
     // A new window in changes.yaml suppresses the next swap on rtr-0042 without a reload call.
@@ -631,12 +639,9 @@ async fn reload_keeps_old_rules_on_error_and_follows_the_calendar_file() {
             .await
             .unwrap();
     }
-    let a = eventually(Duration::from_secs(3), async || {
-        let a = api_alerts(http, "device=rtr-0042").await;
-        (!a.is_empty()).then_some(a)
-    })
-    .await
-    .expect("alert recorded");
+    let a = wait_alerts(http, "device=rtr-0042", Duration::from_secs(3))
+        .await
+        .expect("alert recorded");
     assert_eq!(a[0]["suppressed_by"], "MW-now", "{:#}", a[0]);
     running.shutdown().await;
 }
