@@ -27,7 +27,6 @@ struct LocalExtractor {
     extractor: Extractor,
     transport: &'static str,
     last_unparsed: u64,
-    last_truncated: u64,
 }
 
 impl LocalExtractor {
@@ -44,7 +43,6 @@ impl LocalExtractor {
             extractor,
             transport,
             last_unparsed: 0,
-            last_truncated: 0,
         }
     }
 
@@ -90,7 +88,6 @@ impl LocalExtractor {
             self.last_unparsed = stats.unparsed;
             self.extractor.problems.clear();
         }
-        let _ = self.last_truncated;
         let Some(signal) = got.signal else {
             return true;
         };
