@@ -20,6 +20,9 @@ pub struct Engine {
     correlator: Correlator,
     store: StateStore,
     lateness: Millis,
+    /// Write accepted signals to the store until processed, so that a crash loses none. The
+    /// service needs it; a replay drains its buffer at the end and can skip the I/O.
+    durable_buffer: bool,
     /// Signals waiting for the watermark, by (event time, arrival order).
     buffer: BTreeMap<(Millis, u64), Signal>,
     clock: Clock,
@@ -59,6 +62,7 @@ impl Engine {
             correlator,
             store,
             lateness,
+            durable_buffer: true,
             buffer,
             clock,
             jump: None,
@@ -66,6 +70,11 @@ impl Engine {
             changed: Vec::new(),
             stats: EngineStats::default(),
         })
+    }
+
+    /// Turns off storing the reorder buffer (see `durable_buffer`).
+    pub fn set_durable_buffer(&mut self, on: bool) {
+        self.durable_buffer = on;
     }
 
     pub fn correlator(&self) -> &Correlator {
@@ -127,7 +136,11 @@ impl Engine {
             self.stats.late += 1;
         }
         self.clock.last_time = Some(signal.time);
-        let seq = self.store.put_buffered(signal.time, &signal)?;
+        let seq = if self.durable_buffer {
+            self.store.put_buffered(signal.time, &signal)?
+        } else {
+            self.store.next_id()?
+        };
         self.buffer.insert((signal.time, seq), signal);
         Ok(())
     }
@@ -159,7 +172,9 @@ impl Engine {
                     self.correlator.on_signal(&sig, &mut self.findings);
                     self.persist_device(&sig.device)?;
                     self.emit(out)?;
-                    self.store.remove_buffered(t, seq)?;
+                    if self.durable_buffer {
+                        self.store.remove_buffered(t, seq)?;
+                    }
                 }
                 (None, Some(_)) => self.fire_timers(watermark, out)?,
             }

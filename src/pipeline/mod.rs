@@ -98,7 +98,9 @@ impl Pipeline {
             wanted_kinds(&rules),
             format,
         );
-        let engine = Engine::new(rules, calendar, store, DEFAULT_LATENESS, &|_| true)?;
+        let mut engine = Engine::new(rules, calendar, store, DEFAULT_LATENESS, &|_| true)?;
+        // A replay drains the reorder buffer at its end: storing it would be wasted writes.
+        engine.set_durable_buffer(false);
         Ok(Pipeline { extractor, engine })
     }
 

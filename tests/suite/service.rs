@@ -43,6 +43,27 @@ pub fn swap(host: &str, image: &str, server: &str, version: &str, user: &str) ->
     ]
 }
 
+/// The malicious swap on edge-0091 (unknown server, new version) most tests send.
+pub fn edge_swap() -> Vec<String> {
+    swap(
+        "edge-0091",
+        "c1900-universalk9-mz.SPA.157-3.M9.bin",
+        "203.0.113.45",
+        "15.7(3)M9",
+        "jdoe",
+    )
+}
+
+/// Waits until the device view shows `n` pending sequences (signals processed and stored).
+async fn wait_pending(http: SocketAddr, device: &str, n: usize) -> Option<()> {
+    eventually(Duration::from_secs(5), async || {
+        let url = format!("http://{http}/api/v1/devices/{device}");
+        let v: Value = reqwest::get(url).await.ok()?.json().await.ok()?;
+        (v["pending"].as_array()?.len() == n).then_some(())
+    })
+    .await
+}
+
 pub fn config(dir: &Path) -> ServeConfig {
     std::fs::write(dir.join("changes.yaml"), CHANGES).unwrap();
     ServeConfig {
@@ -127,13 +148,7 @@ async fn udp_and_octet_counted_tcp_sequences_alert_within_a_second() {
     let running = serve::start(cfg).await.unwrap();
 
     let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let lines = swap(
-        "edge-0091",
-        "c1900-universalk9-mz.SPA.157-3.M9.bin",
-        "203.0.113.45",
-        "15.7(3)M9",
-        "jdoe",
-    );
+    let lines = edge_swap();
     for l in &lines {
         udp.send_to(l.as_bytes(), running.udp.unwrap())
             .await
@@ -353,13 +368,7 @@ async fn absence_finding_fires_on_a_quiet_feed() {
     let running = serve::start(cfg).await.unwrap();
     let http = running.http;
     let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let lines = swap(
-        "edge-0091",
-        "c1900-universalk9-mz.SPA.157-3.M9.bin",
-        "203.0.113.45",
-        "15.7(3)M9",
-        "jdoe",
-    );
+    let lines = edge_swap();
     for l in &lines[..2] {
         udp.send_to(l.as_bytes(), running.udp.unwrap())
             .await
@@ -457,28 +466,14 @@ async fn send_lines(tcp: SocketAddr, lines: &[String]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_sequence_then_restart_gives_exactly_one_alert() {
     let tmp = tempfile::tempdir().unwrap();
-    let lines = swap(
-        "edge-0091",
-        "c1900-universalk9-mz.SPA.157-3.M9.bin",
-        "203.0.113.45",
-        "15.7(3)M9",
-        "jdoe",
-    );
+    let lines = edge_swap();
     let mut a = spawn_serve(tmp.path());
     wait_healthy(a.http).await;
     send_lines(a.tcp, &lines[..2]).await;
     let http = a.http;
-    eventually(Duration::from_secs(5), async || {
-        let v: Value = reqwest::get(format!("http://{http}/api/v1/devices/edge-0091"))
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (v["pending"].as_array()?.len() == 1).then_some(())
-    })
-    .await
-    .expect("first half processed");
+    wait_pending(http, "edge-0091", 1)
+        .await
+        .expect("first half processed");
     a.child.kill().unwrap(); // SIGKILL
     a.child.wait().unwrap();
 
@@ -532,26 +527,12 @@ async fn sigterm_exits_zero_and_a_second_instance_is_refused() {
     std::io::Read::read_to_string(second.child.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert!(err.contains("in use by another imagewatch"), "{err}");
 
-    let lines = swap(
-        "edge-0091",
-        "c1900-universalk9-mz.SPA.157-3.M9.bin",
-        "203.0.113.45",
-        "15.7(3)M9",
-        "jdoe",
-    );
+    let lines = edge_swap();
     send_lines(a.tcp, &lines[..2]).await;
     let http = a.http;
-    eventually(Duration::from_secs(5), async || {
-        let v: Value = reqwest::get(format!("http://{http}/api/v1/devices/edge-0091"))
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (v["pending"].as_array()?.len() == 1).then_some(())
-    })
-    .await
-    .expect("signals processed");
+    wait_pending(http, "edge-0091", 1)
+        .await
+        .expect("signals processed");
     let status = terminate(&mut a.child);
     assert_eq!(status.code(), Some(0), "SIGTERM exits 0");
     let store = imagewatch::state::StateStore::open(&tmp.path().join("state")).unwrap();
@@ -602,13 +583,7 @@ async fn reload_keeps_old_rules_on_error_and_follows_the_calendar_file() {
     );
     // The old rules still work.
     let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    for l in swap(
-        "edge-0091",
-        "c1900-universalk9-mz.SPA.157-3.M9.bin",
-        "203.0.113.45",
-        "15.7(3)M9",
-        "jdoe",
-    ) {
+    for l in edge_swap() {
         udp.send_to(l.as_bytes(), running.udp.unwrap())
             .await
             .unwrap();
