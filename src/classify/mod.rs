@@ -11,6 +11,6 @@ mod prefilter;
 pub mod rules;
 pub mod signal;
 
-pub use classifier::{Classifier, ExampleFailure};
+pub use classifier::{Classifier, ExampleFailure, Focus};
 pub use error::{RulesError, RulesErrorKind};
 pub use signal::{Classification, Signal, SignalFields, SignalKind};

@@ -36,6 +36,8 @@ pub(crate) struct Prefilter {
     rule_count: usize,
     /// Length of the longest literal, for the chunk overlap.
     longest: usize,
+    /// The (lower-cased) literals with their rules, to build a narrower prefilter from.
+    literals: Vec<(String, usize)>,
 }
 
 /// Builds the Teddy searcher for the hot path.
@@ -58,17 +60,65 @@ fn hot_searcher_with(patterns: &[String], fat: Option<bool>) -> Option<packed::S
     let mut hot: Vec<&[u8]> = patterns.iter().map(|p| rare_suffix(p.as_bytes())).collect();
     hot.sort_unstable();
     hot.dedup();
-    let minimal: Vec<&[u8]> = hot
+    let mut minimal: Vec<&[u8]> = hot
         .iter()
         .copied()
         .filter(|h| !hot.iter().any(|o| o.len() < h.len() && contains(h, o)))
         .collect();
+    if minimal.len() > TEDDY_MAX_PATTERNS {
+        minimal = shared_factors(&minimal, TEDDY_MAX_PATTERNS)?;
+    }
     packed::Config::new()
         .match_kind(packed::MatchKind::LeftmostFirst)
         .only_teddy_fat(fat)
         .builder()
         .extend(minimal)
         .build()
+}
+
+/// Most patterns one Teddy searcher takes (aho-corasick's packed searcher refuses more).
+const TEDDY_MAX_PATTERNS: usize = 64;
+
+/// Past [`TEDDY_MAX_PATTERNS`] literals, Teddy cannot take them one by one; but large rule
+/// sets share factors (`%SYS-`, `install`, a vendor's facility prefix), and a line can contain
+/// a literal only where it contains a factor of it. So the hot searcher may look for at most
+/// `budget` factors that together cover every literal, picked greedily: the factor (of at
+/// least [`MIN_HOT_LEN`] bytes) in the most uncovered literals, rarer bytes first on ties.
+/// A factor passes more lines than its literals would, which only costs a `candidates` call
+/// on them. `None` when no such cover fits the budget (the automaton answers then).
+fn shared_factors<'a>(literals: &[&'a [u8]], budget: usize) -> Option<Vec<&'a [u8]>> {
+    use std::collections::{HashMap, HashSet};
+    let mut uncovered: Vec<&[u8]> = literals.to_vec();
+    let mut chosen: Vec<&[u8]> = Vec::new();
+    while !uncovered.is_empty() {
+        if chosen.len() == budget {
+            return None;
+        }
+        let mut counts: HashMap<&[u8], usize> = HashMap::new();
+        for lit in &uncovered {
+            let mut seen: HashSet<&[u8]> = HashSet::new();
+            for len in MIN_HOT_LEN.min(lit.len())..=lit.len() {
+                for w in lit.windows(len) {
+                    if seen.insert(w) {
+                        *counts.entry(w).or_default() += 1;
+                    }
+                }
+            }
+        }
+        let rarity = |f: &[u8]| f.iter().take(3).map(|&b| commonness(b)).sum::<u32>();
+        let best = counts
+            .into_iter()
+            .max_by(|(a, na), (b, nb)| {
+                na.cmp(nb)
+                    .then_with(|| rarity(b).cmp(&rarity(a)))
+                    .then_with(|| a.len().cmp(&b.len()))
+                    .then_with(|| b.cmp(a))
+            })
+            .map(|(f, _)| f)?;
+        uncovered.retain(|lit| !contains(lit, best));
+        chosen.push(best);
+    }
+    Some(chosen)
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -131,6 +181,11 @@ impl Candidates {
     pub(crate) fn any_in(&self, range: std::ops::Range<usize>) -> bool {
         range.into_iter().any(|r| self.contains(r))
     }
+
+    /// True when some rule of `set` (a [`Prefilter::rule_set`]) is a candidate.
+    pub(crate) fn intersects(&self, set: &[u64]) -> bool {
+        self.bits.iter().zip(set).any(|(a, b)| a & b != 0)
+    }
 }
 
 impl Prefilter {
@@ -184,7 +239,28 @@ impl Prefilter {
             owners,
             rule_count,
             longest,
+            literals: literals.to_vec(),
         })
+    }
+
+    /// A prefilter over the literals of the rules `keep` accepts only (same rule numbering).
+    pub(crate) fn narrowed(&self, keep: impl Fn(usize) -> bool) -> Result<Prefilter, String> {
+        let kept: Vec<(String, usize)> = self
+            .literals
+            .iter()
+            .filter(|(_, rule)| keep(*rule))
+            .cloned()
+            .collect();
+        Prefilter::new(&kept, self.rule_count)
+    }
+
+    /// Rule numbers as a bit set, for [`Candidates::intersects`].
+    pub(crate) fn rule_set(&self, keep: impl Fn(usize) -> bool) -> Vec<u64> {
+        let mut bits = vec![0u64; self.rule_count.div_ceil(64)];
+        for r in (0..self.rule_count).filter(|&r| keep(r)) {
+            bits[r / 64] |= 1u64 << (r % 64);
+        }
+        bits
     }
 
     /// True when at least one literal occurs in `line` (ASCII case-insensitively).
@@ -283,6 +359,50 @@ mod tests {
             .expect("a literal occurs");
         assert!(c.contains(0) && c.contains(2) && !c.contains(1));
         assert!(p.candidates(b"show version").is_none());
+    }
+
+    #[test]
+    fn many_literals_share_factors_in_the_hot_searcher() {
+        let lits: Vec<String> = (0..300)
+            .flat_map(|i| [format!("%SYNFAC{i:04}-"), format!("zq{i:04}imgevt")])
+            .collect();
+        let refs: Vec<&[u8]> = lits.iter().map(|l| l.as_bytes()).collect();
+        let lower: Vec<Vec<u8>> = refs.iter().map(|l| l.to_ascii_lowercase()).collect();
+        let lower: Vec<&[u8]> = lower.iter().map(Vec::as_slice).collect();
+        let factors = shared_factors(&lower, TEDDY_MAX_PATTERNS).expect("a cover fits");
+        assert!(factors.len() <= 4, "{factors:?}");
+        let p = prefilter(&lits.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(p.hot.is_some() || !cfg!(target_arch = "x86_64"));
+        assert!(p.may_match(b"x %synfac0042-5-IMG: image a.bin"));
+        assert!(p.may_match(b"ZQ0299IMGEVT: file b.bin"));
+        assert!(!p.may_match(b"%LINK-3-UPDOWN: Interface Gi0/1, changed state to down"));
+        // A factor that passes a line where no literal occurs: no candidates.
+        assert!(p.candidates(b"%synfac-no-number").is_none());
+    }
+
+    #[test]
+    fn unrelated_literals_past_the_budget_fall_back_to_the_automaton() {
+        let lits: Vec<String> = (0..200u32)
+            .map(|i| format!("{}{}", char::from(b'a' + (i % 26) as u8), i * 7919))
+            .collect();
+        let lower: Vec<&[u8]> = lits.iter().map(|l| l.as_bytes()).collect();
+        assert!(shared_factors(&lower, 8).is_none());
+        let p = prefilter(&lits.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(p.may_match(lits[150].as_bytes()));
+        assert!(!p.may_match(b"nothing here"));
+    }
+
+    #[test]
+    fn narrowed_prefilter_keeps_only_the_chosen_rules_literals() {
+        let p = prefilter(&["copy", "config_", "reload"]);
+        let n = p.narrowed(|r| r != 1).unwrap();
+        assert!(!n.may_match(b"%SYS-5-CONFIG_I: Configured from console"));
+        assert!(n.may_match(b"%SYS-5-RELOAD: Reload requested"));
+        let set = p.rule_set(|r| r != 1);
+        let c = p.candidates(b"%SYS-5-CONFIG_I: Configured").unwrap();
+        assert!(!c.intersects(&set));
+        let c = p.candidates(b"copy tftp: config_x").unwrap();
+        assert!(c.intersects(&set));
     }
 
     #[test]

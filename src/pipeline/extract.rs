@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::calendar::Inventory;
-use crate::classify::{Classifier, Signal, SignalKind};
+use crate::classify::{Classifier, Focus, Signal, SignalKind};
 use crate::parse::clock::ClockSync;
 use crate::parse::header::parse_header;
 use crate::source::{self, Framed, InputFormat, StampCache, ndjson};
@@ -38,8 +38,9 @@ pub struct Receipt<'a> {
 pub struct Extractor {
     classifier: Arc<Classifier>,
     inventory: Arc<Inventory>,
-    /// Kinds some sequence rule uses: others are counted but go no further.
-    wanted: Vec<SignalKind>,
+    /// The classifier narrowed to the kinds some sequence rule uses: other kinds' rules are
+    /// not even tried.
+    focus: Focus,
     format: InputFormat,
     stamps: StampCache,
     /// Event time of the last signal, for lines that carry no time of their own.
@@ -60,9 +61,9 @@ impl Extractor {
         format: InputFormat,
     ) -> Extractor {
         Extractor {
+            focus: classifier.focus(&wanted),
             classifier,
             inventory,
-            wanted,
             format,
             stamps: StampCache::default(),
             last_time: None,
@@ -79,9 +80,9 @@ impl Extractor {
         inventory: Arc<Inventory>,
         wanted: Vec<SignalKind>,
     ) {
+        self.focus = classifier.focus(&wanted);
         self.classifier = classifier;
         self.inventory = inventory;
-        self.wanted = wanted;
     }
 
     fn problem(&mut self, origin: &Origin<'_>, reason: String) {
@@ -120,14 +121,14 @@ impl Extractor {
                     self.problem(origin, "no syslog header or collector prefix".to_string());
                 }
                 out.time = arrival;
-                if self.classifier.may_match(message) {
+                if self.focus.may_match(message) {
                     self.stats.candidates += 1;
                     let text = source::decode_message(message);
                     out.signal = self.signal_from(&text, arrival, sender, None, line);
                 }
             }
             Framed::Json(raw) => {
-                if !self.classifier.may_match(raw) {
+                if !self.focus.may_match(raw) {
                     match ndjson::arrival_hint(raw) {
                         Some(a) => {
                             self.stats.parsed += 1;
@@ -176,12 +177,8 @@ impl Extractor {
         host_hint: Option<&str>,
         raw_line: &[u8],
     ) -> Option<Signal> {
-        let class = self.classifier.classify(text)?;
+        let class = self.classifier.classify_focused(&self.focus, text)?;
         *self.stats.signals.entry(class.kind).or_default() += 1;
-        if !self.wanted.contains(&class.kind) {
-            // Recognised, but no sequence uses it: counted, not tracked.
-            return None;
-        }
         let reference = arrival
             .or(self.latest)
             .or(self.last_time)
