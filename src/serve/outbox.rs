@@ -88,6 +88,27 @@ impl Outbox {
     }
 }
 
+/// Cuts a partial last line off the NDJSON file: a crash in the middle of an append leaves
+/// one, and the next append would glue a whole record to it (one unreadable line, an alert
+/// lost to whoever reads the file). The partial record was never acknowledged, so the outbox
+/// still holds it and delivers it again.
+async fn cut_partial_line(path: &PathBuf) -> std::io::Result<()> {
+    let bytes = match tokio::fs::read(path).await {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let f = tokio::fs::OpenOptions::new().write(true).open(path).await?;
+    f.set_len(keep as u64).await?;
+    f.sync_all().await?;
+    tracing::warn!(file = %path.display(), bytes = bytes.len() - keep, "Cut a partial alert record left by a crash; it is delivered again.");
+    Ok(())
+}
+
 /// Ids and revisions of the last lines of an NDJSON file: what a crash may have written
 /// without the outbox hearing of it.
 async fn recent_file_records(path: &PathBuf) -> Vec<(String, u64)> {
@@ -119,7 +140,12 @@ async fn deliver_loop(
         .timeout(Duration::from_secs(10))
         .build();
     let mut already_written = match &kind {
-        SinkKind::File(path) => recent_file_records(path).await,
+        SinkKind::File(path) => {
+            if let Err(e) = cut_partial_line(path).await {
+                tracing::warn!(file = %path.display(), error = %e, "Cannot check the alert file for a partial record.");
+            }
+            recent_file_records(path).await
+        }
         SinkKind::Webhook(_) => Vec::new(),
     };
     let mut backoff = Duration::from_millis(100);
@@ -210,5 +236,26 @@ async fn post(client: &reqwest::Client, url: &str, json: &[u8]) -> Result<(), St
         Ok(())
     } else {
         Err(format!("HTTP {}", resp.status()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_partial_last_record_is_cut_and_whole_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.ndjson");
+        let whole = "{\"id\":\"a\",\"revision\":1}\n";
+        std::fs::write(&path, format!("{whole}{{\"id\":\"b\",\"rev")).unwrap();
+        cut_partial_line(&path).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
+        cut_partial_line(&path).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
+        assert_eq!(recent_file_records(&path).await, vec![("a".to_string(), 1)]);
+        cut_partial_line(&dir.path().join("none.ndjson"))
+            .await
+            .unwrap();
     }
 }

@@ -5,6 +5,7 @@ mod classify_generated_corpus;
 mod classify_rules_examples;
 mod cli;
 mod corpus;
+mod crash_loop;
 mod external;
 mod properties;
 mod reorder;
@@ -24,6 +25,16 @@ pub fn root() -> PathBuf {
 /// `../shared` beside the project: the corpus tools and real device lines (read-only).
 pub fn shared() -> PathBuf {
     root().join("../shared")
+}
+
+/// An HTTP client for tests (reqwest here has TLS without a built-in crypto provider: ring is
+/// installed first).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("an HTTP client")
 }
 
 pub fn rules_dir() -> PathBuf {

@@ -403,7 +403,7 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -501,7 +501,7 @@ async fn kill_9_mid_sequence_then_restart_gives_exactly_one_alert() {
     terminate(&mut b.child);
 }
 
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
+pub(super) fn terminate(child: &mut Child) -> std::process::ExitStatus {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
