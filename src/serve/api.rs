@@ -40,6 +40,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(metrics))
         .nest("/api/v1", api)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            limit_body,
+        ))
         .with_state(shared)
 }
 
@@ -69,6 +73,28 @@ async fn auth(
         }
     }
     next.run(req).await
+}
+
+/// Refuses a declared body over [`MAX_BODY`] before anything reads it, and counts every 413
+/// (also those of extractors meeting a longer chunked body).
+async fn limit_body(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let response = if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body over {MAX_BODY} bytes"),
+        )
+    } else {
+        next.run(req).await
+    };
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        shared.metrics.api_body_too_large.inc();
+    }
+    response
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
@@ -204,7 +230,8 @@ async fn post_entry(
 ) -> Response {
     let Json(body) = match body {
         Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+        // 413 for a body over the limit, 400 or 415 for one that is not JSON.
+        Err(e) => return error(e.status(), e.body_text()),
     };
     let id = match CalendarEntries::validate(kind, &body) {
         Ok(id) => id,

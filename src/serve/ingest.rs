@@ -209,6 +209,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         };
         match next {
             Err(_) => {
+                shared.metrics.connections_idle_closed.inc();
                 tracing::info!(%peer, "Idle connection closed.");
                 return;
             }

@@ -40,6 +40,8 @@ pub struct Metrics {
     pub delivery_failures: Family<SinkLabel, Counter>,
     pub connections: Gauge,
     pub connections_refused: Counter,
+    pub connections_idle_closed: Counter,
+    pub api_body_too_large: Counter,
     pub state_bytes: Gauge,
 }
 
@@ -62,6 +64,8 @@ impl Metrics {
             delivery_failures: Family::default(),
             connections: Gauge::default(),
             connections_refused: Counter::default(),
+            connections_idle_closed: Counter::default(),
+            api_body_too_large: Counter::default(),
             state_bytes: Gauge::default(),
             registry: Registry::default(),
         };
@@ -139,6 +143,16 @@ impl Metrics {
             "tcp_connections_refused",
             "Connections refused at the limit",
             m.connections_refused.clone(),
+        );
+        registry.register(
+            "connections_idle_closed",
+            "TCP and TLS syslog connections closed after idle_timeout_secs without a line",
+            m.connections_idle_closed.clone(),
+        );
+        registry.register(
+            "api_body_too_large",
+            "API requests refused because the body exceeded the limit (413)",
+            m.api_body_too_large.clone(),
         );
         registry.register(
             "state_size_bytes",

@@ -7,6 +7,7 @@ mod cli;
 mod corpus;
 mod crash_loop;
 mod external;
+mod limits;
 mod properties;
 mod reorder;
 mod scenarios;
