@@ -22,6 +22,10 @@ pub struct ServeConfig {
     pub tls_key: Option<PathBuf>,
     /// HTTP API; default `127.0.0.1:9514`.
     pub http: SocketAddr,
+    /// Serve the API over HTTPS with this certificate chain (PEM); off unless set, needs
+    /// `api_tls_key`.
+    pub api_tls_cert: Option<PathBuf>,
+    pub api_tls_key: Option<PathBuf>,
     /// State directory (sled); default `./state`.
     pub state: PathBuf,
     /// Rules directory; default `./rules`.
@@ -60,6 +64,8 @@ impl Default for ServeConfig {
             tls_cert: None,
             tls_key: None,
             http: loopback(9514),
+            api_tls_cert: None,
+            api_tls_key: None,
             state: PathBuf::from("state"),
             rules: PathBuf::from("rules"),
             changes: changes.exists().then(|| changes.to_path_buf()),
@@ -86,6 +92,8 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub http: Option<SocketAddr>,
+    pub api_tls_cert: Option<PathBuf>,
+    pub api_tls_key: Option<PathBuf>,
     pub state: Option<PathBuf>,
     pub rules: Option<PathBuf>,
     pub changes: Option<PathBuf>,
@@ -173,6 +181,8 @@ impl ServeConfig {
             c.tls_cert = f.tls_cert.or(c.tls_cert);
             c.tls_key = f.tls_key.or(c.tls_key);
             c.http = f.http.unwrap_or(c.http);
+            c.api_tls_cert = f.api_tls_cert.or(c.api_tls_cert);
+            c.api_tls_key = f.api_tls_key.or(c.api_tls_key);
             c.state = f.state.unwrap_or(c.state);
             c.rules = f.rules.unwrap_or(c.rules);
             c.changes = f.changes.or(c.changes);
@@ -226,6 +236,14 @@ impl ServeConfig {
                 0,
                 0,
                 "tls needs tls_cert and tls_key",
+            ));
+        }
+        if c.api_tls_cert.is_some() != c.api_tls_key.is_some() {
+            return Err(ConfigError::new(
+                file_name,
+                0,
+                0,
+                "api_tls_cert and api_tls_key go together: set both to serve the API over HTTPS, or neither",
             ));
         }
         if c.token.is_none() && !c.http.ip().is_loopback() {

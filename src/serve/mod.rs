@@ -10,6 +10,7 @@ pub mod api;
 pub mod calendar_api;
 pub mod config;
 pub mod framing;
+pub mod https;
 pub mod ingest;
 pub mod outbox;
 pub mod telemetry;
@@ -256,6 +257,10 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (classifier, sequences, file_calendar) =
         load_config(&config.rules, config.changes.as_deref())?;
+    let api_tls = match (&config.api_tls_cert, &config.api_tls_key) {
+        (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
+        _ => None,
+    };
     let store = StateStore::open(&config.state)?;
     let entries = CalendarEntries::open(&store)?;
     let calendar = entries.merged(&file_calendar)?;
@@ -377,12 +382,30 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         source,
     })?;
     let app = api::router(Arc::clone(&shared));
+    let api_tls_on = api_tls.is_some();
     let http_stop = stop.clone();
-    listeners.push(tokio::spawn(async move {
-        let _ = axum::serve(http, app)
-            .with_graceful_shutdown(http_stop.cancelled_owned())
-            .await;
-    }));
+    match api_tls {
+        Some(acceptor) => {
+            let https =
+                https::TlsListener::new(http, acceptor, stop.clone()).map_err(|source| {
+                    ServeError::Bind {
+                        what: "https",
+                        addr: config.http,
+                        source,
+                    }
+                })?;
+            listeners.push(tokio::spawn(async move {
+                let _ = axum::serve(https, app)
+                    .with_graceful_shutdown(http_stop.cancelled_owned())
+                    .await;
+            }));
+        }
+        None => listeners.push(tokio::spawn(async move {
+            let _ = axum::serve(http, app)
+                .with_graceful_shutdown(http_stop.cancelled_owned())
+                .await;
+        })),
+    }
     if let Some(path) = config.changes.clone() {
         listeners.push(tokio::spawn(watch_changes(
             path,
@@ -390,7 +413,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
             stop.clone(),
         )));
     }
-    tracing::info!(udp = ?bound_udp, tcp = ?bound_tcp, tls = ?bound_tls, http = %bound_http, state = %config.state.display(), "Serving.");
+    tracing::info!(udp = ?bound_udp, tcp = ?bound_tcp, tls = ?bound_tls, http = %bound_http, https = api_tls_on, state = %config.state.display(), "Serving.");
     Ok(Running {
         udp: bound_udp,
         tcp: bound_tcp,
