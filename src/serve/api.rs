@@ -68,7 +68,7 @@ async fn auth(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        if !same_secret(given.as_bytes(), token.as_bytes()) {
+        if !same_secret(given.as_bytes(), token.expose().as_bytes()) {
             return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
         }
     }

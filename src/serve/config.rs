@@ -37,7 +37,7 @@ pub struct ServeConfig {
     /// Webhook sink URL (POST JSON); off unless set.
     pub webhook: Option<String>,
     /// API bearer token (from `IMAGEWATCH_API_TOKEN` or `token_file`).
-    pub token: Option<String>,
+    pub token: Option<ApiToken>,
     /// Reorder delay in milliseconds: how long a signal waits for earlier lines of its device;
     /// default 250. It bounds alert latency.
     pub lateness_ms: Millis,
@@ -51,6 +51,35 @@ pub struct ServeConfig {
     pub max_connections: usize,
     /// Idle TCP/TLS connections are closed after this many seconds; default 300.
     pub idle_timeout_secs: u64,
+}
+
+/// The API's bearer token. Its `Debug` says nothing of it, so a logged configuration cannot
+/// leak it; [`ApiToken::expose`] is the one way to read it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken(String);
+
+impl ApiToken {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiToken(<redacted>)")
+    }
+}
+
+impl From<String> for ApiToken {
+    fn from(s: String) -> Self {
+        ApiToken(s)
+    }
+}
+
+impl From<&str> for ApiToken {
+    fn from(s: &str) -> Self {
+        ApiToken(s.to_string())
+    }
 }
 
 impl Default for ServeConfig {
@@ -200,7 +229,16 @@ impl ServeConfig {
                         format!("token_file {}: {e}", tf.display()),
                     )
                 })?;
-                c.token = Some(token.trim().to_string());
+                if token.trim().is_empty() {
+                    // An empty token would let every request through.
+                    return Err(ConfigError::new(
+                        &file_name,
+                        0,
+                        0,
+                        format!("token_file {} is empty", tf.display()),
+                    ));
+                }
+                c.token = Some(token.trim().into());
             }
             c.lateness_ms = f.lateness_ms.unwrap_or(c.lateness_ms);
             c.queue = f.queue.unwrap_or(c.queue).max(1);
@@ -228,7 +266,7 @@ impl ServeConfig {
             None => {}
         }
         if let Some(t) = env_token.filter(|t| !t.trim().is_empty()) {
-            c.token = Some(t.trim().to_string());
+            c.token = Some(t.trim().into());
         }
         if c.tls.is_some() && (c.tls_cert.is_none() || c.tls_key.is_none()) {
             return Err(ConfigError::new(
@@ -296,7 +334,11 @@ mod tests {
         assert_eq!(c.tcp.unwrap().to_string(), "127.0.0.1:7000", "flags win");
         assert_eq!(c.alerts, PathBuf::from("/var/lib/iw/alerts.ndjson"));
         assert_eq!(c.workers, 3);
-        assert_eq!(c.token.as_deref(), Some("s3cret"));
+        assert_eq!(c.token.as_ref().map(ApiToken::expose), Some("s3cret"));
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "Debug redacts the token"
+        );
 
         std::fs::write(&file, "udp = \"off\"\nworkerz = 3\n").unwrap();
         let err = ServeConfig::resolve(

@@ -12,6 +12,7 @@ mod limits;
 mod properties;
 mod reorder;
 mod scenarios;
+mod security;
 mod service;
 mod service_interop;
 mod split_replay;
