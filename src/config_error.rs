@@ -34,14 +34,20 @@ pub fn yaml_error(file: &str, err: &serde_saphyr::Error) -> ConfigError {
         .location()
         .map(|l| (l.line() as usize, l.column() as usize))
         .unwrap_or((0, 0));
-    let text = err.to_string();
-    let reason = text
+    let text = err.without_snippet().to_string();
+    let first = text
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("invalid YAML")
-        .trim_start_matches("error: ")
-        .to_string();
+        .trim_start_matches("error: ");
+    // The position is in its own fields; said again in the reason it only gets in the way.
+    let reason = first
+        .strip_suffix(&format!(" at line {line}, column {column}"))
+        .unwrap_or(first);
+    let reason = reason
+        .strip_prefix(&format!("line {line} column {column}: "))
+        .unwrap_or(reason);
     ConfigError::new(file, line, column, reason)
 }
 

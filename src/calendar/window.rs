@@ -255,7 +255,10 @@ fn parse_cron(file: &str, owner: &str, text: &Text) -> Result<Cron, CalendarErro
             CalendarError::at(
                 file,
                 &text.referenced,
-                format!("{owner}: bad cron `{}`: {e}", text.value),
+                format!(
+                    "{owner}: bad cron `{}`: {e} (five fields: minute 0-59, hour 0-23, day of month, month, day of week)",
+                    text.value
+                ),
             )
         })
 }

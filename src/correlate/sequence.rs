@@ -2,7 +2,7 @@
 //! image is replaced, as data. The serde mirror here is compiled into [`SequenceRules`]; the
 //! machines only ever see the compiled form.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -263,27 +263,25 @@ impl SequenceRules {
 
     pub fn from_sources(files: &[(String, String)]) -> Result<SequenceRules, ConfigError> {
         let mut sequences = Vec::new();
-        let mut ids: HashSet<String> = HashSet::new();
+        // Where each id was first defined, to name it when it comes again.
+        let mut ids: HashMap<String, String> = HashMap::new();
         for (name, text) in files {
             let raw: RawFile = serde_saphyr::from_str(text).map_err(|e| yaml_error(name, &e))?;
             for seq in raw.sequences {
+                let mut spans = vec![(seq.id.value.trim().to_string(), at(name, &seq.id, ""))];
+                spans.extend(
+                    seq.on_timeout
+                        .iter()
+                        .map(|t| (t.rule_id.value.trim().to_string(), at(name, &t.rule_id, ""))),
+                );
                 let compiled = compile(name, seq)?;
-                if !ids.insert(compiled.id.clone()) {
-                    return Err(ConfigError::new(
-                        name.clone(),
-                        0,
-                        0,
-                        format!("duplicate sequence id {:?}", compiled.id),
-                    ));
-                }
-                for t in &compiled.on_timeout {
-                    if !ids.insert(t.rule_id.clone()) {
-                        return Err(ConfigError::new(
-                            name.clone(),
-                            0,
-                            0,
-                            format!("duplicate rule id {:?}", t.rule_id),
-                        ));
+                for (id, here) in spans {
+                    let place = format!("{}:{}:{}", here.file, here.line, here.column);
+                    if let Some(first) = ids.insert(id.clone(), place) {
+                        return Err(ConfigError {
+                            reason: format!("duplicate rule id {id:?}: already defined at {first}"),
+                            ..here
+                        });
                     }
                 }
                 sequences.push(compiled);

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use toml::Spanned;
 
 use crate::config_error::ConfigError;
 use crate::time::Millis;
@@ -115,20 +116,20 @@ impl Default for ServeConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    pub udp: Option<String>,
-    pub tcp: Option<String>,
-    pub tls: Option<String>,
+    pub udp: Option<Spanned<String>>,
+    pub tcp: Option<Spanned<String>>,
+    pub tls: Option<Spanned<String>>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
-    pub http: Option<SocketAddr>,
-    pub api_tls_cert: Option<PathBuf>,
-    pub api_tls_key: Option<PathBuf>,
+    pub http: Option<Spanned<String>>,
+    pub api_tls_cert: Option<Spanned<PathBuf>>,
+    pub api_tls_key: Option<Spanned<PathBuf>>,
     pub state: Option<PathBuf>,
     pub rules: Option<PathBuf>,
     pub changes: Option<PathBuf>,
     pub alerts: Option<PathBuf>,
     pub webhook: Option<String>,
-    pub token_file: Option<PathBuf>,
+    pub token_file: Option<Spanned<PathBuf>>,
     pub lateness_ms: Option<Millis>,
     pub queue: Option<usize>,
     pub workers: Option<usize>,
@@ -170,18 +171,52 @@ pub struct Flags {
 }
 
 /// `off` disables a listener; anything else is an address.
-fn listener(text: &str, what: &str, file: &str) -> Result<Option<SocketAddr>, ConfigError> {
+fn listener(text: &str, what: &str, at: Place) -> Result<Option<SocketAddr>, ConfigError> {
     if text.eq_ignore_ascii_case("off") || text.is_empty() {
         return Ok(None);
     }
     text.parse().map(Some).map_err(|e| {
-        ConfigError::new(
-            file,
-            0,
-            0,
-            format!("{what}: {text:?} is not an address: {e}"),
-        )
+        at.error(format!(
+            "{what}: {text:?} is not an address: {e} (write IP:PORT, e.g. 127.0.0.1:5514, or \"off\")"
+        ))
     })
+}
+
+/// Where a setting was written: a line and column of the config file, or the command line.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    file: &'a str,
+    line: usize,
+    column: usize,
+}
+
+impl Place<'_> {
+    fn error(self, reason: impl Into<String>) -> ConfigError {
+        ConfigError::new(self.file, self.line, self.column, reason)
+    }
+}
+
+const COMMAND_LINE: Place<'static> = Place {
+    file: "command line",
+    line: 0,
+    column: 0,
+};
+
+/// Serde's names for Rust's integer types mean nothing to the person editing the file.
+fn plain_words(message: &str) -> String {
+    let mut m = message.to_string();
+    for (rust, plain) in [
+        ("expected usize", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected i64", "expected a whole number (milliseconds)"),
+        (
+            "invalid basic string",
+            "invalid string: a \"…\" not closed on its line, or a bad \\ escape",
+        ),
+    ] {
+        m = m.replace(rust, plain);
+    }
+    m
 }
 
 impl ServeConfig {
@@ -190,28 +225,54 @@ impl ServeConfig {
         let mut c = ServeConfig::default();
         let mut alerts_set = false;
         let mut file_name = "command line".to_string();
+        let mut text = String::new();
+        // Where the file set the settings that later checks may reject.
+        let (mut tls_at, mut http_at, mut api_tls_at) = (None, None, None);
         if let Some(path) = &flags.config {
             file_name = path.display().to_string();
-            let text = std::fs::read_to_string(path)
+            text = std::fs::read_to_string(path)
                 .map_err(|e| ConfigError::new(&file_name, 0, 0, format!("cannot read: {e}")))?;
+        }
+        let place = |span: std::ops::Range<usize>| {
+            let (line, column) = line_col(&text, span.start);
+            Place {
+                file: &file_name,
+                line,
+                column,
+            }
+        };
+        if flags.config.is_some() {
             let f: FileConfig = toml::from_str(&text).map_err(|e| {
                 let (line, col) = e.span().map(|s| line_col(&text, s.start)).unwrap_or((0, 0));
-                ConfigError::new(&file_name, line, col, e.message().to_string())
+                ConfigError::new(&file_name, line, col, plain_words(e.message()))
             })?;
             if let Some(v) = f.udp {
-                c.udp = listener(&v, "udp", &file_name)?;
+                c.udp = listener(v.get_ref(), "udp", place(v.span()))?;
             }
             if let Some(v) = f.tcp {
-                c.tcp = listener(&v, "tcp", &file_name)?;
+                c.tcp = listener(v.get_ref(), "tcp", place(v.span()))?;
             }
             if let Some(v) = f.tls {
-                c.tls = listener(&v, "tls", &file_name)?;
+                tls_at = Some(place(v.span()));
+                c.tls = listener(v.get_ref(), "tls", place(v.span()))?;
             }
             c.tls_cert = f.tls_cert.or(c.tls_cert);
             c.tls_key = f.tls_key.or(c.tls_key);
-            c.http = f.http.unwrap_or(c.http);
-            c.api_tls_cert = f.api_tls_cert.or(c.api_tls_cert);
-            c.api_tls_key = f.api_tls_key.or(c.api_tls_key);
+            if let Some(v) = f.http {
+                let at = place(v.span());
+                http_at = Some(at);
+                c.http = v.get_ref().parse().map_err(|e| {
+                    at.error(format!(
+                        "http: {:?} is not an address: {e} (write IP:PORT, e.g. 127.0.0.1:9514)",
+                        v.get_ref()
+                    ))
+                })?;
+            }
+            for v in [&f.api_tls_cert, &f.api_tls_key].into_iter().flatten() {
+                api_tls_at = Some(place(v.span()));
+            }
+            c.api_tls_cert = f.api_tls_cert.map(Spanned::into_inner).or(c.api_tls_cert);
+            c.api_tls_key = f.api_tls_key.map(Spanned::into_inner).or(c.api_tls_key);
             c.state = f.state.unwrap_or(c.state);
             c.rules = f.rules.unwrap_or(c.rules);
             c.changes = f.changes.or(c.changes);
@@ -221,22 +282,13 @@ impl ServeConfig {
             }
             c.webhook = f.webhook.or(c.webhook);
             if let Some(tf) = f.token_file {
-                let token = std::fs::read_to_string(&tf).map_err(|e| {
-                    ConfigError::new(
-                        &file_name,
-                        0,
-                        0,
-                        format!("token_file {}: {e}", tf.display()),
-                    )
-                })?;
+                let at = place(tf.span());
+                let tf = tf.get_ref();
+                let token = std::fs::read_to_string(tf)
+                    .map_err(|e| at.error(format!("token_file {}: {e}", tf.display())))?;
                 if token.trim().is_empty() {
                     // An empty token would let every request through.
-                    return Err(ConfigError::new(
-                        &file_name,
-                        0,
-                        0,
-                        format!("token_file {} is empty", tf.display()),
-                    ));
+                    return Err(at.error(format!("token_file {} is empty", tf.display())));
                 }
                 c.token = Some(token.trim().into());
             }
@@ -248,15 +300,19 @@ impl ServeConfig {
             c.idle_timeout_secs = f.idle_timeout_secs.unwrap_or(c.idle_timeout_secs).max(1);
         }
         if let Some(v) = &flags.udp {
-            c.udp = listener(v, "--udp", "command line")?;
+            c.udp = listener(v, "--udp", COMMAND_LINE)?;
         }
         if let Some(v) = &flags.tcp {
-            c.tcp = listener(v, "--tcp", "command line")?;
+            c.tcp = listener(v, "--tcp", COMMAND_LINE)?;
         }
         if let Some(v) = &flags.tls {
-            c.tls = listener(v, "--tls", "command line")?;
+            tls_at = None;
+            c.tls = listener(v, "--tls", COMMAND_LINE)?;
         }
-        c.http = flags.http.unwrap_or(c.http);
+        if let Some(h) = flags.http {
+            http_at = None;
+            c.http = h;
+        }
         c.state = flags.state.clone().unwrap_or(c.state);
         c.rules = flags.rules.clone().unwrap_or(c.rules);
         c.changes = flags.changes.clone().or(c.changes);
@@ -269,31 +325,20 @@ impl ServeConfig {
             c.token = Some(t.trim().into());
         }
         if c.tls.is_some() && (c.tls_cert.is_none() || c.tls_key.is_none()) {
-            return Err(ConfigError::new(
-                file_name,
-                0,
-                0,
-                "tls needs tls_cert and tls_key",
-            ));
+            return Err(tls_at
+                .unwrap_or(COMMAND_LINE)
+                .error("tls needs tls_cert and tls_key (PEM files) in the config file"));
         }
         if c.api_tls_cert.is_some() != c.api_tls_key.is_some() {
-            return Err(ConfigError::new(
-                file_name,
-                0,
-                0,
+            return Err(api_tls_at.unwrap_or(COMMAND_LINE).error(
                 "api_tls_cert and api_tls_key go together: set both to serve the API over HTTPS, or neither",
             ));
         }
         if c.token.is_none() && !c.http.ip().is_loopback() {
-            return Err(ConfigError::new(
-                file_name,
-                0,
-                0,
-                format!(
-                    "refusing to serve the API on {} without a token: set IMAGEWATCH_API_TOKEN or token_file, or bind to a loopback address",
-                    c.http
-                ),
-            ));
+            return Err(http_at.unwrap_or(COMMAND_LINE).error(format!(
+                "refusing to serve the API on {} without a token: set IMAGEWATCH_API_TOKEN or token_file, or bind to a loopback address",
+                c.http
+            )));
         }
         Ok(c)
     }

@@ -5,6 +5,7 @@ mod classify_external_corpus;
 mod classify_generated_corpus;
 mod classify_rules_examples;
 mod cli;
+mod config_errors;
 mod corpus;
 mod crash_loop;
 mod external;
