@@ -50,6 +50,8 @@ pub async fn run(
     loop {
         let mut syncs = Vec::new();
         let mut accepted = false;
+        // Before the job: `accept` counts duplicate deliveries.
+        let before = engine.stats.clone();
         tokio::select! {
             job = jobs.recv() => match job {
                 Some(Job::Signal(s)) => {
@@ -67,7 +69,6 @@ pub async fn run(
             _ = tick.tick() => engine.observe(now_ms()),
             _ = stop.cancelled(), if jobs.is_empty() => break,
         }
-        let before = engine.stats.clone();
         if let Err(e) = engine.advance(&mut alerts) {
             tracing::error!(error = %e, "State store failed while processing; alerts may be late.");
         }
