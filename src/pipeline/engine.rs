@@ -53,6 +53,9 @@ impl Engine {
         let mut buffer = BTreeMap::new();
         for (time, seq, sig) in store.buffered()? {
             if owns(&sig.device) {
+                // Delivered once already (the machine remembers deliveries only once it has
+                // processed them): a resend after the restart is a duplicate.
+                correlator.first_delivery(&sig.device, sig.time, sig.fingerprint);
                 buffer.insert((time, seq), sig);
             }
         }

@@ -467,3 +467,60 @@ async fn crash_loop_kill_9_loses_and_duplicates_no_alert() {
     );
     assert_eq!(final_revisions(&reference), final_revisions(&got));
 }
+
+/// Regression: a signal still waiting in the reorder buffer (its device time a little ahead)
+/// when the service is killed is restored from the store at restart; its resend must count as
+/// a duplicate delivery, not enter the buffer a second time and be processed twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resend_of_a_buffered_signal_after_kill_9_is_a_duplicate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let host = device_name(0);
+    let times = [now - 10_000, now - 9_000, now + 4_000, now + 4_500];
+    let lines: Vec<String> = swap_lines(&host, "203.0.113.9", "jdoe")
+        .iter()
+        .zip(times)
+        .map(|(l, t)| l.replace("{stamp}", &stamp(t)))
+        .collect();
+    let (_, changes) = input(now);
+    std::fs::write(dir.join("changes.yaml"), changes).unwrap();
+    let client = super::http_client();
+
+    let mut first = spawn(dir);
+    let mut confirmed = 0;
+    feed(&client, (first.tcp, first.http), &lines, &mut confirmed, 4)
+        .await
+        .unwrap();
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+
+    let mut second = spawn(dir);
+    let mut again = 0;
+    feed(&client, (second.tcp, second.http), &lines, &mut again, 4)
+        .await
+        .unwrap();
+    assert_eq!(
+        metric(&client, second.http, "imagewatch_duplicate_signals_total")
+            .await
+            .unwrap(),
+        4.0,
+        "every resent line is a duplicate"
+    );
+    let file = dir.join("state/alerts.ndjson");
+    eventually(Duration::from_secs(15), async || {
+        (!file_alerts(&file).is_empty()).then_some(())
+    })
+    .await
+    .expect("the sequence completes once its buffered lines are due");
+    settle(&client, second.http, &file).await;
+    let got = file_alerts(&file);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(
+        got[0]["evidence"].as_array().unwrap().len(),
+        4,
+        "{:#}",
+        got[0]
+    );
+    assert_eq!(terminate(&mut second.child).code(), Some(0));
+}
