@@ -1,15 +1,16 @@
 //! kill -9 at random moments, again and again, on one state directory, while a sender feeds a
-//! scenario-dense set of lines over TCP: the alert file ends with exactly the alerts of an
-//! uninterrupted run of the same input, each (id, revision) once.
+//! scenario-dense set of lines over TCP: the alert file ends with exactly the alert records of
+//! an uninterrupted run of the same input (whole records: evidence, confidence, revisions),
+//! each (id, revision) once.
 //!
 //! TCP has no application-level acknowledgement, so lines written before a kill may die in
 //! socket buffers. The sender therefore treats a line as delivered only once the service has
 //! confirmed it durable: the listener has read every line sent on this life
 //! (`imagewatch_lines_received_total`) and a reload has passed through every worker queue (a
 //! reload answers only when the workers have processed and flushed what was queued before
-//! it). After each kill the sender resends everything after the last confirmed line; lines
-//! the service had already stored come back as duplicate deliveries (same device time, same
-//! fingerprint) and are dropped by the engine.
+//! it). After each kill the sender resends everything after the last confirmed line, and
+//! the 40 lines before it too; lines the service had already stored come back as duplicate
+//! deliveries (same device time, same fingerprint) and are dropped by the engine.
 //!
 //! `CRASH_KILLS` sets the number of kills (default 20); `CRASH_SEED` the seed of the kill
 //! moments. `scripts/crash_loop.sh` runs it with 100 kills.
@@ -32,6 +33,8 @@ const DEVICES: usize = 140;
 const STEP_MS: i64 = 10;
 /// Lines written between two confirmations.
 const CHUNK: usize = 25;
+/// Confirmed lines sent again after each restart.
+const AGAIN: usize = 40;
 
 /// xorshift64*: enough randomness for kill moments, no dependency.
 struct Rng(u64);
@@ -252,13 +255,15 @@ async fn confirm(client: &reqwest::Client, http: SocketAddr, n: usize) -> Result
     Ok(())
 }
 
-/// Sends up to `budget` lines after the last confirmed one, confirming every [`CHUNK`] lines;
-/// `confirmed` moves only when the service has confirmed.
+/// Sends the last `again` confirmed lines once more (a sender that cannot tell what the
+/// service kept; they must count as duplicates), then up to `budget` new ones, confirming
+/// every [`CHUNK`] lines; `confirmed` moves only when the service has confirmed.
 async fn feed(
     client: &reqwest::Client,
     life: (SocketAddr, SocketAddr),
     lines: &[String],
     confirmed: &mut usize,
+    again: usize,
     budget: usize,
 ) -> Result<(), String> {
     let (tcp, http) = life;
@@ -267,7 +272,7 @@ async fn feed(
     let mut conn = tokio::net::TcpStream::connect(tcp)
         .await
         .map_err(|e| e.to_string())?;
-    let (mut pos, mut sent) = (*confirmed, 0);
+    let (mut pos, mut sent) = (confirmed.saturating_sub(again), 0);
     while pos < end {
         let upto = (pos + CHUNK).min(end);
         let mut bytes = lines[pos..upto].join("\n");
@@ -300,8 +305,10 @@ async fn settle(client: &reqwest::Client, http: SocketAddr, file: &Path) {
     .expect("the outbox drains");
 }
 
-/// One alert record of the file, as compared between runs.
-type Record = (String, u64, String, String, String, bool);
+/// One alert record of the file, as compared between runs: id, revision, rule, device,
+/// severity, suppressed, and the whole record (evidence, confidence, reason, …) but for
+/// `last_seen`.
+type Record = (String, u64, String, String, String, bool, String);
 
 fn records(file: &Path) -> Vec<Record> {
     file_alerts(file)
@@ -314,6 +321,14 @@ fn records(file: &Path) -> Vec<Record> {
                 a["device"].as_str().unwrap_or("").to_string(),
                 a["severity"].as_str().unwrap_or("").to_string(),
                 a["suppressed"].as_bool().unwrap_or(false),
+                {
+                    // `last_seen` also takes the arrival time of the evidence (a device clock
+                    // a little behind the collector must not end a finding early): a property
+                    // of the delivery, not of the input.
+                    let mut a = a.clone();
+                    a.as_object_mut().unwrap().remove("last_seen");
+                    a.to_string()
+                },
             )
         })
         .collect()
@@ -330,6 +345,7 @@ async fn uninterrupted(dir: &Path, changes: &str, lines: &[String]) -> Vec<Recor
         (life.tcp, life.http),
         lines,
         &mut confirmed,
+        0,
         lines.len(),
     )
     .await
@@ -356,15 +372,14 @@ async fn crash_loop_kill_9_loses_and_duplicates_no_alert() {
                 .as_nanos() as u64
         })
         | 1;
-    // Event times just behind the wall clock: processed at once, and within the 5 minutes
-    // in which the engine trusts a device clock over the arrival time.
-    let base = jiff::Timestamp::now().as_millisecond() - 40_000;
+    // Event times from 3 s ahead on, 10 ms apart: while the sender works through them (slower
+    // than 100 lines a second, kills included) many lines wait in the reorder buffer (stored)
+    // until the wall clock reaches them, so kills land while signals are buffered too. Every
+    // time stays within the 5 minutes in which the engine trusts a device clock over the
+    // arrival time, for both runs.
+    let base = jiff::Timestamp::now().as_millisecond() + 3_000;
     let (lines, changes) = input(base);
     let started = Instant::now();
-
-    let reference_dir = tempfile::tempdir().unwrap();
-    let reference = uninterrupted(reference_dir.path(), &changes, &lines).await;
-    let reference_time = started.elapsed();
 
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
@@ -385,6 +400,7 @@ async fn crash_loop_kill_9_loses_and_duplicates_no_alert() {
                 (life.tcp, life.http),
                 &lines,
                 &mut confirmed,
+                AGAIN,
                 budget,
             ),
         )
@@ -411,15 +427,26 @@ async fn crash_loop_kill_9_loses_and_duplicates_no_alert() {
         (life.tcp, life.http),
         &lines,
         &mut confirmed,
+        AGAIN,
         lines.len(),
     )
     .await
     .unwrap();
     assert_eq!(confirmed, lines.len());
+    // Every buffered signal is due (and processed) before the file is read.
+    let last = base + lines.len() as i64 * STEP_MS;
+    let wait = last + 1_000 - jiff::Timestamp::now().as_millisecond();
+    tokio::time::sleep(Duration::from_millis(wait.max(0) as u64)).await;
     let file = dir.join("state/alerts.ndjson");
     settle(&client, life.http, &file).await;
     assert_eq!(terminate(&mut life.child).code(), Some(0));
     let got = records(&file);
+
+    // The same input, uninterrupted (by now every event time has passed).
+    let reference_started = Instant::now();
+    let reference_dir = tempfile::tempdir().unwrap();
+    let reference = uninterrupted(reference_dir.path(), &changes, &lines).await;
+    let reference_time = reference_started.elapsed();
 
     let mut counts: BTreeMap<(String, u64), usize> = BTreeMap::new();
     for r in &got {
@@ -489,15 +516,22 @@ async fn a_resend_of_a_buffered_signal_after_kill_9_is_a_duplicate() {
 
     let mut first = spawn(dir);
     let mut confirmed = 0;
-    feed(&client, (first.tcp, first.http), &lines, &mut confirmed, 4)
-        .await
-        .unwrap();
+    feed(
+        &client,
+        (first.tcp, first.http),
+        &lines,
+        &mut confirmed,
+        0,
+        4,
+    )
+    .await
+    .unwrap();
     first.child.kill().unwrap();
     first.child.wait().unwrap();
 
     let mut second = spawn(dir);
     let mut again = 0;
-    feed(&client, (second.tcp, second.http), &lines, &mut again, 4)
+    feed(&client, (second.tcp, second.http), &lines, &mut again, 0, 4)
         .await
         .unwrap();
     assert_eq!(
