@@ -5,17 +5,20 @@
 //! from `GET /metrics`.
 //!
 //! ```text
-//! loadgen udp     --target ADDR --http ADDR --file FILE --rate MSG_PER_S --secs N
+//! loadgen udp     --target ADDR --http ADDR --file FILE --rate MSG_PER_S --secs N [--threads N]
 //! loadgen tcp     --target ADDR --http ADDR --file FILE [--lines N]
 //! loadgen latency --target ADDR --http ADDR --file FILE --rate MSG_PER_S --secs N --alerts FILE
 //! ```
 //!
 //! Each mode prints one line of `key=value` pairs on stdout:
 //!
-//! - `udp`: offered rate, messages sent and the rate actually achieved, `received`
-//!   (`imagewatch_lines_received_total{transport="udp"}` delta), `queue_dropped`
-//!   (`imagewatch_udp_dropped_total` delta: signals refused by a full worker queue) and
-//!   `kernel_dropped` (sent − received: datagrams lost before the listener read them).
+//! - `udp`: offered rate (`--rate 0`: as fast as the sender threads can), messages sent and
+//!   the rate actually achieved, `received` (`imagewatch_lines_received_total{transport="udp"}`
+//!   delta), `queue_dropped` (`imagewatch_udp_dropped_total` delta: signals refused by a full
+//!   worker queue), `kernel_dropped` (sent − received: datagrams lost before the listener read
+//!   them) and `kernel_counted` (the service's own `imagewatch_udp_kernel_dropped_total` delta;
+//!   -1 when it has no such counter). `--threads` sender threads (default 2) each send from
+//!   their own socket in `sendmmsg(2)` batches; `--duration` is `--secs`.
 //! - `tcp`: lines written over one connection and lines/s until the service counted them all.
 //! - `latency`: per alert record in the NDJSON sink, the time from sending the newest line among
 //!   its evidence (the line that closed or raised it) to the record appearing in the file;
@@ -28,6 +31,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod sender;
+
 struct Args {
     mode: String,
     target: String,
@@ -37,12 +42,13 @@ struct Args {
     secs: f64,
     lines: usize,
     alerts: String,
+    threads: usize,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: loadgen udp|tcp|latency --target ADDR --http ADDR --file FILE \
-         [--rate N] [--secs N] [--lines N] [--alerts FILE]"
+         [--rate N] [--secs N] [--threads N] [--lines N] [--alerts FILE]"
     );
     std::process::exit(2)
 }
@@ -59,6 +65,7 @@ fn parse_args() -> Args {
         secs: 5.0,
         lines: 0,
         alerts: String::new(),
+        threads: 2,
     };
     while let Some(k) = it.next() {
         let v = it.next().unwrap_or_else(|| usage());
@@ -67,9 +74,10 @@ fn parse_args() -> Args {
             "--http" => a.http = v,
             "--file" => a.file = v,
             "--rate" => a.rate = v.parse().unwrap_or_else(|_| usage()),
-            "--secs" => a.secs = v.parse().unwrap_or_else(|_| usage()),
+            "--secs" | "--duration" => a.secs = v.parse().unwrap_or_else(|_| usage()),
             "--lines" => a.lines = v.parse().unwrap_or_else(|_| usage()),
             "--alerts" => a.alerts = v,
+            "--threads" => a.threads = v.parse().unwrap_or_else(|_| usage()),
             _ => usage(),
         }
     }
@@ -141,18 +149,31 @@ fn metric(http: &str, name: &str, label: &str) -> u64 {
 }
 
 const RECEIVED: &str = "imagewatch_lines_received_total";
+const KERNEL_DROPPED: &str = "imagewatch_udp_kernel_dropped_total";
 
-/// Polls `name` until it reaches `want` or stops moving for a while; returns the last value
-/// and when it last changed.
-fn settle(http: &str, name: &str, label: &str, want: u64) -> (u64, Instant) {
-    let mut last = metric(http, name, label);
+/// Whether the service exports `name` at all.
+fn metric_exists(http: &str, name: &str) -> bool {
+    let Ok(mut s) = TcpStream::connect(http) else {
+        return false;
+    };
+    let req = format!("GET /metrics HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n");
+    let mut body = String::new();
+    s.write_all(req.as_bytes()).is_ok()
+        && s.read_to_string(&mut body).is_ok()
+        && body.lines().any(|l| l.starts_with(name))
+}
+
+/// Polls `value` until it reaches `want` or stops moving for a while; returns when it last
+/// changed.
+fn settle(value: impl Fn() -> u64, want: u64) -> Instant {
+    let mut last = value();
     let mut changed = Instant::now();
     loop {
         if last >= want || changed.elapsed() > Duration::from_millis(1500) {
-            return (last, changed);
+            return changed;
         }
         std::thread::sleep(Duration::from_millis(20));
-        let now = metric(http, name, label);
+        let now = value();
         if now != last {
             last = now;
             changed = Instant::now();
@@ -160,110 +181,63 @@ fn settle(http: &str, name: &str, label: &str, want: u64) -> (u64, Instant) {
     }
 }
 
-/// Sends `lines` round-robin at `rate` per second for `secs`; calls `sent` with each index.
-/// Datagrams that are due go out in batches of up to [`BATCH`] per `sendmmsg(2)` call, so the
-/// sender needs a fraction of a core even at several hundred thousand messages a second.
-fn pace_udp(
-    socket: &UdpSocket,
-    lines: &[Vec<u8>],
-    rate: f64,
-    secs: f64,
-    mut sent: impl FnMut(usize, Instant),
-) -> (u64, f64) {
-    let total = (rate * secs) as u64;
-    let start = Instant::now();
-    let mut i: u64 = 0;
-    while i < total {
-        let due = ((start.elapsed().as_secs_f64() * rate) as u64).min(total);
-        if i >= due {
-            std::thread::sleep(Duration::from_micros(50));
-            continue;
-        }
-        while i < due {
-            let n = ((due - i) as usize).min(BATCH);
-            let idx: Vec<usize> = (0..n as u64)
-                .map(|k| ((i + k) % lines.len() as u64) as usize)
-                .collect();
-            let done = send_batch(socket, lines, &idx);
-            let now = Instant::now();
-            for &x in &idx[..done] {
-                sent(x, now);
-            }
-            i += done as u64;
-            if done == 0 {
-                // Socket buffer full (ENOBUFS/EAGAIN): a send failure, not a drop by the
-                // service; retry so `sent` counts only datagrams that left.
-                std::thread::yield_now();
-            }
-        }
-    }
-    (i, start.elapsed().as_secs_f64())
-}
-
-const BATCH: usize = 64;
-
-/// One `sendmmsg(2)` on a connected socket; returns how many datagrams left.
-fn send_batch(socket: &UdpSocket, lines: &[Vec<u8>], idx: &[usize]) -> usize {
-    use std::os::fd::AsRawFd;
-    let mut iov: Vec<libc::iovec> = idx
-        .iter()
-        .map(|&x| libc::iovec {
-            iov_base: lines[x].as_ptr() as *mut libc::c_void,
-            iov_len: lines[x].len(),
-        })
-        .collect();
-    let mut msgs: Vec<libc::mmsghdr> = iov
-        .iter_mut()
-        .map(|v| {
-            // SAFETY: an all-zero msghdr is valid (no name, no control data).
-            let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
-            h.msg_iov = v as *mut libc::iovec;
-            h.msg_iovlen = 1;
-            libc::mmsghdr {
-                msg_hdr: h,
-                msg_len: 0,
-            }
-        })
-        .collect();
-    // SAFETY: `msgs` and the iovecs and buffers it points to outlive the call; the socket is
-    // connected, so no destination address is needed.
-    let r = unsafe {
-        libc::sendmmsg(
-            socket.as_raw_fd(),
-            msgs.as_mut_ptr(),
-            msgs.len() as libc::c_uint,
-            0,
-        )
-    };
-    if r < 0 { 0 } else { r as usize }
-}
-
 fn udp(a: &Args) {
-    let n = ((a.rate * a.secs) as usize).min(2_000_000);
-    let lines = load_lines(&a.file, n);
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    socket.connect(&a.target).expect("connect");
+    // Enough distinct lines for the whole run (up to 2M), or 2M when unpaced.
+    let n = if a.rate > 0.0 {
+        ((a.rate * a.secs) as usize).min(2_000_000)
+    } else {
+        2_000_000
+    };
+    let lines = Arc::new(load_lines(&a.file, n));
     let before = metric(&a.http, RECEIVED, "udp");
     let dropped_before = metric(&a.http, "imagewatch_udp_dropped_total", "");
+    let has_kernel = metric_exists(&a.http, KERNEL_DROPPED);
+    let kernel_before = metric(&a.http, KERNEL_DROPPED, "");
     let start = Instant::now();
-    let (sent, elapsed) = pace_udp(&socket, &lines, a.rate, a.secs, |_, _| {});
-    let (after, last_change) = settle(&a.http, RECEIVED, "udp", before + sent);
-    let received = after - before;
+    let plan = sender::Plan {
+        target: a.target.clone(),
+        rate: a.rate,
+        secs: a.secs,
+        threads: a.threads,
+    };
+    let sent = sender::flood(lines, &plan);
+    // Wait until every datagram is accounted for (received or counted as a kernel drop), or
+    // the counters stop moving.
+    let accounted = || {
+        metric(&a.http, RECEIVED, "udp").saturating_sub(before)
+            + if has_kernel {
+                metric(&a.http, KERNEL_DROPPED, "").saturating_sub(kernel_before)
+            } else {
+                0
+            }
+    };
+    let last_change = settle(accounted, sent.sent);
+    let received = metric(&a.http, RECEIVED, "udp").saturating_sub(before);
+    let kernel_counted = if has_kernel {
+        (metric(&a.http, KERNEL_DROPPED, "").saturating_sub(kernel_before)) as i64
+    } else {
+        -1
+    };
     // Until the service had counted the last datagram it got (it may still be draining the
     // socket buffer after the sender stopped).
-    let recv_secs = last_change.duration_since(start).as_secs_f64().max(elapsed);
+    let recv_secs = last_change
+        .duration_since(start)
+        .as_secs_f64()
+        .max(sent.secs);
     let queue_dropped = metric(&a.http, "imagewatch_udp_dropped_total", "") - dropped_before;
     println!(
-        "udp offered={} secs={} send_secs={:.3} sent={} send_rate={:.0} received={} recv_rate={:.0} queue_dropped={} kernel_dropped={}",
+        "udp offered={} secs={} threads={} send_secs={:.3} sent={} send_rate={:.0} received={} recv_rate={:.0} queue_dropped={} kernel_dropped={} kernel_counted={}",
         a.rate as u64,
         a.secs,
-        elapsed,
-        sent,
-        sent as f64 / elapsed,
+        a.threads,
+        sent.secs,
+        sent.sent,
+        sent.rate(),
         received,
         received as f64 / recv_secs,
         queue_dropped,
-        sent.saturating_sub(received)
+        sent.sent.saturating_sub(received),
+        kernel_counted
     );
 }
 
@@ -280,8 +254,11 @@ fn tcp(a: &Args) {
     }
     w.flush().expect("flush");
     let written = start.elapsed().as_secs_f64();
-    let (after, last_change) = settle(&a.http, RECEIVED, "tcp", before + lines.len() as u64);
-    let received = after - before;
+    let last_change = settle(
+        || metric(&a.http, RECEIVED, "tcp").saturating_sub(before),
+        lines.len() as u64,
+    );
+    let received = metric(&a.http, RECEIVED, "tcp").saturating_sub(before);
     let elapsed = last_change.duration_since(start).as_secs_f64();
     drop(w);
     println!(
@@ -327,13 +304,17 @@ fn latency(a: &Args) {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
     socket.connect(&a.target).expect("connect");
     let before = metric(&a.http, RECEIVED, "udp");
-    let (sent, _) = {
+    let sent = {
         let sent_at = Arc::clone(&sent_at);
-        pace_udp(&socket, &lines, a.rate, a.secs, move |i, t| {
+        sender::pace(&socket, &lines, 0, a.rate, a.secs, None, move |i, t| {
             sent_at.lock().expect("lock")[i] = Some(t)
         })
+        .sent
     };
-    settle(&a.http, RECEIVED, "udp", before + sent);
+    settle(
+        || metric(&a.http, RECEIVED, "udp").saturating_sub(before),
+        sent,
+    );
     // Let the reorder delay and the sink catch up.
     std::thread::sleep(Duration::from_secs(2));
     done.store(true, Ordering::Relaxed);

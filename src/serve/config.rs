@@ -52,6 +52,17 @@ pub struct ServeConfig {
     pub max_connections: usize,
     /// Idle TCP/TLS connections are closed after this many seconds; default 300.
     pub idle_timeout_secs: u64,
+    /// UDP sockets sharing the UDP address (`SO_REUSEPORT`), each read by its own thread;
+    /// default: the number of cores, at most 4.
+    pub udp_sockets: usize,
+    /// Receive buffer requested for each UDP socket, in bytes; default 8 MiB. The kernel may
+    /// grant less (`net.core.rmem_max`); the service then says so in its log.
+    pub udp_recv_buffer: usize,
+}
+
+/// One UDP socket per core (at most 4): each has its own receive thread.
+pub fn default_udp_sockets() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 /// The API's bearer token. Its `Debug` says nothing of it, so a logged configuration cannot
@@ -108,6 +119,8 @@ impl Default for ServeConfig {
             max_line: crate::source::lines::MAX_LINE,
             max_connections: 1024,
             idle_timeout_secs: 300,
+            udp_sockets: default_udp_sockets(),
+            udp_recv_buffer: 8 << 20,
         }
     }
 }
@@ -136,6 +149,8 @@ pub struct FileConfig {
     pub max_line: Option<usize>,
     pub max_connections: Option<usize>,
     pub idle_timeout_secs: Option<u64>,
+    pub udp_sockets: Option<usize>,
+    pub udp_recv_buffer: Option<usize>,
 }
 
 /// Command-line overrides (`None`: not given).
@@ -298,6 +313,11 @@ impl ServeConfig {
             c.max_line = f.max_line.unwrap_or(c.max_line).max(256);
             c.max_connections = f.max_connections.unwrap_or(c.max_connections).max(1);
             c.idle_timeout_secs = f.idle_timeout_secs.unwrap_or(c.idle_timeout_secs).max(1);
+            c.udp_sockets = f.udp_sockets.unwrap_or(c.udp_sockets).clamp(1, 64);
+            c.udp_recv_buffer = f
+                .udp_recv_buffer
+                .unwrap_or(c.udp_recv_buffer)
+                .clamp(4096, 1 << 30);
         }
         if let Some(v) = &flags.udp {
             c.udp = listener(v, "--udp", COMMAND_LINE)?;
@@ -366,7 +386,8 @@ mod tests {
         let file = dir.path().join("imagewatch.toml");
         std::fs::write(
             &file,
-            "udp = \"off\"\ntcp = \"127.0.0.1:6000\"\nstate = \"/var/lib/iw\"\nworkers = 3\n",
+            "udp = \"off\"\ntcp = \"127.0.0.1:6000\"\nstate = \"/var/lib/iw\"\nworkers = 3\n\
+             udp_sockets = 3\nudp_recv_buffer = 1048576\n",
         )
         .unwrap();
         let flags = Flags {
@@ -379,6 +400,7 @@ mod tests {
         assert_eq!(c.tcp.unwrap().to_string(), "127.0.0.1:7000", "flags win");
         assert_eq!(c.alerts, PathBuf::from("/var/lib/iw/alerts.ndjson"));
         assert_eq!(c.workers, 3);
+        assert_eq!((c.udp_sockets, c.udp_recv_buffer), (3, 1 << 20));
         assert_eq!(c.token.as_ref().map(ApiToken::expose), Some("s3cret"));
         assert!(
             !format!("{c:?}").contains("s3cret"),

@@ -13,6 +13,7 @@ pub mod framing;
 pub mod https;
 pub mod ingest;
 pub mod outbox;
+mod recv;
 pub mod telemetry;
 pub mod worker;
 
@@ -322,17 +323,20 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
     let mut listeners = Vec::new();
     let mut bound_udp = None;
     if let Some(addr) = config.udp {
-        let sock = ingest::bind_udp(addr).map_err(|source| ServeError::Bind {
+        let bind_err = |source| ServeError::Bind {
             what: "udp",
             addr,
             source,
-        })?;
-        bound_udp = sock.local_addr().ok();
-        listeners.push(tokio::spawn(ingest::udp(
-            sock,
-            Arc::clone(&shared),
-            stop.clone(),
-        )));
+        };
+        let sockets =
+            ingest::bind_udp(addr, config.udp_sockets, config.udp_recv_buffer).map_err(bind_err)?;
+        bound_udp = sockets[0].local_addr().ok();
+        for (index, socket) in sockets.into_iter().enumerate() {
+            listeners.push(
+                ingest::spawn_udp(socket, index, Arc::clone(&shared), stop.clone())
+                    .map_err(bind_err)?,
+            );
+        }
     }
     let mut bound_tcp = None;
     if let Some(addr) = config.tcp {

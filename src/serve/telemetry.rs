@@ -34,6 +34,8 @@ pub struct Metrics {
     pub alerts: Counter,
     pub suppressed: Counter,
     pub udp_dropped: Counter,
+    pub udp_kernel_dropped: Counter,
+    pub lines_processed: Family<TransportLabel, Counter>,
     pub queue_depth: Gauge,
     pub outbox_depth: Family<SinkLabel, Gauge>,
     pub deliveries: Family<SinkLabel, Counter>,
@@ -58,6 +60,8 @@ impl Metrics {
             alerts: Counter::default(),
             suppressed: Counter::default(),
             udp_dropped: Counter::default(),
+            udp_kernel_dropped: Counter::default(),
+            lines_processed: Family::default(),
             queue_depth: Gauge::default(),
             outbox_depth: Family::default(),
             deliveries: Family::default(),
@@ -113,6 +117,16 @@ impl Metrics {
             "udp_dropped",
             "UDP datagrams dropped because the queue was full",
             m.udp_dropped.clone(),
+        );
+        registry.register(
+            "udp_kernel_dropped",
+            "UDP datagrams the kernel dropped before the listener read them (socket buffer full)",
+            m.udp_kernel_dropped.clone(),
+        );
+        registry.register(
+            "lines_processed",
+            "Lines handled to the end, by transport: noise at the listener, signals once a worker took them",
+            m.lines_processed.clone(),
         );
         registry.register(
             "queue_depth",

@@ -15,12 +15,14 @@ use crate::pipeline::Engine;
 use crate::suppress::Alert;
 
 use super::Shared;
+use super::telemetry::TransportLabel;
 
 /// How often a worker looks at the clock.
 pub const TICK: Duration = Duration::from_millis(50);
 
 pub enum Job {
-    Signal(Box<Signal>),
+    /// A signal and the transport it came by.
+    Signal(Box<Signal>, &'static str),
     Reconfigure(Arc<SequenceRules>, Arc<ChangeCalendar>),
     /// Answered once everything sent before it has been processed and stored.
     Sync(oneshot::Sender<()>),
@@ -54,8 +56,9 @@ pub async fn run(
         let before = engine.stats.clone();
         tokio::select! {
             job = jobs.recv() => match job {
-                Some(Job::Signal(s)) => {
+                Some(Job::Signal(s, transport)) => {
                     shared.metrics.queue_depth.dec();
+                    shared.metrics.lines_processed.get_or_create(&TransportLabel { transport }).inc();
                     engine.observe(now_ms());
                     if let Err(e) = engine.accept(*s) {
                         tracing::error!(error = %e, "Cannot store an accepted signal; it is lost.");
