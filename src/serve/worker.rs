@@ -39,6 +39,36 @@ pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
+/// Jobs taken from the queue at once at most (one state flush for all of them).
+const BATCH: usize = 256;
+
+/// Applies one job to the engine.
+fn take(
+    engine: &mut Engine,
+    job: Job,
+    shared: &Shared,
+    syncs: &mut Vec<oneshot::Sender<()>>,
+    accepted: &mut bool,
+) {
+    match job {
+        Job::Signal(s, transport) => {
+            shared.metrics.queue_depth.dec();
+            shared
+                .metrics
+                .lines_processed
+                .get_or_create(&TransportLabel { transport })
+                .inc();
+            engine.observe(now_ms());
+            if let Err(e) = engine.accept(*s) {
+                tracing::error!(error = %e, "Cannot store an accepted signal; it is lost.");
+            }
+            *accepted = true;
+        }
+        Job::Reconfigure(rules, calendar) => engine.reconfigure(rules, calendar),
+        Job::Sync(done) => syncs.push(done),
+    }
+}
+
 pub async fn run(
     mut engine: Engine,
     mut jobs: mpsc::Receiver<Job>,
@@ -56,17 +86,19 @@ pub async fn run(
         let before = engine.stats.clone();
         tokio::select! {
             job = jobs.recv() => match job {
-                Some(Job::Signal(s, transport)) => {
-                    shared.metrics.queue_depth.dec();
-                    shared.metrics.lines_processed.get_or_create(&TransportLabel { transport }).inc();
-                    engine.observe(now_ms());
-                    if let Err(e) = engine.accept(*s) {
-                        tracing::error!(error = %e, "Cannot store an accepted signal; it is lost.");
+                // What else is queued goes with it (up to BATCH), so one flush covers them
+                // all: a flood drains at the engine's pace, not at one flush per signal.
+                Some(job) => {
+                    let mut next = Some(job);
+                    let mut taken = 0;
+                    while let Some(job) = next.take() {
+                        take(&mut engine, job, &shared, &mut syncs, &mut accepted);
+                        taken += 1;
+                        if taken < BATCH {
+                            next = jobs.try_recv().ok();
+                        }
                     }
-                    accepted = true;
                 }
-                Some(Job::Reconfigure(rules, calendar)) => engine.reconfigure(rules, calendar),
-                Some(Job::Sync(done)) => syncs.push(done),
                 None => break,
             },
             _ = tick.tick() => engine.observe(now_ms()),
