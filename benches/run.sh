@@ -18,7 +18,10 @@
 #
 # Environment: CARGO_TARGET_DIR (default ./target), BENCH_WORK (corpora and outputs, reused
 # across runs; default /tmp/imagewatch-bench), BENCH_CACHE (RSigma install; default
-# ~/.cache/imagewatch-bench), RUNS (default 3), RSIGMA (an rsigma binary to use instead).
+# ~/.cache/imagewatch-bench), RUNS (default 3), RSIGMA (an rsigma binary to use instead),
+# UDP_BASE (a second imagewatch binary the UDP sweep alternates with, e.g. a main-branch
+# build), UDP_RATES / UDP_SECS / UDP_THREADS (see benches/udp.sh). benches/udp.sh runs the
+# UDP sweep alone.
 set -euo pipefail
 
 QUICK=0
@@ -27,7 +30,7 @@ for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=1 ;;
     --micro) MICRO=1 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -255,15 +258,12 @@ start_serve() { # start_serve TAG [CONFIG]
 stop_serve() { [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null; SERVE_PID=""; }
 trap 'stop_serve' EXIT
 
-UDP_SECS=5; [ "$QUICK" = 1 ] && UDP_SECS=3
+UDP_SECS=${UDP_SECS:-5}; [ "$QUICK" = 1 ] && UDP_SECS=3
 TCP_LINES=2000000; [ "$QUICK" = 1 ] && TCP_LINES=1000000
-log "serve: UDP offered-rate sweep (${UDP_SECS}s each), TCP over one connection"
+log "serve: UDP offered-rate sweep (${UDP_SECS}s each, $RUNS runs${UDP_BASE:+, alternating with $UDP_BASE})"
+RUNS=$RUNS UDP_SECS=$UDP_SECS LOADGEN=$LOADGEN "$ROOT/benches/udp.sh" "$T" "$NOISE" "$IW" ${UDP_BASE:-} >/dev/null
+log "serve: TCP over one connection"
 start_serve load
-: >"$T/udp.txt"
-for rate in 50000 100000 200000 400000; do
-  "$LOADGEN" udp --target "127.0.0.1:$PORT" --http "$HTTP" --file "$NOISE/syslog.log" \
-    --rate "$rate" --secs "$UDP_SECS" >>"$T/udp.txt"
-done
 "$LOADGEN" tcp --target "127.0.0.1:$PORT" --http "$HTTP" --file "$NOISE/syslog.log" \
   --lines "$TCP_LINES" >"$T/tcp.txt"
 curl -fsS "http://$HTTP/metrics" >"$T/serve-load.metrics" || true
@@ -400,21 +400,8 @@ if PEERS != NOISE:
     print("quick mode: SEC/RSigma throughput on the first 400k lines of the noise corpus (not scored: labels")
     print("cover the whole week); their quality is on the signal-heavy corpus.")
 print()
-print("serve, UDP (offered rate → sent, received per /metrics, dropped):")
-best = None
-peak = 0
-for l in open(os.path.join(T, "udp.txt")):
-    kv = dict(x.split("=", 1) for x in l.split()[1:])
-    secs = float(kv["secs"])
-    lost = int(kv["kernel_dropped"]) + int(kv["queue_dropped"])
-    print("  offered %7s/s: sent %8s (%7s/s achieved), received %8s (%7s/s), queue-dropped %s, kernel-dropped %s"
-          % (kv["offered"], kv["sent"], kv["send_rate"], kv["received"], kv["recv_rate"],
-             kv["queue_dropped"], kv["kernel_dropped"]))
-    peak = max(peak, int(kv["recv_rate"]))
-    if lost == 0:
-        best = max(best or 0, int(kv["offered"]))
-print("  highest offered rate with 0 loss: %s; highest received rate: %d msg/s"
-      % (("%d msg/s" % best) if best else "none", peak))
+print("serve, " + open(os.path.join(T, "udp-summary.txt")).read().rstrip())
+udp = json.load(open(os.path.join(T, "udp-summary.json")))["new"]
 for l in open(os.path.join(T, "tcp.txt")):
     kv = dict(x.split("=", 1) for x in l.split()[1:])
     print("serve, TCP one connection: %s lines, %s lines/s, %s MB/s" % (kv["lines"], kv["lines_per_s"], kv["mb_per_s"]))
@@ -447,15 +434,10 @@ for label, a, b, goal, op in checks:
         continue
     ok = w <= goal if op == "le" else w >= goal
     print("  %s: %.2fx [%.2fx] -> %s" % (label, w, c, verdict(ok)))
-udp = {}
-for l in open(os.path.join(T, "udp.txt")):
-    kv = dict(x.split("=", 1) for x in l.split()[1:])
-    udp[int(kv["offered"])] = kv
-k = udp.get(100000)
-if k:
-    lost = int(k["kernel_dropped"]) + int(k["queue_dropped"])
-    print("  UDP 0 loss at 100k msg/s: %d lost of %s -> %s" % (lost, k["sent"], verdict(lost == 0)))
-print("  UDP >= 300k msg/s processed at saturation: %d msg/s -> %s" % (peak, verdict(peak >= 300000)))
+ok100 = 100000 in udp["lossless_rates"]
+print("  UDP 0 loss at 100k msg/s (every run): %s; highest lossless offered rate %d msg/s -> %s"
+      % ("yes" if ok100 else "no", udp["lossless"], verdict(ok100)))
+print("  UDP >= 300k msg/s processed at saturation: %.0f msg/s -> %s" % (udp["saturation"], verdict(udp["saturation"] >= 300000)))
 for l in open(os.path.join(T, "latency.txt")):
     kv = dict(x.split("=", 1) for x in l.split() if "=" in x)
     p99 = float(kv["p99_ms"])
