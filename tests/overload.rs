@@ -13,6 +13,8 @@
 //! - `IMAGEWATCH_OVERLOAD_RATE`: flood rate in msg/s, or `max` (the default) for as fast as
 //!   the sender threads can, which must reach at least 10x the base rate;
 //! - `IMAGEWATCH_OVERLOAD_MAX_RSS_MIB`: the RSS bound, default 512;
+//! - `IMAGEWATCH_OVERLOAD_DRAIN_SECS`: how long the queues may take to drain after the
+//!   flood, default 300;
 //! - `IMAGEWATCH_OVERLOAD_BIN`: the binary to test (default: the one cargo built with the
 //!   test, a debug build under plain `cargo test`; e.g. a release build for release figures).
 //!
@@ -75,9 +77,17 @@ fn get(http: SocketAddr, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
-/// The service's counters, by sample name with labels (`name{labels}`).
+/// The service's counters, by sample name with labels (`name{labels}`); panics when the
+/// service does not answer within a minute.
 fn metrics(http: SocketAddr) -> HashMap<String, u64> {
-    let (_, body) = get(http, "/metrics").expect("metrics answer");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let body = loop {
+        match get(http, "/metrics") {
+            Some((200, body)) => break body,
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+            other => panic!("no metrics: {other:?}"),
+        }
+    };
     body.lines()
         .filter(|l| l.starts_with("imagewatch_"))
         .filter_map(|l| {
@@ -294,6 +304,7 @@ fn udp_flood_is_survived_counted_exactly_and_recovered_from() {
         Ok(v) => v.parse().expect("IMAGEWATCH_OVERLOAD_RATE: msg/s or max"),
     };
     let max_rss: f64 = env_or("IMAGEWATCH_OVERLOAD_MAX_RSS_MIB", 512.0);
+    let drain_secs: u64 = env_or("IMAGEWATCH_OVERLOAD_DRAIN_SECS", 300);
 
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
@@ -349,7 +360,7 @@ fn udp_flood_is_survived_counted_exactly_and_recovered_from() {
         threads: 2,
     };
     let flood = sender::flood(flood_lines, &plan);
-    let d = drained(http, &before, flood.sent, Duration::from_secs(120));
+    let d = drained(http, &before, flood.sent, Duration::from_secs(drain_secs));
     done.store(true, Ordering::Relaxed);
     let (peak_rss, unhealthy) = watcher.join().unwrap();
     let peak_rss = peak_rss.max(rss_mib(pid).unwrap_or(f64::INFINITY));

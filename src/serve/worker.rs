@@ -39,8 +39,10 @@ pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-/// Jobs taken from the queue at once at most (one state flush for all of them).
-const BATCH: usize = 256;
+/// Jobs taken from the queue at once at most (one state flush for all of them). After a full
+/// batch the worker yields, so a flood cannot starve the API and the sinks of the runtime's
+/// threads.
+const BATCH: usize = 64;
 
 /// Applies one job to the engine.
 fn take(
@@ -84,13 +86,13 @@ pub async fn run(
         let mut accepted = false;
         // Before the job: `accept` counts duplicate deliveries.
         let before = engine.stats.clone();
+        let mut taken = 0;
         tokio::select! {
             job = jobs.recv() => match job {
                 // What else is queued goes with it (up to BATCH), so one flush covers them
                 // all: a flood drains at the engine's pace, not at one flush per signal.
                 Some(job) => {
                     let mut next = Some(job);
-                    let mut taken = 0;
                     while let Some(job) = next.take() {
                         take(&mut engine, job, &shared, &mut syncs, &mut accepted);
                         taken += 1;
@@ -139,6 +141,9 @@ pub async fn run(
         }
         for done in syncs {
             let _ = done.send(());
+        }
+        if taken == BATCH {
+            tokio::task::yield_now().await;
         }
         if now_ms() - last_checkpoint > 1000 {
             last_checkpoint = now_ms();
