@@ -226,7 +226,7 @@ fn udp_thread(socket: &std::net::UdpSocket, shared: &Shared, stop: &Cancellation
             let sender = senders.name(from);
             local.handle_datagram(shared, bytes, truncated, &sender, arrival);
         }
-        if stop.is_cancelled() {
+        if gone() {
             return;
         }
     }
@@ -276,6 +276,13 @@ pub fn bind_udp(
 ) -> std::io::Result<Vec<std::net::UdpSocket>> {
     let mut sockets: Vec<std::net::UdpSocket> = Vec::with_capacity(count.max(1));
     let mut at = addr;
+    if count > 1 {
+        // With SO_REUSEPORT a bind succeeds next to another process's sockets of the same
+        // user, which would then get part of the traffic. A plain bind first fails on a port
+        // in use, as with one socket, and picks the port when it is 0.
+        let probe = std::net::UdpSocket::bind(addr)?;
+        at = probe.local_addr()?;
+    }
     for _ in 0..count.max(1) {
         let socket = recv::udp_socket(at, count > 1)?;
         let granted = recv::set_recv_buffer(&socket, recv_buffer);
@@ -374,5 +381,28 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
                     .await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn udp_sockets_share_one_port_and_never_join_someone_elses() {
+        let sockets = bind_udp("127.0.0.1:0".parse().unwrap(), 3, 1 << 20).unwrap();
+        let port = sockets[0].local_addr().unwrap().port();
+        assert_ne!(port, 0);
+        assert!(
+            sockets
+                .iter()
+                .all(|s| s.local_addr().unwrap().port() == port)
+        );
+        let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let err = bind_udp(taken.local_addr().unwrap(), 2, 1 << 20).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+        // Nor a group of ours: a second service on the same port fails as with one socket.
+        let err = bind_udp(sockets[0].local_addr().unwrap(), 2, 1 << 20).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
     }
 }
