@@ -43,6 +43,9 @@ enum Command {
         /// Input format, detected per line by default.
         #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
         format: InputFormat,
+        /// Device machines held in memory; idle ones past it wait in the state store.
+        #[arg(long, default_value_t = imagewatch::correlate::DEFAULT_MAX_DEVICES)]
+        max_devices: usize,
         /// Files to read; `-` is stdin.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
             rules,
             state,
             format,
+            max_devices,
             files,
         } => {
             let opts = ReplayOptions {
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
                 rules,
                 state,
                 format,
+                max_devices,
                 files,
             };
             let stdout = std::io::stdout();

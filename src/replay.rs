@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::calendar::ChangeCalendar;
 use crate::classify::{Classifier, SignalKind};
 use crate::config_error::ConfigError;
-use crate::correlate::SequenceRules;
+use crate::correlate::{Limits, SequenceRules};
 use crate::pipeline::{EngineStats, ExtractStats, Origin, Pipeline};
 use crate::source::InputFormat;
 use crate::source::lines::LineReader;
@@ -43,6 +43,8 @@ pub struct ReplayOptions {
     pub rules: PathBuf,
     pub state: Option<PathBuf>,
     pub format: InputFormat,
+    /// Device machines held in memory (see `serve`'s `max_devices`).
+    pub max_devices: usize,
     /// Input files; `-` is stdin.
     pub files: Vec<PathBuf>,
 }
@@ -83,6 +85,10 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
         store,
         opts.format,
     )?;
+    pipeline.engine.set_limits(Limits {
+        max_devices: opts.max_devices,
+        ..Limits::default()
+    });
     let total_bytes: u64 = opts
         .files
         .iter()

@@ -11,8 +11,10 @@ use crate::correlate::sequence::{Condition, JoinField, Sequence, SequenceRules, 
 use crate::correlate::version;
 use crate::time::Millis;
 
-/// Most evidence lines one instance keeps; later lines still count but are not stored.
-pub const MAX_EVIDENCE: usize = 64;
+/// Most evidence lines one instance keeps by default (`max_evidence`). Past the cap the first
+/// line, the lines that matched a step and the latest lines are kept; the others are dropped
+/// (and counted), so a device repeating one line cannot grow its machine without bound.
+pub const DEFAULT_MAX_EVIDENCE: usize = 64;
 /// Signal fingerprints remembered per device to drop duplicate deliveries.
 const DEDUPE_MEMORY: usize = 128;
 
@@ -87,7 +89,7 @@ pub struct DeviceMachine {
 }
 
 /// How many recent signals a device keeps.
-const RECENT: usize = 16;
+pub const RECENT: usize = 16;
 
 /// A signal as the device view shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -98,10 +100,25 @@ pub struct RecentSignal {
     pub message: String,
 }
 
-/// Facts about the device the rules need besides the signal itself.
+/// Facts about the device the rules need besides the signal itself, and the limits that apply.
 pub struct Context<'a> {
     /// Servers images may come from.
     pub allowlist: &'a crate::calendar::Allowlist,
+    /// Most evidence lines per instance (at least 2), and most recent signals per device
+    /// (at most [`RECENT`]).
+    pub max_evidence: usize,
+    /// Evidence lines dropped at the cap, counted for the metrics.
+    pub evidence_dropped: std::cell::Cell<u64>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(allowlist: &'a crate::calendar::Allowlist, max_evidence: usize) -> Self {
+        Context {
+            allowlist,
+            max_evidence: max_evidence.max(2),
+            evidence_dropped: std::cell::Cell::new(0),
+        }
+    }
 }
 
 impl DeviceMachine {
@@ -166,7 +183,7 @@ impl DeviceMachine {
         out: &mut Vec<Finding>,
     ) {
         self.last_signal = Some(self.last_signal.map_or(sig.time, |t| t.max(sig.time)));
-        if self.recent.len() >= RECENT {
+        while self.recent.len() >= RECENT.min(ctx.max_evidence) {
             self.recent.pop_front();
         }
         self.recent.push_back(RecentSignal {
@@ -197,7 +214,7 @@ impl DeviceMachine {
             for i in order {
                 if let Some(change) = accepts(rule, &self.instances[i], sig, &facts) {
                     let inst = &mut self.instances[i];
-                    apply(inst, rule, sig, change, &facts);
+                    apply(inst, rule, sig, change, &facts, ctx);
                     self.report(ri, rules, ctx, i, out);
                     break 'rules;
                 }
@@ -222,7 +239,7 @@ impl DeviceMachine {
                     emitted: None,
                 };
                 inst.step_times[step] = Some(sig.time);
-                add_evidence(&mut inst, rule, sig, &facts);
+                add_evidence(&mut inst, rule, sig, &facts, ctx);
                 if step + 1 == rule.steps.len() {
                     inst.completed = Some(sig.time);
                 }
@@ -447,7 +464,14 @@ fn start_step(rule: &Sequence, sig: &Signal, facts: &VersionFacts) -> Option<usi
     (0..=rule.last_start_step()).find(|&i| step_matches(rule, i, sig, facts))
 }
 
-fn apply(inst: &mut Instance, rule: &Sequence, sig: &Signal, change: Change, facts: &VersionFacts) {
+fn apply(
+    inst: &mut Instance,
+    rule: &Sequence,
+    sig: &Signal,
+    change: Change,
+    facts: &VersionFacts,
+    ctx: &Context<'_>,
+) {
     match change {
         Change::Advance(j) => {
             inst.reached = j;
@@ -459,10 +483,16 @@ fn apply(inst: &mut Instance, rule: &Sequence, sig: &Signal, change: Change, fac
         Change::Fill(j) => inst.step_times[j] = Some(sig.time),
         Change::Absorb => {}
     }
-    add_evidence(inst, rule, sig, facts);
+    add_evidence(inst, rule, sig, facts, ctx);
 }
 
-fn add_evidence(inst: &mut Instance, rule: &Sequence, sig: &Signal, facts: &VersionFacts) {
+fn add_evidence(
+    inst: &mut Instance,
+    rule: &Sequence,
+    sig: &Signal,
+    facts: &VersionFacts,
+    ctx: &Context<'_>,
+) {
     for f in &rule.same {
         match f {
             JoinField::Image if inst.image.is_none() => inst.image = sig.fields.image.clone(),
@@ -478,20 +508,37 @@ fn add_evidence(inst: &mut Instance, rule: &Sequence, sig: &Signal, facts: &Vers
     }
     inst.first = inst.first.min(sig.time);
     inst.last = inst.last.max(sig.time);
-    if inst.evidence.len() < MAX_EVIDENCE {
-        let pos = inst.evidence.partition_point(|e| e.time <= sig.time);
-        inst.evidence.insert(
-            pos,
-            Evidence {
-                time: sig.time,
-                received: sig.received,
-                kind: sig.kind,
-                rule_id: sig.rule_id.clone(),
-                fields: sig.fields.clone(),
-                message: sig.message.clone(),
-            },
-        );
+    let pos = inst.evidence.partition_point(|e| e.time <= sig.time);
+    inst.evidence.insert(
+        pos,
+        Evidence {
+            time: sig.time,
+            received: sig.received,
+            kind: sig.kind,
+            rule_id: sig.rule_id.clone(),
+            fields: sig.fields.clone(),
+            message: sig.message.clone(),
+        },
+    );
+    let cap = ctx.max_evidence.max(2);
+    while inst.evidence.len() > cap {
+        // Keep the first line (what started the sequence), the lines that matched a step and
+        // the latest; drop the earliest of the others.
+        let last = inst.evidence.len() - 1;
+        let victim = (1..last)
+            .find(|&i| !is_step_evidence(rule, inst, &inst.evidence[i]))
+            .unwrap_or(1);
+        inst.evidence.remove(victim);
+        ctx.evidence_dropped.set(ctx.evidence_dropped.get() + 1);
     }
+}
+
+/// True when `e` is the line that matched one of the instance's steps.
+fn is_step_evidence(rule: &Sequence, inst: &Instance, e: &Evidence) -> bool {
+    inst.step_times
+        .iter()
+        .zip(&rule.steps)
+        .any(|(t, step)| *t == Some(e.time) && step.kinds.contains(&e.kind))
 }
 
 fn rule_of<'a>(rules: &'a SequenceRules, id: &str) -> Option<&'a Sequence> {
@@ -725,7 +772,7 @@ mod tests {
     fn full_chain_fires_once_and_a_later_version_raises_a_revision() {
         let rules = rules();
         let allow = allow();
-        let ctx = Context { allowlist: &allow };
+        let ctx = Context::new(&allow, DEFAULT_MAX_EVIDENCE);
         let mut m = machine();
         let mut out = Vec::new();
         m.on_signal(
@@ -789,7 +836,7 @@ mod tests {
     fn staged_image_times_out_into_a_medium_finding() {
         let rules = rules();
         let allow = allow();
-        let ctx = Context { allowlist: &allow };
+        let ctx = Context::new(&allow, DEFAULT_MAX_EVIDENCE);
         let mut m = machine();
         let mut out = Vec::new();
         m.on_signal(
@@ -819,7 +866,7 @@ mod tests {
     fn different_image_starts_its_own_instance() {
         let rules = rules();
         let allow = allow();
-        let ctx = Context { allowlist: &allow };
+        let ctx = Context::new(&allow, DEFAULT_MAX_EVIDENCE);
         let mut m = machine();
         let mut out = Vec::new();
         m.on_signal(
@@ -841,7 +888,7 @@ mod tests {
     fn late_transfer_fills_the_skipped_optional_step() {
         let rules = rules();
         let allow = allow();
-        let ctx = Context { allowlist: &allow };
+        let ctx = Context::new(&allow, DEFAULT_MAX_EVIDENCE);
         let mut m = machine();
         let mut out = Vec::new();
         m.on_signal(
@@ -865,7 +912,7 @@ mod tests {
     fn version_change_without_transfer_and_same_version_boot() {
         let rules = rules();
         let allow = allow();
-        let ctx = Context { allowlist: &allow };
+        let ctx = Context::new(&allow, DEFAULT_MAX_EVIDENCE);
         let mut m = machine();
         let mut out = Vec::new();
         m.on_signal(

@@ -10,42 +10,119 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 pub use finding::{Evidence, Facts, Finding};
-pub use machine::{Baseline, BaselineSource, DeviceMachine};
+pub use machine::{Baseline, BaselineSource, DEFAULT_MAX_EVIDENCE, DeviceMachine};
 pub use sequence::{SequenceRules, Severity};
 
 use crate::calendar::ChangeCalendar;
 use crate::classify::Signal;
 use crate::time::Millis;
 
-/// Every device's machine plus a timer index, so that a quiet device still gets its
-/// "staged, never rebooted" finding when the watermark passes its deadline.
+/// Limits on what one correlator keeps in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most machines held in memory; past it the least recently used clean machines are
+    /// evicted (their state is in the store) and reloaded when their device is seen again.
+    pub max_devices: usize,
+    /// Most evidence lines per sequence instance (see [`machine::DEFAULT_MAX_EVIDENCE`]).
+    pub max_evidence: usize,
+}
+
+/// Default for [`Limits::max_devices`] (per process; split across the service's workers).
+pub const DEFAULT_MAX_DEVICES: usize = 100_000;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_devices: DEFAULT_MAX_DEVICES,
+            max_evidence: machine::DEFAULT_MAX_EVIDENCE,
+        }
+    }
+}
+
+/// What the correlator counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CorrelatorStats {
+    pub evicted: u64,
+    pub evidence_dropped: u64,
+}
+
+/// A machine in memory, with when it was last used and whether it changed since it was
+/// last stored.
+struct Slot {
+    machine: DeviceMachine,
+    used: u64,
+    dirty: bool,
+}
+
+/// The machines of the devices in memory plus a timer index over every device (in memory or
+/// not), so that a quiet device still gets its "staged, never rebooted" finding when the
+/// watermark passes its deadline.
+///
+/// The correlator does no I/O: whoever drives it (the engine) loads a machine from the store
+/// with [`Correlator::restore`] before it feeds a device that is not [`Correlator::resident`],
+/// marks machines stored with [`Correlator::stored`], and calls [`Correlator::evict`] when
+/// everything changed is stored. Only stored (clean) machines are evicted.
 pub struct Correlator {
     rules: Arc<SequenceRules>,
     calendar: Arc<ChangeCalendar>,
-    devices: HashMap<String, DeviceMachine>,
+    limits: Limits,
+    devices: HashMap<String, Slot>,
+    /// Use counter for least-recently-used eviction.
+    clock: u64,
     /// (deadline, device, instance number): what must be looked at when time passes.
     timers: BTreeSet<(Millis, String, u64)>,
+    /// The entries of `timers` by device, so that a device's entries can be replaced without
+    /// its machine (which may be evicted, or loaded after a restart).
+    timer_keys: HashMap<String, Vec<(Millis, u64)>>,
+    pub stats: CorrelatorStats,
 }
 
 impl Correlator {
     pub fn new(rules: Arc<SequenceRules>, calendar: Arc<ChangeCalendar>) -> Self {
-        Correlator {
+        Self::with_limits(rules, calendar, Limits::default())
+    }
+
+    pub fn with_limits(
+        rules: Arc<SequenceRules>,
+        calendar: Arc<ChangeCalendar>,
+        limits: Limits,
+    ) -> Self {
+        let mut c = Correlator {
             rules,
             calendar,
+            limits: Limits::default(),
             devices: HashMap::new(),
+            clock: 0,
             timers: BTreeSet::new(),
-        }
+            timer_keys: HashMap::new(),
+            stats: CorrelatorStats::default(),
+        };
+        c.set_limits(limits);
+        c
+    }
+
+    /// Changes the limits; an engine applies them before it feeds anything.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = Limits {
+            max_devices: limits.max_devices.max(1),
+            max_evidence: limits.max_evidence.max(2),
+        };
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// Swaps in reloaded rules or calendar; machines and their instances are kept (instances
-    /// of a rule that no longer exists are dropped when next looked at).
+    /// of a rule that no longer exists are dropped when next looked at). Deadlines of machines
+    /// in memory are recomputed; those of evicted machines when their timer fires and the
+    /// machine is reloaded.
     pub fn reconfigure(&mut self, rules: Arc<SequenceRules>, calendar: Arc<ChangeCalendar>) {
         self.rules = rules;
         self.calendar = calendar;
         let ids: Vec<String> = self.devices.keys().cloned().collect();
-        self.timers.clear();
         for id in ids {
-            self.reindex(&id, &[]);
+            self.reindex(&id);
         }
     }
 
@@ -53,22 +130,109 @@ impl Correlator {
         &self.rules
     }
 
-    /// Puts back a machine loaded from the state store.
+    /// Puts back a machine loaded from the state store (clean: it is what the store holds).
     pub fn restore(&mut self, machine: DeviceMachine) {
         let id = machine.device.clone();
-        self.devices.insert(id.clone(), machine);
-        self.reindex(&id, &[]);
+        self.clock += 1;
+        self.devices.insert(
+            id.clone(),
+            Slot {
+                machine,
+                used: self.clock,
+                dirty: false,
+            },
+        );
+        self.reindex(&id);
+    }
+
+    /// Puts back the stored deadlines of a device whose machine stays in the store until one
+    /// of them fires (start-up).
+    pub fn restore_timers(&mut self, device: &str, deadlines: Vec<(Millis, u64)>) {
+        if self.devices.contains_key(device) {
+            return;
+        }
+        self.set_timers(device, deadlines);
+    }
+
+    /// True when the device's machine is in memory (or there is none anywhere yet: callers
+    /// check the store first).
+    pub fn resident(&self, id: &str) -> bool {
+        self.devices.contains_key(id)
+    }
+
+    /// Machines in memory.
+    pub fn in_memory(&self) -> usize {
+        self.devices.len()
+    }
+
+    /// Devices with a pending deadline (in memory or not).
+    pub fn pending_devices(&self) -> usize {
+        self.timer_keys.len()
     }
 
     pub fn device(&self, id: &str) -> Option<&DeviceMachine> {
-        self.devices.get(id)
+        self.devices.get(id).map(|s| &s.machine)
     }
 
     pub fn devices(&self) -> impl Iterator<Item = &DeviceMachine> {
-        self.devices.values()
+        self.devices.values().map(|s| &s.machine)
+    }
+
+    /// The deadlines the timer index holds for a device (what the store should hold too).
+    pub fn deadlines(&self, id: &str) -> &[(Millis, u64)] {
+        self.timer_keys.get(id).map_or(&[], Vec::as_slice)
+    }
+
+    /// The machine as stored: it may be evicted from now on.
+    pub fn stored(&mut self, id: &str) {
+        if let Some(slot) = self.devices.get_mut(id) {
+            slot.dirty = false;
+        }
+    }
+
+    /// Machines changed since they were last marked stored.
+    pub fn dirty(&self) -> Vec<String> {
+        self.devices
+            .iter()
+            .filter(|(_, s)| s.dirty)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Over the limit, drops the least recently used clean machines (down to nine tenths of
+    /// the limit, so that eviction runs in batches); their timers stay indexed. Returns how
+    /// many were evicted.
+    pub fn evict(&mut self) -> usize {
+        let max = self.limits.max_devices;
+        if self.devices.len() <= max {
+            return 0;
+        }
+        let target = max - max / 10;
+        let mut clean: Vec<(u64, &String)> = self
+            .devices
+            .iter()
+            .filter(|(_, s)| !s.dirty)
+            .map(|(id, s)| (s.used, id))
+            .collect();
+        let n = (self.devices.len() - target).min(clean.len());
+        if n == 0 {
+            return 0;
+        }
+        if n < clean.len() {
+            clean.select_nth_unstable(n - 1);
+        }
+        let victims: Vec<String> = clean[..n].iter().map(|(_, id)| (*id).clone()).collect();
+        for id in &victims {
+            self.devices.remove(id);
+        }
+        self.devices.shrink_to(max);
+        self.stats.evicted += n as u64;
+        n
     }
 
     fn machine(&mut self, id: &str) -> &mut DeviceMachine {
+        self.clock += 1;
+        let used = self.clock;
         if !self.devices.contains_key(id) {
             let inv = self.calendar.inventory.get(id);
             let baseline = inv.and_then(|d| {
@@ -80,15 +244,31 @@ impl Correlator {
                 })
             });
             let vendor = inv.and_then(|d| d.vendor.clone());
-            self.devices
-                .insert(id.to_string(), DeviceMachine::new(id, vendor, baseline));
+            self.devices.insert(
+                id.to_string(),
+                Slot {
+                    machine: DeviceMachine::new(id, vendor, baseline),
+                    used,
+                    dirty: true,
+                },
+            );
         }
-        self.devices.get_mut(id).expect("inserted above")
+        let slot = self.devices.get_mut(id).expect("inserted above");
+        slot.used = used;
+        slot.dirty = true;
+        &mut slot.machine
     }
 
     /// True the first time a (time, fingerprint) pair is seen for a device: duplicate
     /// deliveries of one line (two relays, two collectors) must not change the result.
     pub fn first_delivery(&mut self, device: &str, time: Millis, fingerprint: u64) -> bool {
+        self.clock += 1;
+        if let Some(slot) = self.devices.get_mut(device) {
+            slot.used = self.clock;
+            let first = slot.machine.first_delivery(time, fingerprint);
+            slot.dirty |= first;
+            return first;
+        }
         self.machine(device).first_delivery(time, fingerprint)
     }
 
@@ -96,12 +276,10 @@ impl Correlator {
     pub fn on_signal(&mut self, sig: &Signal, out: &mut Vec<Finding>) {
         let rules = Arc::clone(&self.rules);
         let calendar = Arc::clone(&self.calendar);
-        let ctx = machine::Context {
-            allowlist: &calendar.allowlist,
-        };
-        let before = self.deadlines_of(&sig.device);
+        let ctx = machine::Context::new(&calendar.allowlist, self.limits.max_evidence);
         self.machine(&sig.device).on_signal(&rules, &ctx, sig, out);
-        self.reindex(&sig.device, &before);
+        self.stats.evidence_dropped += ctx.evidence_dropped.get();
+        self.reindex(&sig.device);
     }
 
     /// The earliest pending deadline, if any.
@@ -109,23 +287,44 @@ impl Correlator {
         self.timers.first().map(|t| t.0)
     }
 
-    /// Fires every deadline strictly before `now`; returns the devices whose state changed.
+    /// The device of the earliest deadline strictly before `now`: its machine must be in
+    /// memory before [`Correlator::fire_next`].
+    pub fn next_due(&self, now: Millis) -> Option<&str> {
+        self.timers
+            .first()
+            .filter(|t| t.0 < now)
+            .map(|t| t.1.as_str())
+    }
+
+    /// Fires the earliest deadline strictly before `now`; returns its device (whose state
+    /// changed), or None when nothing is due. A device whose machine is not in memory (it was
+    /// not in the store either) loses its timers.
+    pub fn fire_next(&mut self, now: Millis, out: &mut Vec<Finding>) -> Option<String> {
+        let (deadline, device, no) = self.timers.first().cloned().filter(|t| t.0 < now)?;
+        if !self.devices.contains_key(&device) {
+            self.set_timers(&device, Vec::new());
+            return Some(device);
+        }
+        let rules = Arc::clone(&self.rules);
+        let calendar = Arc::clone(&self.calendar);
+        let ctx = machine::Context::new(&calendar.allowlist, self.limits.max_evidence);
+        // Fire exactly at the deadline's end so that later deadlines stay pending.
+        self.machine(&device)
+            .on_time(&rules, &ctx, deadline + 1, out);
+        // A deadline written under other rules may be gone now: never fire it twice.
+        self.timers.remove(&(deadline, device.clone(), no));
+        if let Some(keys) = self.timer_keys.get_mut(&device) {
+            keys.retain(|&k| k != (deadline, no));
+        }
+        self.reindex(&device);
+        Some(device)
+    }
+
+    /// Fires every deadline strictly before `now` of machines in memory; returns the devices
+    /// whose state changed.
     pub fn on_time(&mut self, now: Millis, out: &mut Vec<Finding>) -> Vec<String> {
         let mut touched = Vec::new();
-        while let Some((deadline, device, _)) = self.timers.first().cloned() {
-            if deadline >= now {
-                break;
-            }
-            let rules = Arc::clone(&self.rules);
-            let calendar = Arc::clone(&self.calendar);
-            let ctx = machine::Context {
-                allowlist: &calendar.allowlist,
-            };
-            let before = self.deadlines_of(&device);
-            // Fire exactly at the deadline's end so that later deadlines stay pending.
-            self.machine(&device)
-                .on_time(&rules, &ctx, deadline + 1, out);
-            self.reindex(&device, &before);
+        while let Some(device) = self.fire_next(now, out) {
             if !touched.contains(&device) {
                 touched.push(device);
             }
@@ -144,19 +343,32 @@ impl Correlator {
         self.machine(device).authorise(version, image, at);
     }
 
-    fn deadlines_of(&self, device: &str) -> Vec<(Millis, u64)> {
-        self.devices
+    /// Recomputes a machine's entries in the timer index.
+    fn reindex(&mut self, device: &str) {
+        let now = self
+            .devices
             .get(device)
-            .map(|d| d.deadlines(&self.rules))
-            .unwrap_or_default()
+            .map(|s| s.machine.deadlines(&self.rules))
+            .unwrap_or_default();
+        self.set_timers(device, now);
     }
 
-    fn reindex(&mut self, device: &str, before: &[(Millis, u64)]) {
-        for (t, no) in before {
+    fn set_timers(&mut self, device: &str, mut deadlines: Vec<(Millis, u64)>) {
+        deadlines.sort_unstable();
+        let old = self.timer_keys.get(device).map_or(&[][..], Vec::as_slice);
+        if old == deadlines.as_slice() && !deadlines.is_empty() {
+            return;
+        }
+        for (t, no) in old {
             self.timers.remove(&(*t, device.to_string(), *no));
         }
-        for (t, no) in self.deadlines_of(device) {
-            self.timers.insert((t, device.to_string(), no));
+        for (t, no) in &deadlines {
+            self.timers.insert((*t, device.to_string(), *no));
+        }
+        if deadlines.is_empty() {
+            self.timer_keys.remove(device);
+        } else {
+            self.timer_keys.insert(device.to_string(), deadlines);
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::calendar::ChangeCalendar;
 use crate::classify::Signal;
-use crate::correlate::{Correlator, Finding, SequenceRules};
+use crate::correlate::{Correlator, Finding, Limits, SequenceRules};
 use crate::state::{Clock, StateError, StateStore};
 use crate::suppress::{self, Alert};
 use crate::time::{DAY, Millis};
@@ -44,10 +44,13 @@ impl Engine {
         lateness: Millis,
         owns: &dyn Fn(&str) -> bool,
     ) -> Result<Engine, StateError> {
-        let mut correlator = Correlator::new(rules, Arc::clone(&calendar));
-        for machine in store.devices()? {
-            if owns(&machine.device) {
-                correlator.restore(machine);
+        let mut correlator = Correlator::new(Arc::clone(&rules), Arc::clone(&calendar));
+        // Machines stay in the store until their device is seen or one of their deadlines
+        // fires: a restart reads the deadlines only.
+        store.index_deadlines(&|m| m.deadlines(&rules))?;
+        for (device, deadlines) in store.deadlines()? {
+            if owns(&device) {
+                correlator.restore_timers(&device, deadlines);
             }
         }
         let mut buffer = BTreeMap::new();
@@ -73,6 +76,11 @@ impl Engine {
             changed: Vec::new(),
             stats: EngineStats::default(),
         })
+    }
+
+    /// Sets how many machines stay in memory and how much evidence an instance keeps.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.correlator.set_limits(limits);
     }
 
     /// Turns off storing the reorder buffer (see `durable_buffer`).
@@ -128,6 +136,8 @@ impl Engine {
 
     /// Takes a signal: drops duplicate deliveries, queues it (durably) for the watermark.
     pub fn accept(&mut self, signal: Signal) -> Result<(), StateError> {
+        // The duplicate check needs the device's fingerprints: its machine first.
+        self.load(&signal.device)?;
         if !self
             .correlator
             .first_delivery(&signal.device, signal.time, signal.fingerprint)
@@ -172,6 +182,7 @@ impl Engine {
                 (Some(s), Some(d)) if d < s => self.fire_timers(d + 1, out)?,
                 (Some(_), _) => {
                     let ((t, seq), sig) = self.buffer.pop_first().expect("peeked above");
+                    self.load(&sig.device)?;
                     self.correlator.on_signal(&sig, &mut self.findings);
                     self.persist_device(&sig.device)?;
                     self.emit(out)?;
@@ -182,19 +193,52 @@ impl Engine {
                 (None, Some(_)) => self.fire_timers(watermark, out)?,
             }
         }
-        Ok(())
+        self.evict()
     }
 
     fn fire_timers(&mut self, now: Millis, out: &mut Vec<Alert>) -> Result<(), StateError> {
-        for device in self.correlator.on_time(now, &mut self.findings) {
+        // An evicted machine comes back from the store when its deadline fires.
+        while let Some(device) = self.correlator.next_due(now).map(str::to_string) {
+            self.load(&device)?;
+            let Some(device) = self.correlator.fire_next(now, &mut self.findings) else {
+                break;
+            };
             self.persist_device(&device)?;
         }
         self.emit(out)
     }
 
+    /// Brings a device's machine back from the store when it is not in memory.
+    fn load(&mut self, device: &str) -> Result<(), StateError> {
+        if self.correlator.resident(device) {
+            return Ok(());
+        }
+        if let Some(machine) = self.store.device(device)? {
+            self.correlator.restore(machine);
+            self.stats.loaded += 1;
+        }
+        Ok(())
+    }
+
+    /// Drops idle machines over the limit; every change is stored by now, so nothing is lost.
+    fn evict(&mut self) -> Result<(), StateError> {
+        self.stats.evidence_dropped = self.correlator.stats.evidence_dropped;
+        if self.correlator.in_memory() <= self.correlator.limits().max_devices {
+            return Ok(());
+        }
+        for device in self.correlator.dirty() {
+            self.persist_device(&device)?;
+        }
+        self.stats.evicted += self.correlator.evict() as u64;
+        Ok(())
+    }
+
+    /// Writes a device's machine and its deadlines; the machine may be evicted from then on.
     fn persist_device(&mut self, device: &str) -> Result<(), StateError> {
         if let Some(machine) = self.correlator.device(device) {
-            self.store.put_device(machine)?;
+            self.store
+                .put_device_with_deadlines(machine, self.correlator.deadlines(device))?;
+            self.correlator.stored(device);
             if !self.changed.iter().any(|d| d == device) {
                 self.changed.push(device.to_string());
             }
@@ -211,6 +255,7 @@ impl Engine {
             if alert.suppressed {
                 self.stats.suppressed += 1;
                 if finding.facts.version_after.is_some() || !finding.facts.images.is_empty() {
+                    self.load(&finding.device)?;
                     self.correlator.authorise(
                         &finding.device,
                         finding.facts.version_after.as_deref(),

@@ -67,6 +67,12 @@ pub struct EngineStats {
     pub alerts: u64,
     pub suppressed: u64,
     pub escalated: u64,
+    /// Machines dropped from memory over `max_devices` (their state is in the store).
+    pub evicted: u64,
+    /// Machines read back from the store (a signal or a deadline for an evicted device).
+    pub loaded: u64,
+    /// Evidence lines dropped at `max_evidence`.
+    pub evidence_dropped: u64,
 }
 
 /// Kinds some sequence rule uses.

@@ -18,8 +18,8 @@ use crate::correlate::Severity;
 use crate::suppress::Alert;
 use crate::time::parse_rfc3339;
 
-use super::Shared;
 use super::calendar_api::{CalendarEntries, EntryKind};
+use super::{Shared, device_view};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -179,10 +179,31 @@ async fn alerts(State(shared): State<Arc<Shared>>, Query(q): Query<AlertQuery>) 
     Json(json!({"alerts": out, "next": next})).into_response()
 }
 
-async fn devices(State(shared): State<Arc<Shared>>) -> Response {
-    let mut list: Vec<Value> = shared.views.iter().map(|e| summary(e.value())).collect();
-    list.sort_by(|a, b| a["device"].as_str().cmp(&b["device"].as_str()));
-    Json(json!({"devices": list})).into_response()
+#[derive(Deserialize)]
+struct DeviceQuery {
+    limit: Option<usize>,
+    after: Option<String>,
+}
+
+/// A page of devices in id order, read from the state store: `?limit=` (default 100, at most
+/// 1000) and `?after=` (the `next` of the previous page).
+async fn devices(State(shared): State<Arc<Shared>>, Query(q): Query<DeviceQuery>) -> Response {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let store = shared.store.clone();
+    let after = q.after;
+    let page =
+        tokio::task::spawn_blocking(move || store.devices_after(after.as_deref(), limit + 1)).await;
+    let mut page = match page {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let next = (page.len() > limit).then(|| {
+        page.truncate(limit);
+        page.last().map(|m| m.device.clone())
+    });
+    let list: Vec<Value> = page.iter().map(|m| summary(&device_view(m))).collect();
+    Json(json!({"devices": list, "next": next.flatten()})).into_response()
 }
 
 fn summary(v: &Value) -> Value {
@@ -197,14 +218,24 @@ fn summary(v: &Value) -> Value {
     })
 }
 
+/// One device, read from the state store (the workers write every change there first).
 async fn device(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    match shared
-        .views
-        .get(&id.to_ascii_lowercase())
-        .or_else(|| shared.views.get(&id))
-    {
-        Some(v) => Json(v.value().clone()).into_response(),
-        None => error(StatusCode::NOT_FOUND, format!("no device {id:?}")),
+    let store = shared.store.clone();
+    let key = id.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        let lower = key.to_ascii_lowercase();
+        match store.device(&lower)? {
+            Some(m) => Ok(Some(m)),
+            None if lower != key => store.device(&key),
+            None => Ok(None),
+        }
+    })
+    .await;
+    match found {
+        Ok(Ok(Some(m))) => Json(device_view(&m)).into_response(),
+        Ok(Ok(None)) => error(StatusCode::NOT_FOUND, format!("no device {id:?}")),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 

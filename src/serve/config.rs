@@ -58,6 +58,15 @@ pub struct ServeConfig {
     /// Receive buffer requested for each UDP socket, in bytes; default 8 MiB. The kernel may
     /// grant less (`net.core.rmem_max`); the service then says so in its log.
     pub udp_recv_buffer: usize,
+    /// Device machines held in memory (split across workers); idle ones past it are evicted
+    /// to the state store and read back when their device is seen again or a deadline of
+    /// theirs fires. Default 100000.
+    pub max_devices: usize,
+    /// Evidence lines kept per pending sequence instance (first, steps and latest kept, the
+    /// rest dropped and counted); also caps a device's recent signals (at most 16). Default 64.
+    pub max_evidence: usize,
+    /// sled page cache in MiB (sled's own default is 1 GiB); default 64.
+    pub state_cache_mb: u64,
 }
 
 /// One UDP socket per core (at most 4): each has its own receive thread.
@@ -121,6 +130,9 @@ impl Default for ServeConfig {
             idle_timeout_secs: 300,
             udp_sockets: default_udp_sockets(),
             udp_recv_buffer: 8 << 20,
+            max_devices: crate::correlate::DEFAULT_MAX_DEVICES,
+            max_evidence: crate::correlate::DEFAULT_MAX_EVIDENCE,
+            state_cache_mb: crate::state::DEFAULT_CACHE_BYTES >> 20,
         }
     }
 }
@@ -151,6 +163,9 @@ pub struct FileConfig {
     pub idle_timeout_secs: Option<u64>,
     pub udp_sockets: Option<usize>,
     pub udp_recv_buffer: Option<usize>,
+    pub max_devices: Option<usize>,
+    pub max_evidence: Option<usize>,
+    pub state_cache_mb: Option<u64>,
 }
 
 /// Command-line overrides (`None`: not given).
@@ -318,6 +333,9 @@ impl ServeConfig {
                 .udp_recv_buffer
                 .unwrap_or(c.udp_recv_buffer)
                 .clamp(4096, 1 << 30);
+            c.max_devices = f.max_devices.unwrap_or(c.max_devices).max(1);
+            c.max_evidence = f.max_evidence.unwrap_or(c.max_evidence).max(2);
+            c.state_cache_mb = f.state_cache_mb.unwrap_or(c.state_cache_mb).max(1);
         }
         if let Some(v) = &flags.udp {
             c.udp = listener(v, "--udp", COMMAND_LINE)?;
@@ -381,6 +399,10 @@ mod tests {
         assert_eq!(c.http.to_string(), "127.0.0.1:9514");
         assert_eq!(c.udp.unwrap().to_string(), "127.0.0.1:5514");
         assert_eq!(c.alerts, PathBuf::from("state/alerts.ndjson"));
+        assert_eq!(
+            (c.max_devices, c.max_evidence, c.state_cache_mb),
+            (100_000, 64, 64)
+        );
 
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("imagewatch.toml");
@@ -388,6 +410,7 @@ mod tests {
             &file,
             "udp = \"off\"\ntcp = \"127.0.0.1:6000\"\nstate = \"/var/lib/iw\"\nworkers = 3\n\
              udp_sockets = 3\nudp_recv_buffer = 1048576\n",
+            "udp = \"off\"\ntcp = \"127.0.0.1:6000\"\nstate = \"/var/lib/iw\"\nworkers = 3\nmax_devices = 5000\nmax_evidence = 16\nstate_cache_mb = 32\n",
         )
         .unwrap();
         let flags = Flags {

@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use dashmap::DashMap;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -34,10 +33,10 @@ pub use config::{Flags, ServeConfig};
 use crate::calendar::{ChangeCalendar, Inventory};
 use crate::classify::{Classifier, SignalKind};
 use crate::config_error::ConfigError;
-use crate::correlate::{DeviceMachine, SequenceRules};
+use crate::correlate::{DeviceMachine, Limits, SequenceRules};
 use crate::pipeline::{Engine, wanted_kinds};
 use crate::replay::load_config;
-use crate::state::{StateError, StateStore};
+use crate::state::{StateError, StateStore, StoreOptions};
 
 use calendar_api::CalendarEntries;
 use outbox::{Outbox, SinkKind};
@@ -76,8 +75,6 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub store: StateStore,
     pub outbox: Outbox,
-    /// Device views for the API, written by the workers (the API never touches their state).
-    pub views: Arc<DashMap<String, Value>>,
     pub workers: Vec<mpsc::Sender<Job>>,
     pub configured: ArcSwap<Configured>,
     /// Serialises reloads and calendar changes.
@@ -262,7 +259,12 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
         _ => None,
     };
-    let store = StateStore::open(&config.state)?;
+    let store = StateStore::open_with(
+        &config.state,
+        StoreOptions {
+            cache_bytes: config.state_cache_mb.max(1) << 20,
+        },
+    )?;
     let entries = CalendarEntries::open(&store)?;
     let calendar = entries.merged(&file_calendar)?;
     let metrics = Arc::new(Metrics::new());
@@ -271,10 +273,6 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         sinks.push(SinkKind::Webhook(url.clone()));
     }
     let outbox = Outbox::open(&store, sinks)?;
-    let views: Arc<DashMap<String, Value>> = Arc::new(DashMap::new());
-    for m in store.devices()? {
-        views.insert(m.device.clone(), device_view(&m));
-    }
     let sequences = Arc::new(sequences);
     let calendar = Arc::new(calendar);
     let n = config.workers.max(1);
@@ -283,13 +281,18 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
     for idx in 0..n {
         let (tx, rx) = mpsc::channel(config.queue);
         let owns = move |d: &str| worker::shard(d, n) == idx;
-        let engine = Engine::new(
+        let mut engine = Engine::new(
             Arc::clone(&sequences),
             Arc::clone(&calendar),
             store.clone(),
             config.lateness_ms,
             &owns,
         )?;
+        // The memory limit is per process: each worker holds its share.
+        engine.set_limits(Limits {
+            max_devices: config.max_devices.div_ceil(n).max(1),
+            max_evidence: config.max_evidence,
+        });
         senders.push(tx);
         engines.push((engine, rx));
     }
@@ -306,7 +309,6 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         metrics: Arc::clone(&metrics),
         store: store.clone(),
         outbox: outbox.clone(),
-        views,
         workers: senders,
         configured: ArcSwap::from_pointee(configured),
         changing: Mutex::new(()),

@@ -45,6 +45,10 @@ pub struct Metrics {
     pub connections_idle_closed: Counter,
     pub api_body_too_large: Counter,
     pub state_bytes: Gauge,
+    pub devices_evicted: Counter,
+    pub devices_loaded: Counter,
+    pub devices_in_memory: Gauge,
+    pub evidence_dropped: Counter,
 }
 
 impl Metrics {
@@ -71,6 +75,10 @@ impl Metrics {
             connections_idle_closed: Counter::default(),
             api_body_too_large: Counter::default(),
             state_bytes: Gauge::default(),
+            devices_evicted: Counter::default(),
+            devices_loaded: Counter::default(),
+            devices_in_memory: Gauge::default(),
+            evidence_dropped: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -172,6 +180,26 @@ impl Metrics {
             "state_size_bytes",
             "Size of the state store on disk",
             m.state_bytes.clone(),
+        );
+        registry.register(
+            "devices_evicted",
+            "Idle device machines dropped from memory over max_devices (kept in the state store)",
+            m.devices_evicted.clone(),
+        );
+        registry.register(
+            "devices_loaded",
+            "Device machines read back from the state store",
+            m.devices_loaded.clone(),
+        );
+        registry.register(
+            "devices_in_memory",
+            "Device machines held in memory",
+            m.devices_in_memory.clone(),
+        );
+        registry.register(
+            "evidence_dropped",
+            "Evidence lines dropped at max_evidence",
+            m.evidence_dropped.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -81,6 +81,8 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut alerts: Vec<Alert> = Vec::new();
     let mut last_checkpoint = now_ms();
+    // This worker's share of the in-memory gauge.
+    let mut in_memory = 0i64;
     loop {
         let mut syncs = Vec::new();
         let mut accepted = false;
@@ -111,8 +113,10 @@ pub async fn run(
         }
         let changed = engine.take_changed();
         if accepted || !changed.is_empty() || !alerts.is_empty() {
-            // Durable before anyone sees it: an accepted signal, a machine change, an alert
-            // in the outbox survive a kill -9 from here on.
+            // Durable before the sinks see it: an accepted signal, a machine change, an alert
+            // in the outbox survive a kill -9 from here on. The API reads machines from the
+            // store; one it shows before this flush is reproduced after a crash from the
+            // stored reorder buffer, whose entry is removed only after the machine is written.
             for alert in &alerts {
                 if let Err(e) = shared.outbox.push(alert) {
                     tracing::error!(error = %e, alert = %alert.id, "Cannot queue an alert for delivery.");
@@ -122,15 +126,18 @@ pub async fn run(
                 tracing::error!(error = %e, "Cannot flush the state store.");
             }
             shared.outbox.notify();
-            for id in changed {
-                if let Some(m) = engine.correlator().device(&id) {
-                    shared.views.insert(id, super::device_view(m));
-                }
-            }
         }
         let m = &shared.metrics;
         m.duplicates
             .inc_by(engine.stats.duplicates - before.duplicates);
+        m.devices_evicted
+            .inc_by(engine.stats.evicted - before.evicted);
+        m.devices_loaded.inc_by(engine.stats.loaded - before.loaded);
+        m.evidence_dropped
+            .inc_by(engine.stats.evidence_dropped - before.evidence_dropped);
+        let resident = engine.correlator().in_memory() as i64;
+        m.devices_in_memory.inc_by(resident - in_memory);
+        in_memory = resident;
         m.findings.inc_by(engine.stats.findings - before.findings);
         for alert in alerts.drain(..) {
             m.alerts.inc();

@@ -41,6 +41,34 @@ pub struct Clock {
     pub last_time: Option<Millis>,
 }
 
+/// How the store is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Bytes of sled's page cache (sled's own default is 1 GiB); it bounds the memory the
+    /// store uses besides the machines in memory.
+    pub cache_bytes: u64,
+}
+
+/// Default page cache of the store: 64 MiB.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            cache_bytes: DEFAULT_CACHE_BYTES,
+        }
+    }
+}
+
+/// A device and its pending deadlines, as (deadline, instance number).
+pub type DeviceDeadlines = (String, Vec<(Millis, u64)>);
+
+/// The pending deadlines of one device, as (deadline, instance number).
+#[derive(Serialize, Deserialize)]
+struct Deadlines {
+    deadlines: Vec<(Millis, u64)>,
+}
+
 #[derive(Serialize, Deserialize)]
 struct Versioned<T> {
     v: u32,
@@ -52,6 +80,9 @@ struct Versioned<T> {
 pub struct StateStore {
     db: sled::Db,
     devices: sled::Tree,
+    /// Device → its pending deadlines, for the devices that have any: what a restart loads
+    /// instead of every machine.
+    timers: sled::Tree,
     alerts: sled::Tree,
     /// Signals accepted but not yet processed (the reorder buffer), by (event time, seq).
     buffer: sled::Tree,
@@ -65,13 +96,22 @@ impl StateStore {
     /// Opens (or creates) the store in `dir`. A second process on the same directory fails at
     /// once: sled holds an exclusive lock.
     pub fn open(dir: &Path) -> Result<StateStore, StateError> {
+        Self::open_with(dir, StoreOptions::default())
+    }
+
+    /// [`StateStore::open`] with options.
+    pub fn open_with(dir: &Path, options: StoreOptions) -> Result<StateStore, StateError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StateError::Open(dir.to_path_buf(), e.to_string()))?;
         // sled's flusher thread can hold the lock for a moment after a store in this process
         // is dropped; a short retry tells that apart from another process holding it.
         let mut attempts = 0;
         let db = loop {
-            match sled::Config::new().path(dir.join("db")).open() {
+            match sled::Config::new()
+                .path(dir.join("db"))
+                .cache_capacity(options.cache_bytes)
+                .open()
+            {
                 Ok(db) => break db,
                 Err(e) => {
                     let text = e.to_string();
@@ -91,7 +131,10 @@ impl StateStore {
 
     /// A store that lives only as long as this process (replay without `--state`).
     pub fn temporary() -> Result<StateStore, StateError> {
-        let db = sled::Config::new().temporary(true).open()?;
+        let db = sled::Config::new()
+            .temporary(true)
+            .cache_capacity(DEFAULT_CACHE_BYTES)
+            .open()?;
         Self::with_db(db, None)
     }
 
@@ -116,6 +159,7 @@ impl StateStore {
         }
         Ok(StateStore {
             devices: db.open_tree("devices")?,
+            timers: db.open_tree("timers")?,
             buffer: db.open_tree("buffer")?,
             alert_log: db.open_tree("alert_log")?,
             alerts: db.open_tree("alerts")?,
@@ -149,6 +193,99 @@ impl StateStore {
     pub fn put_device(&self, machine: &DeviceMachine) -> Result<(), StateError> {
         self.devices
             .insert(machine.device.as_bytes(), Self::encode(machine))?;
+        Ok(())
+    }
+
+    /// Stores a machine and, after it, its pending deadlines (`deadlines` empty: none), so
+    /// that a restart finds the timers without reading every machine.
+    pub fn put_device_with_deadlines(
+        &self,
+        machine: &DeviceMachine,
+        deadlines: &[(Millis, u64)],
+    ) -> Result<(), StateError> {
+        self.put_device(machine)?;
+        let key = machine.device.as_bytes();
+        if deadlines.is_empty() {
+            self.timers.remove(key)?;
+        } else {
+            self.timers.insert(
+                key,
+                Self::encode(&Deadlines {
+                    deadlines: deadlines.to_vec(),
+                }),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// One stored machine.
+    pub fn device(&self, id: &str) -> Result<Option<DeviceMachine>, StateError> {
+        match self.devices.get(id.as_bytes())? {
+            Some(v) => Ok(Some(Self::decode(id.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Up to `limit` stored machines in device order, starting after `after`.
+    pub fn devices_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DeviceMachine>, StateError> {
+        use std::ops::Bound;
+        let lower = match after {
+            Some(a) => Bound::Excluded(a.as_bytes().to_vec()),
+            None => Bound::Unbounded,
+        };
+        self.devices
+            .range::<Vec<u8>, _>((lower, Bound::Unbounded))
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                Self::decode(&k, &v)
+            })
+            .collect()
+    }
+
+    /// Every device's stored pending deadlines.
+    pub fn deadlines(&self) -> Result<Vec<DeviceDeadlines>, StateError> {
+        self.timers
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                let d: Deadlines = Self::decode(&k, &v)?;
+                Ok((String::from_utf8_lossy(&k).into_owned(), d.deadlines))
+            })
+            .collect()
+    }
+
+    /// True once the deadlines tree covers every stored machine (state written before it
+    /// existed is indexed once, by [`StateStore::index_deadlines`]).
+    pub fn deadlines_indexed(&self) -> Result<bool, StateError> {
+        Ok(self.meta.get("deadlines_indexed")?.is_some())
+    }
+
+    /// Builds the deadlines tree from every stored machine (`deadlines` computes them), once.
+    pub fn index_deadlines(
+        &self,
+        deadlines: &dyn Fn(&DeviceMachine) -> Vec<(Millis, u64)>,
+    ) -> Result<(), StateError> {
+        if self.deadlines_indexed()? {
+            return Ok(());
+        }
+        for kv in self.devices.iter() {
+            let (k, v) = kv?;
+            let machine: DeviceMachine = Self::decode(&k, &v)?;
+            if !machine.instances.is_empty() {
+                let mut d = deadlines(&machine);
+                d.sort_unstable();
+                if !d.is_empty() {
+                    self.timers
+                        .insert(k, Self::encode(&Deadlines { deadlines: d }))?;
+                }
+            }
+        }
+        self.meta.insert("deadlines_indexed", "1")?;
         Ok(())
     }
 
