@@ -224,5 +224,13 @@ pub fn write_summary(w: &mut dyn Write, s: &Summary, bytes: u64, secs: f64) -> i
         e.suppressed,
         e.escalated,
         e.alerts - e.suppressed
-    )
+    )?;
+    if e.evicted + e.loaded + e.evidence_dropped > 0 {
+        writeln!(
+            w,
+            "  machines evicted {}, read back {}; evidence lines dropped {}",
+            e.evicted, e.loaded, e.evidence_dropped
+        )?;
+    }
+    Ok(())
 }

@@ -934,6 +934,59 @@ mod tests {
     }
 
     #[test]
+    fn evidence_is_capped_and_the_alert_still_names_what_started_it() {
+        let rules = rules();
+        let allow = allow();
+        let ctx = Context::new(&allow, 8);
+        let mut m = machine();
+        let mut out = Vec::new();
+        let bad = || SignalFields {
+            image: Some("x.bin".into()),
+            server: Some("203.0.113.45".into()),
+            user: Some("jdoe".into()),
+            ..Default::default()
+        };
+        m.on_signal(&rules, &ctx, &sig(SignalKind::Transfer, 0, bad()), &mut out);
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::BootVar, MINUTE, bad()),
+            &mut out,
+        );
+        // A hostile device repeats the boot variable line a thousand times.
+        for i in 0..1000 {
+            let t = 2 * MINUTE + i * 100;
+            m.on_signal(&rules, &ctx, &sig(SignalKind::BootVar, t, bad()), &mut out);
+            assert!(m.instances[0].evidence.len() <= 8);
+        }
+        assert!(m.recent.len() <= 8);
+        assert_eq!(ctx.evidence_dropped.get(), 1002 - 8);
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Reload, 30 * MINUTE, SignalFields::default()),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Boot, 40 * MINUTE, version("15.7(3)M9")),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        let f = &out[0];
+        assert_eq!(f.rule_id, "t1601.image_replaced");
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(f.evidence.len(), 8);
+        let kinds: Vec<SignalKind> = f.evidence.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds[0], SignalKind::Transfer, "the first line is kept");
+        assert_eq!(kinds[1], SignalKind::BootVar, "the step's line is kept");
+        assert_eq!(&kinds[6..], &[SignalKind::Reload, SignalKind::Boot]);
+        assert_eq!(f.first_seen, 0);
+        assert!(f.summary.contains("203.0.113.45") && f.summary.contains("jdoe"));
+    }
+
+    #[test]
     fn duplicate_fingerprints_are_recognised() {
         let mut m = machine();
         assert!(m.first_delivery(5, 42));

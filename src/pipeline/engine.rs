@@ -290,3 +290,281 @@ impl Engine {
         self.store.put_clock(&self.clock)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::{SignalFields, SignalKind};
+    use crate::correlate::Limits;
+    use crate::time::{HOUR, MINUTE};
+
+    const T0: Millis = 1_780_000_000_000;
+
+    fn rules() -> Arc<SequenceRules> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        Arc::new(SequenceRules::load_dir(&dir).expect("shipped rules load"))
+    }
+
+    fn calendar() -> Arc<ChangeCalendar> {
+        let yaml = "allowlist: {servers: [10.10.0.5]}\n";
+        Arc::new(ChangeCalendar::from_yaml(yaml, "changes.yaml").unwrap())
+    }
+
+    fn engine(store: StateStore, max_devices: usize) -> Engine {
+        let mut e = Engine::new(rules(), calendar(), store, MINUTE, &|_| true).unwrap();
+        e.set_limits(Limits {
+            max_devices,
+            ..Limits::default()
+        });
+        e
+    }
+
+    fn sig(device: &str, kind: SignalKind, t: Millis, fields: SignalFields) -> Signal {
+        Signal {
+            device: device.into(),
+            time: t,
+            received: Some(t + 300),
+            kind,
+            rule_id: format!("test.{kind}"),
+            vendor: "cisco_ios".into(),
+            fields,
+            fingerprint: t as u64 ^ device.len() as u64,
+            message: format!("{device}: {kind} at {t}"),
+        }
+    }
+
+    fn image(name: &str, server: &str) -> SignalFields {
+        SignalFields {
+            image: Some(name.into()),
+            server: Some(server.into()),
+            ..Default::default()
+        }
+    }
+
+    fn version(v: &str) -> SignalFields {
+        SignalFields {
+            version: Some(v.into()),
+            ..Default::default()
+        }
+    }
+
+    fn feed(e: &mut Engine, signals: Vec<Signal>, out: &mut Vec<Alert>) {
+        for s in signals {
+            e.observe(s.time);
+            e.accept(s).unwrap();
+            e.advance(out).unwrap();
+        }
+    }
+
+    /// Twelve devices learn a baseline; one swaps its image, one stages an image nobody
+    /// reboots into (a timeout a day later), one boots another version, others chatter.
+    fn fleet() -> Vec<Signal> {
+        let mut v = Vec::new();
+        for i in 0..12 {
+            v.push(sig(
+                &format!("rtr-{i:02}"),
+                SignalKind::Boot,
+                T0 + i * MINUTE,
+                version("15.7(3)M8"),
+            ));
+        }
+        let mut t = T0 + HOUR;
+        let mut step = |dev: &str, kind, fields| {
+            t += 5 * MINUTE;
+            sig(dev, kind, t, fields)
+        };
+        let bad = || image("x.bin", "203.0.113.45");
+        v.push(step("rtr-03", SignalKind::Transfer, bad()));
+        v.push(step(
+            "rtr-05",
+            SignalKind::Transfer,
+            image("y.bin", "10.10.0.5"),
+        ));
+        for i in 0..12 {
+            v.push(step(
+                &format!("rtr-{i:02}"),
+                SignalKind::ConfigSave,
+                Default::default(),
+            ));
+        }
+        v.push(step("rtr-03", SignalKind::BootVar, bad()));
+        v.push(step(
+            "rtr-05",
+            SignalKind::BootVar,
+            image("y.bin", "10.10.0.5"),
+        ));
+        for i in 0..12 {
+            v.push(step(
+                &format!("rtr-{i:02}"),
+                SignalKind::ConfigSave,
+                Default::default(),
+            ));
+        }
+        v.push(step("rtr-03", SignalKind::Reload, Default::default()));
+        v.push(step("rtr-03", SignalKind::Boot, version("15.7(3)M9")));
+        v.push(step("rtr-08", SignalKind::Boot, version("15.2(4)M1")));
+        // A day and more later: rtr-05's staged image has timed out.
+        let late = t + 25 * HOUR;
+        for i in 0..12 {
+            v.push(sig(
+                &format!("rtr-{i:02}"),
+                SignalKind::ConfigSave,
+                late + i * MINUTE,
+                Default::default(),
+            ));
+        }
+        v
+    }
+
+    fn run(max_devices: usize) -> (Vec<Alert>, EngineStats) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = engine(StateStore::open(dir.path()).unwrap(), max_devices);
+        let mut out = Vec::new();
+        feed(&mut e, fleet(), &mut out);
+        e.finish(&mut out).unwrap();
+        assert!(e.correlator().in_memory() <= max_devices.max(1) + 1);
+        (out, e.stats.clone())
+    }
+
+    #[test]
+    fn eviction_and_reload_give_the_same_alerts_as_no_limit() {
+        let (unlimited, stats) = run(1000);
+        assert_eq!(stats.evicted, 0);
+        let rules: Vec<&str> = unlimited.iter().map(|a| a.rule_id.as_str()).collect();
+        assert!(rules.contains(&"t1601.image_replaced"), "{rules:?}");
+        assert!(rules.contains(&"t1601.image_staged"), "{rules:?}");
+        assert!(rules.contains(&"t1601.version_changed"), "{rules:?}");
+        let (limited, stats) = run(2);
+        assert!(stats.evicted > 20 && stats.loaded > 20, "{stats:?}");
+        let json = |a: &[Alert]| serde_json::to_string_pretty(a).unwrap();
+        assert_eq!(json(&limited), json(&unlimited));
+    }
+
+    #[test]
+    fn timer_of_an_evicted_device_fires() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = engine(StateStore::open(dir.path()).unwrap(), 1);
+        let mut out = Vec::new();
+        let staged = |kind, t| sig("rtr-a", kind, t, image("x.bin", "10.10.0.5"));
+        feed(
+            &mut e,
+            vec![
+                staged(SignalKind::Transfer, T0),
+                staged(SignalKind::BootVar, T0 + MINUTE),
+            ],
+            &mut out,
+        );
+        // Other devices push rtr-a out of memory; its deadline stays indexed.
+        let others = (0..5)
+            .map(|i| {
+                let dev = format!("sw-{i}");
+                sig(
+                    &dev,
+                    SignalKind::ConfigSave,
+                    T0 + (10 + i) * MINUTE,
+                    Default::default(),
+                )
+            })
+            .collect();
+        feed(&mut e, others, &mut out);
+        assert!(!e.correlator().resident("rtr-a"), "evicted");
+        assert_eq!(e.correlator().pending_devices(), 1);
+        e.observe(T0 + 20 * HOUR);
+        e.observe(T0 + 26 * HOUR);
+        e.advance(&mut out).unwrap();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].device, "rtr-a");
+        assert_eq!(out[0].rule_id, "t1601.image_staged");
+        assert_eq!(e.correlator().pending_devices(), 0);
+        let stored = e.store().device("rtr-a").unwrap().unwrap();
+        assert!(
+            stored.instances.is_empty(),
+            "the fired instance is gone from the store"
+        );
+    }
+
+    #[test]
+    fn duplicates_are_recognised_after_eviction() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = engine(StateStore::open(dir.path()).unwrap(), 1);
+        let mut out = Vec::new();
+        let line = sig("rtr-a", SignalKind::ConfigSave, T0, Default::default());
+        feed(&mut e, vec![line.clone()], &mut out);
+        let others = (0..3)
+            .map(|i| {
+                let dev = format!("sw-{i}");
+                sig(
+                    &dev,
+                    SignalKind::ConfigSave,
+                    T0 + (2 + i) * MINUTE,
+                    Default::default(),
+                )
+            })
+            .collect();
+        feed(&mut e, others, &mut out);
+        assert!(!e.correlator().resident("rtr-a"));
+        feed(&mut e, vec![line], &mut out);
+        assert_eq!(e.stats.duplicates, 1);
+    }
+
+    #[test]
+    fn restart_loads_only_pending_devices_and_idle_ones_keep_their_baseline() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut e = engine(StateStore::open(dir.path()).unwrap(), 1000);
+            let mut out = Vec::new();
+            let mut v: Vec<Signal> = (0..50)
+                .map(|i| {
+                    let dev = format!("rtr-{i:02}");
+                    sig(
+                        &dev,
+                        SignalKind::Boot,
+                        T0 + i * MINUTE,
+                        version("15.7(3)M8"),
+                    )
+                })
+                .collect();
+            v.push(sig(
+                "rtr-07",
+                SignalKind::BootVar,
+                T0 + HOUR,
+                image("x.bin", "10.10.0.5"),
+            ));
+            feed(&mut e, v, &mut out);
+            e.finish(&mut out).unwrap();
+            assert!(out.is_empty(), "{out:?}");
+            assert_eq!(e.correlator().in_memory(), 50);
+        }
+        let mut e = engine(StateStore::open(dir.path()).unwrap(), 1000);
+        assert_eq!(e.correlator().in_memory(), 0, "no machine read at start-up");
+        assert_eq!(e.correlator().pending_devices(), 1, "rtr-07's deadline");
+        let mut out = Vec::new();
+        // An idle device boots another version: its stored baseline says what it was.
+        feed(
+            &mut e,
+            vec![sig(
+                "rtr-33",
+                SignalKind::Boot,
+                T0 + 2 * HOUR,
+                version("15.7(3)M9"),
+            )],
+            &mut out,
+        );
+        e.observe(T0 + 3 * HOUR);
+        e.advance(&mut out).unwrap();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].rule_id, "t1601.version_changed");
+        assert_eq!(out[0].version_before.as_deref(), Some("15.7(3)M8"));
+        assert_eq!(e.stats.loaded, 1);
+        // rtr-07's staged image times out: its machine comes back when the deadline fires.
+        e.observe(T0 + 26 * HOUR);
+        e.advance(&mut out).unwrap();
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(
+            (out[1].device.as_str(), out[1].rule_id.as_str()),
+            ("rtr-07", "t1601.image_staged")
+        );
+        assert_eq!(e.stats.loaded, 2);
+        assert_eq!(e.correlator().in_memory(), 2);
+    }
+}

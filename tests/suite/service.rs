@@ -620,3 +620,85 @@ async fn reload_keeps_old_rules_on_error_and_follows_the_calendar_file() {
     assert_eq!(a[0]["suppressed_by"], "MW-now", "{:#}", a[0]);
     running.shutdown().await;
 }
+
+/// With one machine in memory per worker, devices are evicted to the store and read back:
+/// the swap still alerts once, the API pages devices from the store, the metrics count it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evicted_devices_still_alert_and_the_api_pages_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = ServeConfig {
+        max_devices: 2,
+        workers: 2,
+        ..config(tmp.path())
+    };
+    let running = serve::start(cfg).await.unwrap();
+    let http = running.http;
+    let lines = edge_swap();
+    let chatter = |i: usize| {
+        format!(
+            "<189>9{i}: sw-{i:02}: Jun  2 22:4{}:30.000 UTC: %PARSER-5-CFGLOG_LOGGEDCMD: User:ops  logged command:write memory",
+            i % 10
+        )
+    };
+    let mut feed = vec![lines[0].clone()];
+    feed.extend((0..6).map(chatter));
+    feed.push(lines[1].clone());
+    feed.extend((6..12).map(chatter));
+    feed.extend(lines[2..].iter().cloned());
+    send_lines(running.tcp.unwrap(), &feed).await;
+    let a = wait_alerts(http, "device=edge-0091", Duration::from_secs(5))
+        .await
+        .expect("the swap alerts");
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0]["rule_id"], "t1601.image_replaced");
+    assert_eq!(a[0]["severity"], "critical");
+
+    let page = |q: String| async move {
+        let url = format!("http://{http}/api/v1/devices?{q}");
+        reqwest::get(url)
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let mut seen = Vec::new();
+    let mut after = String::new();
+    loop {
+        let p = page(format!("limit=5&after={after}")).await;
+        for d in p["devices"].as_array().unwrap() {
+            seen.push(d["device"].as_str().unwrap().to_string());
+        }
+        match p["next"].as_str() {
+            Some(n) => after = n.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 13, "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    let v: Value = reqwest::get(format!("http://{http}/api/v1/devices/EDGE-0091"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["running"], "15.7(3)M9");
+    assert_eq!(v["baseline"]["version"], "15.6(3)M9");
+
+    let metrics = reqwest::get(format!("http://{http}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+    };
+    assert!(value("imagewatch_devices_evicted_total") > 0.0, "{metrics}");
+    assert!(value("imagewatch_devices_loaded_total") > 0.0, "{metrics}");
+    assert!(value("imagewatch_devices_in_memory") <= 4.0, "{metrics}");
+    running.shutdown().await;
+}

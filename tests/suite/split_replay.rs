@@ -1,5 +1,6 @@
 //! State carries over: a replay in two halves over one `--state` directory gives the same
-//! alerts as one replay over the whole file.
+//! alerts as one replay over the whole file, and so does a replay that keeps only two device
+//! machines in memory (the others wait in the store).
 
 fn run(state: &std::path::Path, dir: &std::path::Path, input: &std::path::Path) -> Vec<String> {
     super::replay(dir, input, &["--state", state.to_str().unwrap()])
@@ -44,4 +45,16 @@ fn two_halves_over_one_state_dir_equal_one_run() {
         "both halves must produce alerts"
     );
     assert_eq!(whole, split);
+
+    let evicting = super::replay(
+        dir,
+        &dir.join("syslog.log"),
+        &[
+            "--state",
+            dir.join("state-evicting").to_str().unwrap(),
+            "--max-devices",
+            "2",
+        ],
+    );
+    assert_eq!(whole, evicting);
 }
