@@ -69,6 +69,9 @@ pub struct Correlator {
     devices: HashMap<String, Slot>,
     /// Use counter for least-recently-used eviction.
     clock: u64,
+    /// Size below which [`Correlator::evict`] does not look again (when machines it could
+    /// not evict were still waiting to be stored).
+    evict_again_at: usize,
     /// (deadline, device, instance number): what must be looked at when time passes.
     timers: BTreeSet<(Millis, String, u64)>,
     /// The entries of `timers` by device, so that a device's entries can be replaced without
@@ -93,6 +96,7 @@ impl Correlator {
             limits: Limits::default(),
             devices: HashMap::new(),
             clock: 0,
+            evict_again_at: 0,
             timers: BTreeSet::new(),
             timer_keys: HashMap::new(),
             stats: CorrelatorStats::default(),
@@ -190,21 +194,12 @@ impl Correlator {
         }
     }
 
-    /// Machines changed since they were last marked stored.
-    pub fn dirty(&self) -> Vec<String> {
-        self.devices
-            .iter()
-            .filter(|(_, s)| s.dirty)
-            .map(|(id, _)| id.clone())
-            .collect()
-    }
-
     /// Over the limit, drops the least recently used clean machines (down to nine tenths of
     /// the limit, so that eviction runs in batches); their timers stay indexed. Returns how
     /// many were evicted.
     pub fn evict(&mut self) -> usize {
         let max = self.limits.max_devices;
-        if self.devices.len() <= max {
+        if self.devices.len() <= max.max(self.evict_again_at) {
             return 0;
         }
         let target = max - max / 10;
@@ -215,6 +210,13 @@ impl Correlator {
             .map(|(id, s)| (s.used, id))
             .collect();
         let n = (self.devices.len() - target).min(clean.len());
+        // Machines with signals still in the reorder buffer stay: look again only once the
+        // map has grown by a tenth, not on every call.
+        self.evict_again_at = if n < self.devices.len() - target {
+            self.devices.len() - n + (max / 10).max(1)
+        } else {
+            0
+        };
         if n == 0 {
             return 0;
         }
@@ -225,7 +227,6 @@ impl Correlator {
         for id in &victims {
             self.devices.remove(id);
         }
-        self.devices.shrink_to(max);
         self.stats.evicted += n as u64;
         n
     }

@@ -29,8 +29,8 @@ pub struct Engine {
     /// A time more than a day ahead, waiting for a second line to confirm it.
     jump: Option<Millis>,
     findings: Vec<Finding>,
-    /// Devices whose machine changed since [`Engine::take_changed`] was last called.
-    changed: Vec<String>,
+    /// Whether a machine was written since [`Engine::take_changed`] was last called.
+    changed: bool,
     pub stats: EngineStats,
 }
 
@@ -48,10 +48,8 @@ impl Engine {
         // Machines stay in the store until their device is seen or one of their deadlines
         // fires: a restart reads the deadlines only.
         store.index_deadlines(&|m| m.deadlines(&rules))?;
-        for (device, deadlines) in store.deadlines()? {
-            if owns(&device) {
-                correlator.restore_timers(&device, deadlines);
-            }
+        for (device, deadlines) in store.deadlines(owns)? {
+            correlator.restore_timers(&device, deadlines);
         }
         let mut buffer = BTreeMap::new();
         for (time, seq, sig) in store.buffered()? {
@@ -73,7 +71,7 @@ impl Engine {
             clock,
             jump: None,
             findings: Vec::new(),
-            changed: Vec::new(),
+            changed: false,
             stats: EngineStats::default(),
         })
     }
@@ -96,9 +94,9 @@ impl Engine {
         &self.store
     }
 
-    /// Devices whose machine changed since the last call (the service refreshes its read
-    /// views from them once the changes are durable).
-    pub fn take_changed(&mut self) -> Vec<String> {
+    /// Whether a machine was written since the last call (the service flushes the store
+    /// before it moves on).
+    pub fn take_changed(&mut self) -> bool {
         std::mem::take(&mut self.changed)
     }
 
@@ -220,15 +218,10 @@ impl Engine {
         Ok(())
     }
 
-    /// Drops idle machines over the limit; every change is stored by now, so nothing is lost.
+    /// Drops idle machines over the limit. Only stored machines go: one with a signal in the
+    /// reorder buffer (its fingerprint taken, not yet written) stays until it is processed.
     fn evict(&mut self) -> Result<(), StateError> {
         self.stats.evidence_dropped = self.correlator.stats.evidence_dropped;
-        if self.correlator.in_memory() <= self.correlator.limits().max_devices {
-            return Ok(());
-        }
-        for device in self.correlator.dirty() {
-            self.persist_device(&device)?;
-        }
         self.stats.evicted += self.correlator.evict() as u64;
         Ok(())
     }
@@ -239,9 +232,7 @@ impl Engine {
             self.store
                 .put_device_with_deadlines(machine, self.correlator.deadlines(device))?;
             self.correlator.stored(device);
-            if !self.changed.iter().any(|d| d == device) {
-                self.changed.push(device.to_string());
-            }
+            self.changed = true;
         }
         Ok(())
     }

@@ -112,7 +112,7 @@ pub async fn run(
             tracing::error!(error = %e, "State store failed while processing; alerts may be late.");
         }
         let changed = engine.take_changed();
-        if accepted || !changed.is_empty() || !alerts.is_empty() {
+        if accepted || changed || !alerts.is_empty() {
             // Durable before the sinks see it: an accepted signal, a machine change, an alert
             // in the outbox survive a kill -9 from here on. The API reads machines from the
             // store; one it shows before this flush is reproduced after a crash from the

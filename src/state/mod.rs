@@ -247,16 +247,21 @@ impl StateStore {
             .collect()
     }
 
-    /// Every device's stored pending deadlines.
-    pub fn deadlines(&self) -> Result<Vec<DeviceDeadlines>, StateError> {
-        self.timers
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
+    /// The stored pending deadlines of the devices `owns` accepts.
+    pub fn deadlines(
+        &self,
+        owns: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<DeviceDeadlines>, StateError> {
+        let mut out = Vec::new();
+        for kv in self.timers.iter() {
+            let (k, v) = kv?;
+            let device = String::from_utf8_lossy(&k);
+            if owns(&device) {
                 let d: Deadlines = Self::decode(&k, &v)?;
-                Ok((String::from_utf8_lossy(&k).into_owned(), d.deadlines))
-            })
-            .collect()
+                out.push((device.into_owned(), d.deadlines));
+            }
+        }
+        Ok(out)
     }
 
     /// True once the deadlines tree covers every stored machine (state written before it
