@@ -72,6 +72,8 @@ pub struct Correlator {
     /// Size below which [`Correlator::evict`] does not look again (when machines it could
     /// not evict were still waiting to be stored).
     evict_again_at: usize,
+    /// Machines stored since the last eviction attempt.
+    stored_since: usize,
     /// (deadline, device, instance number): what must be looked at when time passes.
     timers: BTreeSet<(Millis, String, u64)>,
     /// The entries of `timers` by device, so that a device's entries can be replaced without
@@ -97,6 +99,7 @@ impl Correlator {
             devices: HashMap::new(),
             clock: 0,
             evict_again_at: 0,
+            stored_since: 0,
             timers: BTreeSet::new(),
             timer_keys: HashMap::new(),
             stats: CorrelatorStats::default(),
@@ -189,8 +192,11 @@ impl Correlator {
 
     /// The machine as stored: it may be evicted from now on.
     pub fn stored(&mut self, id: &str) {
-        if let Some(slot) = self.devices.get_mut(id) {
+        if let Some(slot) = self.devices.get_mut(id)
+            && slot.dirty
+        {
             slot.dirty = false;
+            self.stored_since += 1;
         }
     }
 
@@ -199,20 +205,27 @@ impl Correlator {
     /// many were evicted.
     pub fn evict(&mut self) -> usize {
         let max = self.limits.max_devices;
-        if self.devices.len() <= max.max(self.evict_again_at) {
+        if self.devices.len() <= max {
             return 0;
         }
         let target = max - max / 10;
+        let needed = self.devices.len() - target;
+        // After an attempt that found too few stored machines, look again once the map has
+        // grown by a tenth of the limit or enough machines were stored since, not on every call.
+        let batch = needed.min((max / 10).max(1));
+        if self.devices.len() < self.evict_again_at && self.stored_since < batch {
+            return 0;
+        }
+        self.stored_since = 0;
         let mut clean: Vec<(u64, &String)> = self
             .devices
             .iter()
             .filter(|(_, s)| !s.dirty)
             .map(|(id, s)| (s.used, id))
             .collect();
-        let n = (self.devices.len() - target).min(clean.len());
-        // Machines with signals still in the reorder buffer stay: look again only once the
-        // map has grown by a tenth, not on every call.
-        self.evict_again_at = if n < self.devices.len() - target {
+        // Machines with signals still in the reorder buffer stay.
+        let n = needed.min(clean.len());
+        self.evict_again_at = if n < needed {
             self.devices.len() - n + (max / 10).max(1)
         } else {
             0

@@ -475,6 +475,34 @@ mod tests {
     }
 
     #[test]
+    fn machines_waiting_in_the_reorder_buffer_are_evicted_once_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = engine(StateStore::open(dir.path()).unwrap(), 2);
+        let mut out = Vec::new();
+        // Ten devices' signals all wait for the watermark: their machines cannot go yet.
+        for i in 0..10 {
+            let s = sig(
+                &format!("sw-{i}"),
+                SignalKind::ConfigSave,
+                T0 + i,
+                Default::default(),
+            );
+            e.observe(s.time);
+            e.accept(s).unwrap();
+            e.advance(&mut out).unwrap();
+        }
+        assert_eq!(e.correlator().in_memory(), 10);
+        e.observe(T0 + 2 * MINUTE);
+        e.advance(&mut out).unwrap();
+        assert!(
+            e.correlator().in_memory() <= 2,
+            "{}",
+            e.correlator().in_memory()
+        );
+        assert_eq!(e.stats.evicted, 8);
+    }
+
+    #[test]
     fn duplicates_are_recognised_after_eviction() {
         let dir = tempfile::tempdir().unwrap();
         let mut e = engine(StateStore::open(dir.path()).unwrap(), 1);
