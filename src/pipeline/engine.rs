@@ -503,6 +503,33 @@ mod tests {
     }
 
     #[test]
+    fn state_written_before_the_deadlines_tree_is_indexed_once() {
+        // A machine with a pending instance, as an earlier version stored it: no deadlines.
+        let staged = {
+            let mut e = engine(StateStore::temporary().unwrap(), 10);
+            let mut out = Vec::new();
+            let s = sig(
+                "rtr-a",
+                SignalKind::BootVar,
+                T0,
+                image("x.bin", "10.10.0.5"),
+            );
+            feed(&mut e, vec![s], &mut out);
+            e.finish(&mut out).unwrap();
+            e.store().device("rtr-a").unwrap().unwrap()
+        };
+        assert_eq!(staged.instances.len(), 1);
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path()).unwrap();
+        store.put_device(&staged).unwrap();
+        assert!(!store.deadlines_indexed().unwrap());
+        let e = engine(store, 10);
+        assert_eq!(e.correlator().pending_devices(), 1);
+        assert_eq!(e.correlator().in_memory(), 0);
+        assert!(e.store().deadlines_indexed().unwrap());
+    }
+
+    #[test]
     fn duplicates_are_recognised_after_eviction() {
         let dir = tempfile::tempdir().unwrap();
         let mut e = engine(StateStore::open(dir.path()).unwrap(), 1);
