@@ -409,8 +409,8 @@ mod tests {
         std::fs::write(
             &file,
             "udp = \"off\"\ntcp = \"127.0.0.1:6000\"\nstate = \"/var/lib/iw\"\nworkers = 3\n\
-             udp_sockets = 3\nudp_recv_buffer = 1048576\n",
-            "udp = \"off\"\ntcp = \"127.0.0.1:6000\"\nstate = \"/var/lib/iw\"\nworkers = 3\nmax_devices = 5000\nmax_evidence = 16\nstate_cache_mb = 32\n",
+             udp_sockets = 3\nudp_recv_buffer = 1048576\n\
+             max_devices = 5000\nmax_evidence = 16\nstate_cache_mb = 32\n",
         )
         .unwrap();
         let flags = Flags {
@@ -424,6 +424,10 @@ mod tests {
         assert_eq!(c.alerts, PathBuf::from("/var/lib/iw/alerts.ndjson"));
         assert_eq!(c.workers, 3);
         assert_eq!((c.udp_sockets, c.udp_recv_buffer), (3, 1 << 20));
+        assert_eq!(
+            (c.max_devices, c.max_evidence, c.state_cache_mb),
+            (5000, 16, 32)
+        );
         assert_eq!(c.token.as_ref().map(ApiToken::expose), Some("s3cret"));
         assert!(
             !format!("{c:?}").contains("s3cret"),
