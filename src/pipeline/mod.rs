@@ -10,7 +10,7 @@ pub mod extract;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub use engine::Engine;
+pub use engine::{AlertHook, Engine};
 pub use extract::{CLOCK_TOLERANCE, Extracted, Extractor, Receipt, normalise_host};
 
 use crate::calendar::ChangeCalendar;

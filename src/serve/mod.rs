@@ -293,6 +293,8 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
             max_devices: config.max_devices.div_ceil(n).max(1),
             max_evidence: config.max_evidence,
         });
+        let queue = outbox.clone();
+        engine.set_alert_hook(Box::new(move |alert| queue.push(alert)));
         senders.push(tx);
         engines.push((engine, rx));
     }

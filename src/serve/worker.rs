@@ -114,14 +114,10 @@ pub async fn run(
         let changed = engine.take_changed();
         if accepted || changed || !alerts.is_empty() {
             // Durable before the sinks see it: an accepted signal, a machine change, an alert
-            // in the outbox survive a kill -9 from here on. The API reads machines from the
-            // store; one it shows before this flush is reproduced after a crash from the
-            // stored reorder buffer, whose entry is removed only after the machine is written.
-            for alert in &alerts {
-                if let Err(e) = shared.outbox.push(alert) {
-                    tracing::error!(error = %e, alert = %alert.id, "Cannot queue an alert for delivery.");
-                }
-            }
+            // in the outbox (queued by the engine's alert hook) survive a kill -9 from here on.
+            // The API reads machines from the store; one it shows before this flush is
+            // reproduced after a crash from the stored reorder buffer, whose entry is removed
+            // only after the machine is written.
             if let Err(e) = engine.store().flush() {
                 tracing::error!(error = %e, "Cannot flush the state store.");
             }

@@ -640,12 +640,17 @@ async fn evicted_devices_still_alert_and_the_api_pages_them() {
             i % 10
         )
     };
-    let mut feed = vec![lines[0].clone()];
-    feed.extend((0..6).map(chatter));
-    feed.push(lines[1].clone());
-    feed.extend((6..12).map(chatter));
-    feed.extend(lines[2..].iter().cloned());
-    send_lines(running.tcp.unwrap(), &feed).await;
+    // Three rounds, each processed (past the lateness) before the next: the chatter of a
+    // round evicts edge-0091's machine, which the next round's line must read back.
+    let mut first = vec![lines[0].clone()];
+    first.extend((0..6).map(chatter));
+    let mut second = vec![lines[1].clone()];
+    second.extend((6..12).map(chatter));
+    for round in [first, second, lines[2..].to_vec()] {
+        send_lines(running.tcp.unwrap(), &round).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        running.shared.sync().await;
+    }
     let a = wait_alerts(http, "device=edge-0091", Duration::from_secs(5))
         .await
         .expect("the swap alerts");
