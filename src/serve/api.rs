@@ -22,8 +22,6 @@ use super::calendar_api::{CalendarEntries, EntryKind};
 use super::{Shared, device_view};
 
 /// Largest request body accepted, in bytes.
-pub const MAX_BODY: usize = 64 * 1024;
-
 pub fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/alerts", get(alerts))
@@ -39,7 +37,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .nest("/api/v1", api)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(DefaultBodyLimit::max(shared.config.max_body))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&shared),
             limit_body,
@@ -75,7 +73,7 @@ async fn auth(
     next.run(req).await
 }
 
-/// Refuses a declared body over [`MAX_BODY`] before anything reads it, and counts every 413
+/// Refuses a declared body over `max_body` before anything reads it, and counts every 413
 /// (also those of extractors meeting a longer chunked body).
 async fn limit_body(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let declared = req
@@ -83,10 +81,11 @@ async fn limit_body(State(shared): State<Arc<Shared>>, req: Request, next: Next)
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let response = if declared.is_some_and(|n| n > MAX_BODY as u64) {
+    let max = shared.config.max_body;
+    let response = if declared.is_some_and(|n| n > max as u64) {
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body over {MAX_BODY} bytes"),
+            format!("request body over {max} bytes"),
         )
     } else {
         next.run(req).await

@@ -50,6 +50,8 @@ pub struct ServeConfig {
     pub max_line: usize,
     /// Most TCP/TLS connections at once; default 1024.
     pub max_connections: usize,
+    /// Largest API request body, in bytes; larger ones get 413. Default 65536.
+    pub max_body: usize,
     /// Idle TCP/TLS connections are closed after this many seconds; default 300.
     pub idle_timeout_secs: u64,
     /// UDP sockets sharing the UDP address (`SO_REUSEPORT`), each read by its own thread;
@@ -127,6 +129,7 @@ impl Default for ServeConfig {
             workers: 2,
             max_line: crate::source::lines::MAX_LINE,
             max_connections: 1024,
+            max_body: 64 * 1024,
             idle_timeout_secs: 300,
             udp_sockets: default_udp_sockets(),
             udp_recv_buffer: 8 << 20,
@@ -160,6 +163,7 @@ pub struct FileConfig {
     pub workers: Option<usize>,
     pub max_line: Option<usize>,
     pub max_connections: Option<usize>,
+    pub max_body: Option<usize>,
     pub idle_timeout_secs: Option<u64>,
     pub udp_sockets: Option<usize>,
     pub udp_recv_buffer: Option<usize>,
@@ -327,6 +331,7 @@ impl ServeConfig {
             c.workers = f.workers.unwrap_or(c.workers).clamp(1, 64);
             c.max_line = f.max_line.unwrap_or(c.max_line).max(256);
             c.max_connections = f.max_connections.unwrap_or(c.max_connections).max(1);
+            c.max_body = f.max_body.unwrap_or(c.max_body).max(1024);
             c.idle_timeout_secs = f.idle_timeout_secs.unwrap_or(c.idle_timeout_secs).max(1);
             c.udp_sockets = f.udp_sockets.unwrap_or(c.udp_sockets).clamp(1, 64);
             c.udp_recv_buffer = f

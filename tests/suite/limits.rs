@@ -47,7 +47,7 @@ async fn closed_by_peer(s: &mut tokio::net::TcpStream, within: Duration) -> bool
 
 /// A line over `max_line` is truncated, counted, and its signal still reaches the engine; the
 /// connection after `max_connections` is refused and counted; a connection silent for
-/// `idle_timeout_secs` is closed and counted; a POST over 64 KiB gets 413 and is counted.
+/// `idle_timeout_secs` is closed and counted; a POST over `max_body` (16 KiB here) gets 413 and is counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_are_enforced_and_counted() {
     let tmp = tempfile::tempdir().unwrap();
@@ -55,6 +55,7 @@ async fn limits_are_enforced_and_counted() {
         max_line: 512,
         max_connections: 2,
         idle_timeout_secs: 1,
+        max_body: 16 * 1024,
         ..config(tmp.path())
     };
     let running = serve::start(cfg).await.unwrap();
@@ -94,9 +95,10 @@ async fn limits_are_enforced_and_counted() {
     wait_metric(http, "imagewatch_connections_idle_closed_total", 2.0).await;
     wait_metric(http, "imagewatch_tcp_connections", 0.0).await;
 
-    // Body limit: a declared length over 64 KiB, and a chunked body that grows past it.
+    // Body limit: a declared length over 16 KiB (under the 64 KiB default), and a chunked
+    // body that grows past it.
     let client = super::http_client();
-    let big = serde_json::json!({"id": "CHG-BIG", "devices": ["x".repeat(70 * 1024)]});
+    let big = serde_json::json!({"id": "CHG-BIG", "devices": ["x".repeat(20 * 1024)]});
     let r = client
         .post(format!("http://{http}/api/v1/tickets"))
         .json(&big)
