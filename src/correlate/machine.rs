@@ -15,6 +15,9 @@ use crate::time::Millis;
 /// line, the lines that matched a step and the latest lines are kept; the others are dropped
 /// (and counted), so a device repeating one line cannot grow its machine without bound.
 pub const DEFAULT_MAX_EVIDENCE: usize = 64;
+/// Most sequence instances one device keeps by default (`max_pending`): with
+/// [`DEFAULT_MAX_EVIDENCE`] per instance, what bounds a device's pending evidence.
+pub const DEFAULT_MAX_PENDING: usize = 32;
 /// Signal fingerprints remembered per device to drop duplicate deliveries.
 const DEDUPE_MEMORY: usize = 128;
 
@@ -107,7 +110,11 @@ pub struct Context<'a> {
     /// Most evidence lines per instance (at least 2), and most recent signals per device
     /// (at most [`RECENT`]).
     pub max_evidence: usize,
-    /// Evidence lines dropped at the cap, counted for the metrics.
+    /// Most sequence instances per device (at least 1): a device that keeps starting
+    /// sequences (a flood of transfers of distinct images) loses its oldest unreported
+    /// instance, evidence and all, rather than growing without bound.
+    pub max_pending: usize,
+    /// Evidence lines dropped at the caps, counted for the metrics.
     pub evidence_dropped: std::cell::Cell<u64>,
 }
 
@@ -116,6 +123,7 @@ impl<'a> Context<'a> {
         Context {
             allowlist,
             max_evidence: max_evidence.max(2),
+            max_pending: DEFAULT_MAX_PENDING,
             evidence_dropped: std::cell::Cell::new(0),
         }
     }
@@ -151,6 +159,24 @@ impl DeviceMachine {
         }
         self.seen.push_back((time, fingerprint));
         true
+    }
+
+    /// Drops instances until one more fits under `max_pending`: the least recently advanced
+    /// of those not yet reported, else the least recently advanced (a lingering one).
+    fn make_room(&mut self, ctx: &Context<'_>) {
+        while self.instances.len() >= ctx.max_pending.max(1) {
+            let oldest = |reported: bool| {
+                (0..self.instances.len())
+                    .filter(|&i| self.instances[i].emitted.is_some() == reported)
+                    .min_by_key(|&i| self.instances[i].last)
+            };
+            let Some(victim) = oldest(false).or_else(|| oldest(true)) else {
+                return;
+            };
+            let gone = self.instances.remove(victim);
+            ctx.evidence_dropped
+                .set(ctx.evidence_dropped.get() + gone.evidence.len() as u64);
+        }
     }
 
     /// The earliest time something must happen to this device without a new signal.
@@ -220,6 +246,7 @@ impl DeviceMachine {
                 }
             }
             if let Some(step) = start_step(rule, sig, &facts) {
+                self.make_room(ctx);
                 let no = self.next_no;
                 self.next_no += 1;
                 let mut inst = Instance {
@@ -984,6 +1011,67 @@ mod tests {
         assert_eq!(&kinds[6..], &[SignalKind::Reload, SignalKind::Boot]);
         assert_eq!(f.first_seen, 0);
         assert!(f.summary.contains("203.0.113.45") && f.summary.contains("jdoe"));
+    }
+
+    /// A device that keeps starting sequences (transfers of a thousand distinct images) keeps
+    /// at most `max_pending` instances; the newest sequence still completes and alerts.
+    #[test]
+    fn pending_instances_per_device_are_capped() {
+        let rules = rules();
+        let allow = allow();
+        let mut ctx = Context::new(&allow, 8);
+        ctx.max_pending = 4;
+        let mut m = machine();
+        let mut out = Vec::new();
+        let image = |n: i64| SignalFields {
+            image: Some(format!("x{n}.bin")),
+            server: Some("203.0.113.45".into()),
+            ..Default::default()
+        };
+        for n in 0..1000 {
+            m.on_signal(
+                &rules,
+                &ctx,
+                &sig(SignalKind::Transfer, n * 100, image(n)),
+                &mut out,
+            );
+            assert!(m.instances.len() <= 4, "{} instances", m.instances.len());
+        }
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(
+            ctx.evidence_dropped.get(),
+            1000 - 4,
+            "one line per dropped instance"
+        );
+        let t = 200 * MINUTE;
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::BootVar, t, image(999)),
+            &mut out,
+        );
+        let reload = SignalFields::default();
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Reload, t + MINUTE, reload),
+            &mut out,
+        );
+        let boot = version("15.7(3)M9");
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Boot, t + 2 * MINUTE, boot),
+            &mut out,
+        );
+        let rules_hit: Vec<&str> = out.iter().map(|f| f.rule_id.as_str()).collect();
+        assert!(rules_hit.contains(&"t1601.image_replaced"), "{rules_hit:?}");
+        let f = out
+            .iter()
+            .find(|f| f.rule_id == "t1601.image_replaced")
+            .unwrap();
+        assert_eq!(f.evidence[0].kind, SignalKind::Transfer);
+        assert!(f.summary.contains("x999.bin"), "{}", f.summary);
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 pub use finding::{Evidence, Facts, Finding};
-pub use machine::{Baseline, BaselineSource, DEFAULT_MAX_EVIDENCE, DeviceMachine};
+pub use machine::{
+    Baseline, BaselineSource, DEFAULT_MAX_EVIDENCE, DEFAULT_MAX_PENDING, DeviceMachine,
+};
 pub use sequence::{SequenceRules, Severity};
 
 use crate::calendar::ChangeCalendar;
@@ -25,6 +27,8 @@ pub struct Limits {
     pub max_devices: usize,
     /// Most evidence lines per sequence instance (see [`machine::DEFAULT_MAX_EVIDENCE`]).
     pub max_evidence: usize,
+    /// Most sequence instances per device (see [`machine::DEFAULT_MAX_PENDING`]).
+    pub max_pending: usize,
 }
 
 /// Default for [`Limits::max_devices`] (per process; split across the service's workers).
@@ -35,6 +39,7 @@ impl Default for Limits {
         Limits {
             max_devices: DEFAULT_MAX_DEVICES,
             max_evidence: machine::DEFAULT_MAX_EVIDENCE,
+            max_pending: machine::DEFAULT_MAX_PENDING,
         }
     }
 }
@@ -113,6 +118,7 @@ impl Correlator {
         self.limits = Limits {
             max_devices: limits.max_devices.max(1),
             max_evidence: limits.max_evidence.max(2),
+            max_pending: limits.max_pending.max(1),
         };
     }
 
@@ -290,7 +296,8 @@ impl Correlator {
     pub fn on_signal(&mut self, sig: &Signal, out: &mut Vec<Finding>) {
         let rules = Arc::clone(&self.rules);
         let calendar = Arc::clone(&self.calendar);
-        let ctx = machine::Context::new(&calendar.allowlist, self.limits.max_evidence);
+        let mut ctx = machine::Context::new(&calendar.allowlist, self.limits.max_evidence);
+        ctx.max_pending = self.limits.max_pending;
         self.machine(&sig.device).on_signal(&rules, &ctx, sig, out);
         self.stats.evidence_dropped += ctx.evidence_dropped.get();
         self.reindex(&sig.device);
@@ -321,7 +328,8 @@ impl Correlator {
         }
         let rules = Arc::clone(&self.rules);
         let calendar = Arc::clone(&self.calendar);
-        let ctx = machine::Context::new(&calendar.allowlist, self.limits.max_evidence);
+        let mut ctx = machine::Context::new(&calendar.allowlist, self.limits.max_evidence);
+        ctx.max_pending = self.limits.max_pending;
         // Fire exactly at the deadline's end so that later deadlines stay pending.
         self.machine(&device)
             .on_time(&rules, &ctx, deadline + 1, out);

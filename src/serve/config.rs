@@ -67,6 +67,9 @@ pub struct ServeConfig {
     /// Evidence lines kept per pending sequence instance (first, steps and latest kept, the
     /// rest dropped and counted); also caps a device's recent signals (at most 16). Default 64.
     pub max_evidence: usize,
+    /// Sequence instances kept per device; past it the least recently advanced unreported one
+    /// is dropped (its evidence counted as dropped). Default 32.
+    pub max_pending: usize,
     /// sled page cache in MiB (sled's own default is 1 GiB); default 64.
     pub state_cache_mb: u64,
 }
@@ -135,6 +138,7 @@ impl Default for ServeConfig {
             udp_recv_buffer: 8 << 20,
             max_devices: crate::correlate::DEFAULT_MAX_DEVICES,
             max_evidence: crate::correlate::DEFAULT_MAX_EVIDENCE,
+            max_pending: crate::correlate::DEFAULT_MAX_PENDING,
             state_cache_mb: crate::state::DEFAULT_CACHE_BYTES >> 20,
         }
     }
@@ -169,6 +173,7 @@ pub struct FileConfig {
     pub udp_recv_buffer: Option<usize>,
     pub max_devices: Option<usize>,
     pub max_evidence: Option<usize>,
+    pub max_pending: Option<usize>,
     pub state_cache_mb: Option<u64>,
 }
 
@@ -340,6 +345,7 @@ impl ServeConfig {
                 .clamp(4096, 1 << 30);
             c.max_devices = f.max_devices.unwrap_or(c.max_devices).max(1);
             c.max_evidence = f.max_evidence.unwrap_or(c.max_evidence).max(2);
+            c.max_pending = f.max_pending.unwrap_or(c.max_pending).max(1);
             c.state_cache_mb = f.state_cache_mb.unwrap_or(c.state_cache_mb).max(1);
         }
         if let Some(v) = &flags.udp {
@@ -415,7 +421,8 @@ mod tests {
             &file,
             "udp = \"off\"\ntcp = \"127.0.0.1:6000\"\nstate = \"/var/lib/iw\"\nworkers = 3\n\
              udp_sockets = 3\nudp_recv_buffer = 1048576\n\
-             max_devices = 5000\nmax_evidence = 16\nstate_cache_mb = 32\n",
+             max_devices = 5000\nmax_evidence = 16\nstate_cache_mb = 32\nmax_pending = 7\n\
+             max_body = 32768\n",
         )
         .unwrap();
         let flags = Flags {
@@ -433,6 +440,7 @@ mod tests {
             (c.max_devices, c.max_evidence, c.state_cache_mb),
             (5000, 16, 32)
         );
+        assert_eq!((c.max_pending, c.max_body), (7, 32768));
         assert_eq!(c.token.as_ref().map(ApiToken::expose), Some("s3cret"));
         assert!(
             !format!("{c:?}").contains("s3cret"),

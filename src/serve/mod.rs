@@ -292,6 +292,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         engine.set_limits(Limits {
             max_devices: config.max_devices.div_ceil(n).max(1),
             max_evidence: config.max_evidence,
+            max_pending: config.max_pending,
         });
         let queue = outbox.clone();
         engine.set_alert_hook(Box::new(move |alert| queue.push(alert)));

@@ -167,6 +167,14 @@ struct Life {
     http: SocketAddr,
 }
 
+/// A test that fails must not leave its service running.
+impl Drop for Life {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn spawn(dir: &Path) -> Life {
     let (tcp, http) = (free_port(), free_port());
     let log = File::options()

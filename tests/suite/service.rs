@@ -418,6 +418,14 @@ struct Child_ {
     http: SocketAddr,
 }
 
+/// A test that fails must not leave its service running.
+impl Drop for Child_ {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn spawn_serve(dir: &Path) -> Child_ {
     std::fs::write(dir.join("changes.yaml"), CHANGES).unwrap();
     let (tcp, http) = (free_port(), free_port());
