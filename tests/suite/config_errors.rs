@@ -7,6 +7,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::service::copy_dir;
+
 /// Which file a row writes, and which command reads it.
 #[derive(Clone, Copy, Debug)]
 enum Kind {
@@ -339,19 +341,6 @@ const ROWS: &[Row] = &[
         &["\"250ms\"", "expected a whole number"],
     ),
 ];
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
-    }
-}
 
 /// Runs the command a row's file goes to; returns (exit code, stderr, the file's name).
 fn run(row: &Row, dir: &Path) -> (Option<i32>, String, String) {

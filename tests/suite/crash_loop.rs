@@ -19,13 +19,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-use super::service::{eventually, file_alerts, free_port, terminate};
+use super::service::{ServeChild, eventually, file_alerts, serve_child, terminate};
 
 /// Devices in the input; each runs one scenario (see [`device_lines`]).
 const DEVICES: usize = 140;
@@ -160,48 +160,14 @@ fn input(base: i64) -> (Vec<String>, String) {
     (lines, changes)
 }
 
-/// One life of the service: the binary on fresh loopback ports, the given state directory.
-struct Life {
-    child: Child,
-    tcp: SocketAddr,
-    http: SocketAddr,
-}
-
-/// A test that fails must not leave its service running.
-impl Drop for Life {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(dir: &Path) -> Life {
-    let (tcp, http) = (free_port(), free_port());
+/// One life of the service on the given test directory; its log goes to `serve.log` there.
+fn spawn(dir: &Path) -> ServeChild {
     let log = File::options()
         .create(true)
         .append(true)
         .open(dir.join("serve.log"))
         .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_imagewatch"))
-        .args(["serve", "--udp", "off"])
-        .args(["--tcp", &format!("127.0.0.1:{tcp}")])
-        .args(["--http", &format!("127.0.0.1:{http}")])
-        .arg("--state")
-        .arg(dir.join("state"))
-        .arg("--rules")
-        .arg(super::rules_dir())
-        .arg("--changes")
-        .arg(dir.join("changes.yaml"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    Life {
-        child,
-        tcp: format!("127.0.0.1:{tcp}").parse().unwrap(),
-        http: format!("127.0.0.1:{http}").parse().unwrap(),
-    }
+    serve_child(dir, Stdio::from(log))
 }
 
 /// The value of the metric sample `name` (0 when absent).

@@ -390,7 +390,7 @@ async fn absence_finding_fires_on_a_quiet_feed() {
     running.shutdown().await;
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let p = e.unwrap().path();
@@ -411,23 +411,25 @@ pub(super) fn free_port() -> u16 {
         .port()
 }
 
-/// The binary as a child process on fixed free ports.
-struct Child_ {
-    child: Child,
-    tcp: SocketAddr,
-    http: SocketAddr,
+/// The binary as a child process on fresh loopback ports (TCP syslog, HTTP), on the state
+/// directory and `changes.yaml` of a test directory.
+pub struct ServeChild {
+    pub child: Child,
+    pub tcp: SocketAddr,
+    pub http: SocketAddr,
 }
 
 /// A test that fails must not leave its service running.
-impl Drop for Child_ {
+impl Drop for ServeChild {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-fn spawn_serve(dir: &Path) -> Child_ {
-    std::fs::write(dir.join("changes.yaml"), CHANGES).unwrap();
+/// Starts `imagewatch serve` on `dir/state` with `dir/changes.yaml`; its stderr goes to
+/// `stderr`.
+pub fn serve_child(dir: &Path, stderr: Stdio) -> ServeChild {
     let (tcp, http) = (free_port(), free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_imagewatch"))
         .args(["serve", "--udp", "off"])
@@ -439,15 +441,21 @@ fn spawn_serve(dir: &Path) -> Child_ {
         .arg(super::rules_dir())
         .arg("--changes")
         .arg(dir.join("changes.yaml"))
+        .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .unwrap();
-    Child_ {
+    ServeChild {
         child,
         tcp: format!("127.0.0.1:{tcp}").parse().unwrap(),
         http: format!("127.0.0.1:{http}").parse().unwrap(),
     }
+}
+
+fn spawn_serve(dir: &Path) -> ServeChild {
+    std::fs::write(dir.join("changes.yaml"), CHANGES).unwrap();
+    serve_child(dir, Stdio::piped())
 }
 
 async fn wait_healthy(http: SocketAddr) {
