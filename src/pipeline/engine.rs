@@ -3,7 +3,7 @@
 //! watermark (latest time seen minus the allowed lateness) passes them; the buffer is stored,
 //! so a signal accepted before a crash is still processed after the restart.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::calendar::ChangeCalendar;
@@ -33,6 +33,13 @@ pub struct Engine {
     changed: bool,
     /// Called with each alert once it is stored (the service queues it for its sinks here).
     on_alert: Option<AlertHook>,
+    /// Devices whose machine changed in the current `run`: written once, at its end, however
+    /// many of their signals it processed.
+    unwritten: BTreeSet<String>,
+    /// Reorder-buffer entries processed in the current `run`: removed from the store only
+    /// after their machines are written, so a crash in between replays them instead of
+    /// losing them (sled recovers a prefix of its writes).
+    processed: Vec<(Millis, u64)>,
     pub stats: EngineStats,
 }
 
@@ -72,6 +79,8 @@ impl Engine {
             findings: Vec::new(),
             changed: false,
             on_alert: None,
+            unwritten: BTreeSet::new(),
+            processed: Vec::new(),
             stats: EngineStats::default(),
         };
         for (time, seq, sig) in engine.store.buffered()? {
@@ -203,12 +212,13 @@ impl Engine {
                     self.emit(out)?;
                     self.persist_device(&sig.device)?;
                     if self.durable_buffer {
-                        self.store.remove_buffered(t, seq)?;
+                        self.processed.push((t, seq));
                     }
                 }
                 (None, Some(_)) => self.fire_timers(watermark, out)?,
             }
         }
+        self.write_back()?;
         self.evict()
     }
 
@@ -245,13 +255,29 @@ impl Engine {
         Ok(())
     }
 
-    /// Writes a device's machine and its deadlines; the machine may be evicted from then on.
+    /// Notes a device's machine as changed; [`Engine::write_back`] writes it.
     fn persist_device(&mut self, device: &str) -> Result<(), StateError> {
-        if let Some(machine) = self.correlator.device(device) {
-            self.store
-                .put_device_with_deadlines(machine, self.correlator.deadlines(device))?;
-            self.correlator.stored(device);
-            self.changed = true;
+        if !self.unwritten.contains(device) {
+            self.unwritten.insert(device.to_string());
+        }
+        Ok(())
+    }
+
+    /// Writes every changed machine with its deadlines (they may be evicted from then on),
+    /// then drops the reorder-buffer entries that were processed.
+    fn write_back(&mut self) -> Result<(), StateError> {
+        while let Some(device) = self.unwritten.first() {
+            if let Some(machine) = self.correlator.device(device) {
+                self.store
+                    .put_device_with_deadlines(machine, self.correlator.deadlines(device))?;
+                let device = device.clone();
+                self.correlator.stored(&device);
+                self.changed = true;
+            }
+            self.unwritten.pop_first();
+        }
+        for (t, seq) in std::mem::take(&mut self.processed) {
+            self.store.remove_buffered(t, seq)?;
         }
         Ok(())
     }
