@@ -142,14 +142,31 @@ pub fn decode(line: &[u8]) -> Result<JsonRecord, String> {
 /// shipper has parsed the header, `@timestamp` is the device's clock, which may be wrong.
 /// White space after the colon is allowed (`json.dumps` and some shippers write it).
 pub fn arrival_hint(line: &[u8]) -> Option<Millis> {
-    [&b"\"event.created\""[..], b"\"created\"", b"\"@timestamp\""]
-        .iter()
-        .find_map(|key| string_after(line, key).and_then(parse_rfc3339))
+    // One pass for both ingest-time keys (`"event.created"`, a nested `"created"`): most
+    // lines have neither, and this runs on every noise line of an NDJSON feed.
+    let (mut dotted, mut nested) = (None, None);
+    for at in memchr::memmem::find_iter(line, b"created\"") {
+        let end = at + b"created\"".len();
+        if line[..at].ends_with(b"\"event.") {
+            dotted = dotted.or(Some(end));
+        } else if line[..at].ends_with(b"\"") {
+            nested = nested.or(Some(end));
+        }
+    }
+    [dotted, nested]
+        .into_iter()
+        .flatten()
+        .find_map(|end| value_at(line, end).and_then(parse_rfc3339))
+        .or_else(|| string_after(line, b"\"@timestamp\"").and_then(parse_rfc3339))
 }
 
 /// The string value after the first occurrence of `key` (a quoted JSON key), unparsed.
 fn string_after<'a>(line: &'a [u8], key: &[u8]) -> Option<&'a str> {
-    let mut at = memchr::memmem::find(line, key)? + key.len();
+    value_at(line, memchr::memmem::find(line, key)? + key.len())
+}
+
+/// The string value of the key that ends at `at`: `: "value"`, white space allowed.
+fn value_at(line: &[u8], mut at: usize) -> Option<&str> {
     while line.get(at).is_some_and(|c| c.is_ascii_whitespace()) {
         at += 1;
     }
@@ -237,6 +254,18 @@ mod tests {
             created
         );
         assert_eq!(arrival_hint(br#"{"@timestamp":5}"#), None);
+        // The dotted key wins wherever it stands; an unusable one falls through.
+        let dotted = br#"{"event":{"created":"2026-06-01T03:10:05Z"},"event.created":"2026-06-01T03:10:02Z"}"#;
+        assert_eq!(arrival_hint(dotted), created);
+        let bad = br#"{"event.created":"soon","@timestamp":"2026-06-01T03:10:02Z"}"#;
+        assert_eq!(arrival_hint(bad), created);
+        let nested =
+            br#"{"file":{"x_created":"2026-06-01T03:10:09Z"},"@timestamp":"2026-06-01T03:10:02Z"}"#;
+        assert_eq!(
+            arrival_hint(nested),
+            created,
+            "only a whole `created` key counts"
+        );
     }
 
     #[test]
