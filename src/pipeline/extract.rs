@@ -128,7 +128,7 @@ impl Extractor {
                 }
             }
             Framed::Json(raw) => {
-                if !self.focus.may_match(raw) {
+                if !self.focus.may_match(ndjson::message_onward(raw)) {
                     match ndjson::arrival_hint(raw) {
                         Some(a) => {
                             self.stats.parsed += 1;

@@ -144,8 +144,13 @@ pub fn decode(line: &[u8]) -> Result<JsonRecord, String> {
 pub fn arrival_hint(line: &[u8]) -> Option<Millis> {
     // One pass for both ingest-time keys (`"event.created"`, a nested `"created"`): most
     // lines have neither, and this runs on every noise line of an NDJSON feed.
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    // Built once: building a searcher costs more than a search of one line.
+    static CREATED: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"created\""));
+    static TIMESTAMP: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"@timestamp\""));
     let (mut dotted, mut nested) = (None, None);
-    for at in memchr::memmem::find_iter(line, b"created\"") {
+    for at in CREATED.find_iter(line) {
         let end = at + b"created\"".len();
         if line[..at].ends_with(b"\"event.") {
             dotted = dotted.or(Some(end));
@@ -157,12 +162,20 @@ pub fn arrival_hint(line: &[u8]) -> Option<Millis> {
         .into_iter()
         .flatten()
         .find_map(|end| value_at(line, end).and_then(parse_rfc3339))
-        .or_else(|| string_after(line, b"\"@timestamp\"").and_then(parse_rfc3339))
+        .or_else(|| {
+            let key = TIMESTAMP.find(line)? + TIMESTAMP.needle().len();
+            value_at(line, key).and_then(parse_rfc3339)
+        })
 }
 
-/// The string value after the first occurrence of `key` (a quoted JSON key), unparsed.
-fn string_after<'a>(line: &'a [u8], key: &[u8]) -> Option<&'a str> {
-    value_at(line, memchr::memmem::find(line, key)? + key.len())
+/// The line from its `"message"` key on (the whole line when there is none): the part a
+/// prefilter has to look at, since only the message is classified. Shipper fields before it
+/// (`@timestamp`, `host`, `log`, ...) are skipped.
+pub fn message_onward(line: &[u8]) -> &[u8] {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    static MESSAGE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"message\""));
+    MESSAGE.find(line).map_or(line, |at| &line[at..])
 }
 
 /// The string value of the key that ends at `at`: `: "value"`, white space allowed.
@@ -278,6 +291,15 @@ mod tests {
         let r = decode(br#"{"host":{"ip":"10.64.9.1","name":"sw-1"},"message":"m"}"#).unwrap();
         assert_eq!(r.sender.as_deref(), Some("10.64.9.1"));
         assert_eq!(r.host.as_deref(), Some("sw-1"));
+    }
+
+    #[test]
+    fn the_prefilter_looks_from_the_message_on() {
+        let line = br#"{"@timestamp":"2026-06-01T03:10:00Z","host":{"name":"copy-sw1"},"message":"<189>x: %SYS-5-RELOAD: y"}"#;
+        assert!(message_onward(line).starts_with(br#""message":"<189>"#));
+        let first = br#"{"message":"copy tftp: flash:","host":{"name":"sw1"}}"#;
+        assert_eq!(message_onward(first), &first[1..]);
+        assert_eq!(message_onward(b"{\"a\":1}"), b"{\"a\":1}");
     }
 
     #[test]
