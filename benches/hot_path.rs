@@ -49,7 +49,7 @@ fn extractor(l: &Loaded) -> Extractor {
     Extractor::new(
         Arc::clone(&l.classifier),
         Arc::new(l.calendar.inventory.clone()),
-        wanted_kinds(&l.rules),
+        Arc::new(l.classifier.focus(&wanted_kinds(&l.rules))),
         InputFormat::Auto,
     )
 }

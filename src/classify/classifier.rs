@@ -217,10 +217,6 @@ impl Focus {
     pub fn may_match(&self, line: &[u8]) -> bool {
         self.prefilter.may_match(line)
     }
-
-    pub fn kinds(&self) -> &[SignalKind] {
-        &self.kinds
-    }
 }
 
 /// One example that does not behave as its rule file says.

@@ -210,7 +210,7 @@ impl Engine {
                     self.load(&sig.device)?;
                     self.correlator.on_signal(&sig, &mut self.findings);
                     self.emit(out)?;
-                    self.persist_device(&sig.device)?;
+                    self.mark_unwritten(&sig.device);
                     if self.durable_buffer {
                         self.processed.push((t, seq));
                     }
@@ -230,7 +230,7 @@ impl Engine {
                 break;
             };
             self.emit(out)?;
-            self.persist_device(&device)?;
+            self.mark_unwritten(&device);
         }
         Ok(())
     }
@@ -256,11 +256,10 @@ impl Engine {
     }
 
     /// Notes a device's machine as changed; [`Engine::write_back`] writes it.
-    fn persist_device(&mut self, device: &str) -> Result<(), StateError> {
+    fn mark_unwritten(&mut self, device: &str) {
         if !self.unwritten.contains(device) {
             self.unwritten.insert(device.to_string());
         }
-        Ok(())
     }
 
     /// Writes every changed machine with its deadlines (they may be evicted from then on),
@@ -302,7 +301,7 @@ impl Engine {
                         finding.facts.images.last().map(String::as_str),
                         finding.last_seen,
                     );
-                    self.persist_device(&finding.device)?;
+                    self.mark_unwritten(&finding.device);
                 }
             }
             if alert.escalated_by.is_some() {

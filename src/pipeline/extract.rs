@@ -39,8 +39,8 @@ pub struct Extractor {
     classifier: Arc<Classifier>,
     inventory: Arc<Inventory>,
     /// The classifier narrowed to the kinds some sequence rule uses: other kinds' rules are
-    /// not even tried.
-    focus: Focus,
+    /// not even tried. Built once per rule load and shared by every extractor.
+    focus: Arc<Focus>,
     format: InputFormat,
     stamps: StampCache,
     /// Event time of the last signal, for lines that carry no time of their own.
@@ -57,11 +57,11 @@ impl Extractor {
     pub fn new(
         classifier: Arc<Classifier>,
         inventory: Arc<Inventory>,
-        wanted: Vec<SignalKind>,
+        focus: Arc<Focus>,
         format: InputFormat,
     ) -> Extractor {
         Extractor {
-            focus: classifier.focus(&wanted),
+            focus,
             classifier,
             inventory,
             format,
@@ -78,9 +78,9 @@ impl Extractor {
         &mut self,
         classifier: Arc<Classifier>,
         inventory: Arc<Inventory>,
-        wanted: Vec<SignalKind>,
+        focus: Arc<Focus>,
     ) {
-        self.focus = classifier.focus(&wanted);
+        self.focus = focus;
         self.classifier = classifier;
         self.inventory = inventory;
     }

@@ -99,9 +99,9 @@ impl Pipeline {
         format: InputFormat,
     ) -> Result<Pipeline, StateError> {
         let extractor = Extractor::new(
-            classifier,
+            Arc::clone(&classifier),
             Arc::new(calendar.inventory.clone()),
-            wanted_kinds(&rules),
+            Arc::new(classifier.focus(&wanted_kinds(&rules))),
             format,
         );
         let mut engine = Engine::new(rules, calendar, store, DEFAULT_LATENESS, &|_| true)?;

@@ -42,7 +42,7 @@ impl LocalExtractor {
         let extractor = Extractor::new(
             Arc::clone(&seen.classifier),
             Arc::clone(&seen.inventory),
-            seen.wanted.clone(),
+            Arc::clone(&seen.focus),
             InputFormat::Syslog,
         );
         let label = TransportLabel { transport };
@@ -65,7 +65,7 @@ impl LocalExtractor {
             self.extractor.reconfigure(
                 Arc::clone(&self.seen.classifier),
                 Arc::clone(&self.seen.inventory),
-                self.seen.wanted.clone(),
+                Arc::clone(&self.seen.focus),
             );
         }
     }

@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::{Flags, ServeConfig};
 
 use crate::calendar::{ChangeCalendar, Inventory};
-use crate::classify::{Classifier, SignalKind};
+use crate::classify::{Classifier, Focus};
 use crate::config_error::ConfigError;
 use crate::correlate::{DeviceMachine, Limits, SequenceRules};
 use crate::pipeline::{Engine, wanted_kinds};
@@ -66,7 +66,8 @@ pub struct Configured {
     pub file_calendar: Arc<ChangeCalendar>,
     pub calendar: Arc<ChangeCalendar>,
     pub inventory: Arc<Inventory>,
-    pub wanted: Vec<SignalKind>,
+    /// The classifier narrowed to the kinds the sequences use, for every listener.
+    pub focus: Arc<Focus>,
 }
 
 /// What every task of the service shares.
@@ -98,8 +99,8 @@ impl Shared {
             "inventory": calendar.inventory.devices().len(),
         });
         self.install(Configured {
+            focus: Arc::new(classifier.focus(&wanted_kinds(&sequences))),
             classifier: Arc::new(classifier),
-            wanted: wanted_kinds(&sequences),
             sequences: Arc::new(sequences),
             inventory: Arc::new(file_calendar.inventory.clone()),
             file_calendar: Arc::new(file_calendar),
@@ -123,7 +124,7 @@ impl Shared {
             sequences: Arc::clone(&current.sequences),
             file_calendar: Arc::clone(&current.file_calendar),
             inventory: Arc::clone(&current.inventory),
-            wanted: current.wanted.clone(),
+            focus: Arc::clone(&current.focus),
             calendar: Arc::new(calendar),
         })
         .await;
@@ -300,8 +301,8 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         engines.push((engine, rx));
     }
     let configured = Configured {
+        focus: Arc::new(classifier.focus(&wanted_kinds(&sequences))),
         classifier: Arc::new(classifier),
-        wanted: wanted_kinds(&sequences),
         sequences,
         inventory: Arc::new(file_calendar.inventory.clone()),
         file_calendar: Arc::new(file_calendar),
