@@ -15,7 +15,7 @@ pub use machine::{
 };
 pub use sequence::{SequenceRules, Severity};
 
-use crate::calendar::ChangeCalendar;
+use crate::calendar::{Allowlist, Inventory};
 use crate::classify::Signal;
 use crate::time::Millis;
 
@@ -69,7 +69,10 @@ struct Slot {
 /// everything changed is stored. Only stored (clean) machines are evicted.
 pub struct Correlator {
     rules: Arc<SequenceRules>,
-    calendar: Arc<ChangeCalendar>,
+    /// Where a new machine's vendor and baseline come from.
+    inventory: Arc<Inventory>,
+    /// Servers images may come from (a transfer from elsewhere escalates).
+    allowlist: Arc<Allowlist>,
     limits: Limits,
     devices: HashMap<String, Slot>,
     /// Use counter for least-recently-used eviction.
@@ -88,18 +91,24 @@ pub struct Correlator {
 }
 
 impl Correlator {
-    pub fn new(rules: Arc<SequenceRules>, calendar: Arc<ChangeCalendar>) -> Self {
-        Self::with_limits(rules, calendar, Limits::default())
+    pub fn new(
+        rules: Arc<SequenceRules>,
+        inventory: Arc<Inventory>,
+        allowlist: Arc<Allowlist>,
+    ) -> Self {
+        Self::with_limits(rules, inventory, allowlist, Limits::default())
     }
 
     pub fn with_limits(
         rules: Arc<SequenceRules>,
-        calendar: Arc<ChangeCalendar>,
+        inventory: Arc<Inventory>,
+        allowlist: Arc<Allowlist>,
         limits: Limits,
     ) -> Self {
         let mut c = Correlator {
             rules,
-            calendar,
+            inventory,
+            allowlist,
             limits: Limits::default(),
             devices: HashMap::new(),
             clock: 0,
@@ -126,13 +135,19 @@ impl Correlator {
         self.limits
     }
 
-    /// Swaps in reloaded rules or calendar; machines and their instances are kept (instances
-    /// of a rule that no longer exists are dropped when next looked at). Deadlines of machines
-    /// in memory are recomputed; those of evicted machines when their timer fires and the
-    /// machine is reloaded.
-    pub fn reconfigure(&mut self, rules: Arc<SequenceRules>, calendar: Arc<ChangeCalendar>) {
+    /// Swaps in reloaded rules, inventory or allowlist; machines and their instances are kept
+    /// (instances of a rule that no longer exists are dropped when next looked at). Deadlines
+    /// of machines in memory are recomputed; those of evicted machines when their timer fires
+    /// and the machine is reloaded.
+    pub fn reconfigure(
+        &mut self,
+        rules: Arc<SequenceRules>,
+        inventory: Arc<Inventory>,
+        allowlist: Arc<Allowlist>,
+    ) {
         self.rules = rules;
-        self.calendar = calendar;
+        self.inventory = inventory;
+        self.allowlist = allowlist;
         let ids: Vec<String> = self.devices.keys().cloned().collect();
         for id in ids {
             self.reindex(&id);
@@ -254,7 +269,7 @@ impl Correlator {
         self.clock += 1;
         let used = self.clock;
         if !self.devices.contains_key(id) {
-            let inv = self.calendar.inventory.get(id);
+            let inv = self.inventory.get(id);
             let baseline = inv.and_then(|d| {
                 (d.baseline_version.is_some() || d.baseline_image.is_some()).then(|| Baseline {
                     version: d.baseline_version.clone(),
@@ -295,8 +310,8 @@ impl Correlator {
     /// Feeds one signal (in event-time order per device).
     pub fn on_signal(&mut self, sig: &Signal, out: &mut Vec<Finding>) {
         let rules = Arc::clone(&self.rules);
-        let calendar = Arc::clone(&self.calendar);
-        let mut ctx = machine::Context::new(&calendar.allowlist, self.limits.max_evidence);
+        let allowlist = Arc::clone(&self.allowlist);
+        let mut ctx = machine::Context::new(&allowlist, self.limits.max_evidence);
         ctx.max_pending = self.limits.max_pending;
         self.machine(&sig.device).on_signal(&rules, &ctx, sig, out);
         self.stats.evidence_dropped += ctx.evidence_dropped.get();
@@ -327,8 +342,8 @@ impl Correlator {
             return Some(device);
         }
         let rules = Arc::clone(&self.rules);
-        let calendar = Arc::clone(&self.calendar);
-        let mut ctx = machine::Context::new(&calendar.allowlist, self.limits.max_evidence);
+        let allowlist = Arc::clone(&self.allowlist);
+        let mut ctx = machine::Context::new(&allowlist, self.limits.max_evidence);
         ctx.max_pending = self.limits.max_pending;
         // Fire exactly at the deadline's end so that later deadlines stay pending.
         self.machine(&device)
