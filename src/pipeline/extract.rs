@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::calendar::Inventory;
+use crate::calendar::{Inventory, canonical_host};
 use crate::classify::{Classifier, Focus, Signal, SignalKind};
 use crate::parse::clock::ClockSync;
 use crate::parse::header::parse_header;
@@ -241,7 +241,7 @@ impl Extractor {
             .iter()
             .flatten()
             .find(|c| !c.trim().is_empty())
-            .map(|c| normalise_host(c))
+            .map(|c| canonical_host(c))
     }
 }
 
@@ -263,33 +263,5 @@ fn looks_like_syslog(message: &[u8]) -> bool {
                 || memchr::memchr(b'%', message).is_some()
         }
         None => false,
-    }
-}
-
-/// Canonical form of a host not in the inventory: lower case, no trailing dot, a Junos
-/// routing-engine prefix dropped, and a DNS name cut to its first label (so `RTR1` and
-/// `rtr1.example.net` are one device). Addresses are kept whole.
-pub fn normalise_host(host: &str) -> String {
-    let h = host.trim().trim_end_matches('.').to_ascii_lowercase();
-    if h.parse::<std::net::IpAddr>().is_ok() {
-        return h;
-    }
-    let h = ["re0.", "re1.", "re0-", "re1-"]
-        .iter()
-        .find_map(|p| h.strip_prefix(p).filter(|rest| !rest.is_empty()))
-        .unwrap_or(&h);
-    h.split('.').next().unwrap_or(h).to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn normalises_unknown_hosts() {
-        assert_eq!(normalise_host("RTR-0042.corp.example.net."), "rtr-0042");
-        assert_eq!(normalise_host("re0.edge01.bjm01"), "edge01");
-        assert_eq!(normalise_host("10.1.2.3"), "10.1.2.3");
-        assert_eq!(normalise_host("2001:DB8::1"), "2001:db8::1");
     }
 }

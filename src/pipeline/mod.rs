@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use engine::{AlertHook, Engine};
-pub use extract::{CLOCK_TOLERANCE, Extracted, Extractor, Receipt, normalise_host};
+pub use extract::{CLOCK_TOLERANCE, Extracted, Extractor, Receipt};
 
 use crate::calendar::ChangeCalendar;
 use crate::classify::{Classifier, SignalKind};
