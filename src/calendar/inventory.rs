@@ -57,6 +57,11 @@ impl Inventory {
     /// → `rtr-0042.corp.example` → ... → `rtr-0042`). IP addresses match exactly (IPv6 in any
     /// spelling) and are never suffix-stripped.
     pub fn resolve(&self, name: &str) -> Option<&str> {
+        self.resolve_device(name).map(|d| d.device.as_str())
+    }
+
+    /// The entry any name or address resolves to (see [`Inventory::resolve`]).
+    pub fn resolve_device(&self, name: &str) -> Option<&InventoryDevice> {
         let name = name_key(name);
         if name.is_empty() {
             return None;
@@ -71,7 +76,7 @@ impl Inventory {
                     .or_else(|| self.lookup_host(&name))
             }),
         }?;
-        Some(self.devices[index].device.as_str())
+        Some(&self.devices[index])
     }
 
     fn lookup_host(&self, name: &str) -> Option<usize> {

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use jiff::tz::TimeZone;
+
 use crate::calendar::{Inventory, canonical_host};
 use crate::classify::{Classifier, Focus, Signal, SignalKind};
 use crate::parse::clock::ClockSync;
@@ -184,11 +186,17 @@ impl Extractor {
             .or(self.last_time)
             .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
         let header = parse_header(text, reference);
+        let candidates = [header.host, host_hint, header.relay_host, sender];
+        let Some((device, zone)) = self.device_id(&candidates) else {
+            self.stats.no_device += 1;
+            return None;
+        };
         // Arrival time: the collector's, else a relay header's.
         let received = arrival.or(header.relay_time);
         let device_time = header
             .device_time
             .filter(|_| !header.uptime)
+            .map(|d| zone.as_ref().map_or(d, |z| d.in_zone(z)))
             .map(|d| (d.millis, d.sync));
         let time = match (device_time, received) {
             (Some((t, ClockSync::Synced)), Some(r)) if (t - r).abs() <= CLOCK_TOLERANCE => t,
@@ -198,11 +206,6 @@ impl Extractor {
             // is a better guess than a 1993 default.
             (Some((t, _)), None) => self.latest.or(self.last_time).unwrap_or(t),
             (None, None) => reference,
-        };
-        let candidates = [header.host, host_hint, header.relay_host, sender];
-        let Some(device) = self.device_id(&candidates) else {
-            self.stats.no_device += 1;
-            return None;
         };
         let mut message = String::from_utf8_lossy(raw_line).into_owned();
         if message.len() > MAX_EVIDENCE_LINE {
@@ -229,19 +232,20 @@ impl Extractor {
         })
     }
 
-    /// The canonical device for the first host or address that names one: the inventory's
-    /// name when any candidate resolves, else the first candidate, normalised.
-    fn device_id(&self, candidates: &[Option<&str>]) -> Option<String> {
+    /// The canonical device for the first host or address that names one, with its clock
+    /// zone: the inventory's name and zone when any candidate resolves, else the first
+    /// candidate, canonical, and no zone.
+    fn device_id(&self, candidates: &[Option<&str>]) -> Option<(String, Option<TimeZone>)> {
         for c in candidates.iter().flatten() {
-            if let Some(name) = self.inventory.resolve(c) {
-                return Some(name.to_string());
+            if let Some(dev) = self.inventory.resolve_device(c) {
+                return Some((dev.device.clone(), dev.timezone.clone()));
             }
         }
         candidates
             .iter()
             .flatten()
             .find(|c| !c.trim().is_empty())
-            .map(|c| canonical_host(c))
+            .map(|c| (canonical_host(c), None))
     }
 }
 
