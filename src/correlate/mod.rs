@@ -4,6 +4,7 @@
 pub mod finding;
 pub mod machine;
 pub mod sequence;
+pub mod summary;
 pub mod version;
 
 use std::collections::{BTreeSet, HashMap};
