@@ -11,10 +11,10 @@ fuzz_target!(|data: &[u8]| {
         // What the extractor does with a record next.
         let _ = imagewatch::source::decode_message(rec.message.as_bytes());
         if let Some(s) = rec.sender.as_deref() {
-            let _ = imagewatch::pipeline::normalise_host(s);
+            let _ = imagewatch::calendar::canonical_host(s);
         }
         if let Some(h) = rec.host.as_deref() {
-            let _ = imagewatch::pipeline::normalise_host(h);
+            let _ = imagewatch::calendar::canonical_host(h);
         }
     }
 });

@@ -1,7 +1,6 @@
 //! Device inventory: canonical names, vendors, baselines, and the alias map that turns any
 //! name or address a log line carries into the canonical device name.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::{IpAddr, Ipv6Addr};
@@ -9,6 +8,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use jiff::tz::TimeZone;
 use serde_saphyr::Spanned;
 
+use super::device_id::{ip_form, name_key, without_routing_engine};
 use super::error::CalendarError;
 use super::parse_zone;
 use super::raw::{RawInventoryDevice, Text};
@@ -36,10 +36,6 @@ pub struct Inventory {
     keys: HashMap<Box<str>, usize>,
 }
 
-/// Junos dual-RE hosts log as `re0.<host>` / `re1-<host>`; the prefix names the routing
-/// engine, not a different device.
-const RE_PREFIXES: [&str; 4] = ["re0.", "re1.", "re0-", "re1-"];
-
 impl Inventory {
     pub fn devices(&self) -> &[InventoryDevice] {
         &self.devices
@@ -55,37 +51,32 @@ impl Inventory {
 
     /// Resolves any name or address to the canonical device name.
     ///
-    /// Case-insensitive; a trailing `.` is ignored. Host names: the full name first; then, if it
+    /// Case-insensitive; trailing dots are ignored ([`name_key`]). Host names: the full name first; then, if it
     /// starts with a Junos `re0.`/`re1.`/`re0-`/`re1-` prefix, the rest (resolved the same way);
     /// then shorter forms with the domain stripped label by label (`rtr-0042.corp.example.com`
     /// → `rtr-0042.corp.example` → ... → `rtr-0042`). IP addresses match exactly (IPv6 in any
     /// spelling) and are never suffix-stripped.
     pub fn resolve(&self, name: &str) -> Option<&str> {
-        let name = name.trim();
-        let name = name.strip_suffix('.').unwrap_or(name);
+        self.resolve_device(name).map(|d| d.device.as_str())
+    }
+
+    /// The entry any name or address resolves to (see [`Inventory::resolve`]).
+    pub fn resolve_device(&self, name: &str) -> Option<&InventoryDevice> {
+        let name = name_key(name);
         if name.is_empty() {
             return None;
         }
-        // Log sources almost always send lower-case already; borrow in that case so the hot
-        // path does not allocate.
-        let name: Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
-            Cow::Owned(name.to_lowercase())
-        } else {
-            Cow::Borrowed(name)
-        };
         let index = match ip_form(&name) {
             Some(ip) => self.lookup_ip(&name, ip),
             // The exact name first; then a Junos RE prefix, before domain stripping, so that
             // `re0.mx-01` means `mx-01` even if some device happens to be called `re0`.
             None => self.keys.get(name.as_ref()).copied().or_else(|| {
-                RE_PREFIXES
-                    .iter()
-                    .find_map(|p| name.strip_prefix(p))
+                without_routing_engine(&name)
                     .and_then(|rest| self.lookup_host(rest))
                     .or_else(|| self.lookup_host(&name))
             }),
         }?;
-        Some(self.devices[index].device.as_str())
+        Some(&self.devices[index])
     }
 
     fn lookup_host(&self, name: &str) -> Option<usize> {
@@ -209,10 +200,9 @@ impl Inventory {
     }
 }
 
-/// Lower-case, trimmed, without a trailing dot: the form every key and lookup uses.
+/// The form every key and lookup uses (see [`name_key`]).
 fn normalise_key(s: &str) -> String {
-    let s = s.trim();
-    s.strip_suffix('.').unwrap_or(s).to_lowercase()
+    name_key(s).into_owned()
 }
 
 fn text(field: &Option<Text>) -> Option<String> {
@@ -225,15 +215,4 @@ fn text(field: &Option<Text>) -> Option<String> {
 
 fn canonical_v6(v6: Ipv6Addr) -> String {
     v6.to_string()
-}
-
-/// The address, if `s` is an IP literal. Cheap byte checks first: most inputs are host names.
-fn ip_form(s: &str) -> Option<IpAddr> {
-    let bytes = s.as_bytes();
-    let v4_like = bytes.iter().all(|b| b.is_ascii_digit() || *b == b'.');
-    if v4_like || bytes.contains(&b':') {
-        s.parse().ok()
-    } else {
-        None
-    }
 }

@@ -10,6 +10,7 @@
 //! event counts) stop YAML bombs and deep nesting with an error instead of a hang, and
 //! [`ChangeCalendar::load`] refuses files larger than [`MAX_FILE_BYTES`] before parsing.
 
+mod device_id;
 mod devices;
 mod error;
 mod inventory;
@@ -23,6 +24,7 @@ use std::path::Path;
 
 use jiff::tz::TimeZone;
 
+pub use device_id::{canonical_host, name_key};
 pub use error::CalendarError;
 pub use inventory::{Inventory, InventoryDevice};
 pub use ticket::ChangeTicket;
@@ -58,11 +60,10 @@ impl Allowlist {
 
     /// Case-insensitive exact match (host names and IPv6 literals vary in case).
     pub fn contains_server(&self, s: &str) -> bool {
-        let s = s.trim();
-        let s = s.strip_suffix('.').unwrap_or(s);
+        let s = name_key(s);
         self.servers
             .iter()
-            .any(|known| known.eq_ignore_ascii_case(s))
+            .any(|known| known.eq_ignore_ascii_case(&s))
     }
 }
 

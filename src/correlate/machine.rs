@@ -1,14 +1,15 @@
 //! One device's state machine: its baseline, the version it runs, and the sequence instances
-//! in flight. Synchronous and free of I/O: time comes in with each call.
+//! in flight, and how a signal or the passing of time moves them. Synchronous and free of I/O:
+//! time comes in with each call. What an instance reports is worded in [`summary`].
 
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
 use crate::classify::{Signal, SignalKind};
-use crate::correlate::finding::{Evidence, Facts, Finding};
+use crate::correlate::finding::{Evidence, Finding};
 use crate::correlate::sequence::{Condition, JoinField, Sequence, SequenceRules, Severity};
-use crate::correlate::version;
+use crate::correlate::{summary, version};
 use crate::time::Millis;
 
 /// Most evidence lines one instance keeps by default (`max_evidence`). Past the cap the first
@@ -313,25 +314,15 @@ impl DeviceMachine {
             if inst.completed.is_none()
                 && let Some(t) = rule.timeout_for(inst.reached)
             {
-                let mut f = finding(&self.device, rule, &inst, ctx);
-                f.rule_id = t.rule_id.clone();
-                f.title = t.title.clone();
-                f.severity = t.severity;
-                if let Some(c) = t.confidence {
-                    f.confidence = c;
-                }
-                f.summary = format!(
-                    "{} {}",
-                    f.summary,
-                    format_args!(
-                        "Nothing followed within {} of the last step.",
-                        humantime::format_duration(std::time::Duration::from_millis(
-                            next_window(rule, &inst).unsigned_abs()
-                        ))
-                    )
-                );
-                f.revision = 1;
-                out.push(f);
+                let waited = next_window(rule, &inst);
+                out.push(summary::timed_out(
+                    &self.device,
+                    rule,
+                    &inst,
+                    ctx.allowlist,
+                    t,
+                    waited,
+                ));
             }
         }
     }
@@ -356,7 +347,7 @@ impl DeviceMachine {
         if self.instances[i].completed.is_none() {
             return;
         }
-        let mut f = finding(&self.device, rule, &self.instances[i], ctx);
+        let mut f = summary::finding(&self.device, rule, &self.instances[i], ctx.allowlist);
         let inst = &mut self.instances[i];
         let raised = match &inst.emitted {
             None => true,
@@ -598,142 +589,6 @@ fn alert_id(device: &str, rule: &str, sig: &Signal) -> String {
     const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1f_6a0e_3b1e_4d7a_9c51_1601_a000_0001);
     let key = format!("{device}\u{0}{rule}\u{0}{}\u{0}{}", sig.time, sig.message);
     uuid::Uuid::new_v5(&NAMESPACE, key.as_bytes()).to_string()
-}
-
-fn push_unique(list: &mut Vec<String>, value: &Option<String>) {
-    if let Some(v) = value
-        && !v.is_empty()
-        && !list.iter().any(|x| x.eq_ignore_ascii_case(v))
-    {
-        list.push(v.clone());
-    }
-}
-
-fn finding(device: &str, rule: &Sequence, inst: &Instance, ctx: &Context<'_>) -> Finding {
-    let mut facts = Facts::default();
-    for (j, t) in inst.step_times.iter().enumerate() {
-        if t.is_some() {
-            facts.steps.push(rule.steps[j].name.clone());
-        }
-    }
-    for e in &inst.evidence {
-        push_unique(&mut facts.images, &e.fields.image);
-        push_unique(&mut facts.servers, &e.fields.server);
-        push_unique(&mut facts.users, &e.fields.user);
-        if matches!(e.kind, SignalKind::Boot | SignalKind::Version) {
-            push_unique(&mut facts.versions, &e.fields.version);
-        }
-    }
-    facts.unlisted_servers = facts
-        .servers
-        .iter()
-        .filter(|s| !ctx.allowlist.permits(s))
-        .cloned()
-        .collect();
-    facts.version_before = inst.version_before.clone();
-    facts.version_after = inst.version_after.clone();
-    if let (Some(b), Some(a)) = (&facts.version_before, &facts.version_after) {
-        facts.version_changed = !version::same(None, b, a);
-        facts.downgrade =
-            facts.version_changed && version::compare(None, a, b) == Some(std::cmp::Ordering::Less);
-    }
-
-    let matched = facts.steps.len().max(1);
-    let mut joins = 0;
-    for f in &rule.same {
-        let n = inst
-            .evidence
-            .iter()
-            .filter(|e| match f {
-                JoinField::Image => e.fields.image.is_some(),
-                JoinField::Server => e.fields.server.is_some(),
-            })
-            .map(|e| e.kind)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len();
-        if n >= 2 {
-            joins += 1;
-        }
-    }
-    let confidence = (rule.confidence
-        + rule.confidence_per_step * (matched - 1) as f64
-        + rule.confidence_per_join * joins as f64)
-        .min(0.99);
-    let confidence = (confidence * 100.0).round() / 100.0;
-
-    let mut severity = rule.severity;
-    for &(cond, sev) in &rule.escalate {
-        let holds = match cond {
-            Condition::VersionChanged => facts.version_changed,
-            Condition::Downgrade => facts.downgrade,
-            Condition::ServerNotAllowlisted => !facts.unlisted_servers.is_empty(),
-        };
-        if holds {
-            severity = severity.max(sev);
-        }
-    }
-    Finding {
-        id: inst.id.clone(),
-        revision: 0,
-        device: device.to_string(),
-        rule_id: rule.id.clone(),
-        title: rule.title.clone(),
-        severity,
-        confidence,
-        first_seen: inst.first,
-        // The last moment anything of it was seen: a device clock a little behind the
-        // collector must not end the finding before its last line arrived.
-        last_seen: inst
-            .evidence
-            .iter()
-            .filter_map(|e| e.received)
-            .fold(inst.last, Millis::max),
-        evidence: inst.evidence.clone(),
-        summary: summarise(device, &facts),
-        facts,
-        never_suppress: rule.never_suppress,
-    }
-}
-
-/// One sentence an analyst can read without opening the evidence.
-fn summarise(device: &str, f: &Facts) -> String {
-    let mut parts = Vec::new();
-    let has = |s: &str| f.steps.iter().any(|x| x == s);
-    if !f.images.is_empty() {
-        let mut p = format!("image {}", f.images.join(", "));
-        if !f.servers.is_empty() {
-            p.push_str(&format!(" from {}", f.servers.join(", ")));
-            if !f.unlisted_servers.is_empty() {
-                p.push_str(&format!(
-                    " ({} not on the allowlist)",
-                    f.unlisted_servers.join(", ")
-                ));
-            }
-        }
-        parts.push(p);
-    }
-    if has("stage") {
-        parts.push("boot variable or install set changed".to_string());
-    }
-    if has("reload") {
-        parts.push("reload".to_string());
-    }
-    match (&f.version_before, &f.version_after) {
-        (Some(b), Some(a)) if f.version_changed => parts.push(format!(
-            "booted {a} (was {b}{})",
-            if f.downgrade { ", a downgrade" } else { "" }
-        )),
-        (_, Some(a)) => parts.push(format!("booted {a}")),
-        _ if has("boot") => parts.push("booted (version not reported)".to_string()),
-        _ => {}
-    }
-    if !f.users.is_empty() {
-        parts.push(format!("by {}", f.users.join(", ")));
-    }
-    if parts.is_empty() {
-        return format!("{device}: sequence matched.");
-    }
-    format!("{device}: {}.", parts.join("; "))
 }
 
 #[cfg(test)]

@@ -3,10 +3,14 @@
 
 pub mod finding;
 pub mod machine;
+pub mod resident;
 pub mod sequence;
+pub mod summary;
 pub mod version;
 
 use std::collections::{BTreeSet, HashMap};
+
+use resident::Resident;
 use std::sync::Arc;
 
 pub use finding::{Evidence, Facts, Finding};
@@ -15,7 +19,7 @@ pub use machine::{
 };
 pub use sequence::{SequenceRules, Severity};
 
-use crate::calendar::ChangeCalendar;
+use crate::calendar::{Allowlist, Inventory};
 use crate::classify::Signal;
 use crate::time::Millis;
 
@@ -51,14 +55,6 @@ pub struct CorrelatorStats {
     pub evidence_dropped: u64,
 }
 
-/// A machine in memory, with when it was last used and whether it changed since it was
-/// last stored.
-struct Slot {
-    machine: DeviceMachine,
-    used: u64,
-    dirty: bool,
-}
-
 /// The machines of the devices in memory plus a timer index over every device (in memory or
 /// not), so that a quiet device still gets its "staged, never rebooted" finding when the
 /// watermark passes its deadline.
@@ -69,16 +65,13 @@ struct Slot {
 /// everything changed is stored. Only stored (clean) machines are evicted.
 pub struct Correlator {
     rules: Arc<SequenceRules>,
-    calendar: Arc<ChangeCalendar>,
+    /// Where a new machine's vendor and baseline come from.
+    inventory: Arc<Inventory>,
+    /// Servers images may come from (a transfer from elsewhere escalates).
+    allowlist: Arc<Allowlist>,
     limits: Limits,
-    devices: HashMap<String, Slot>,
-    /// Use counter for least-recently-used eviction.
-    clock: u64,
-    /// Size below which [`Correlator::evict`] does not look again (when machines it could
-    /// not evict were still waiting to be stored).
-    evict_again_at: usize,
-    /// Machines stored since the last eviction attempt.
-    stored_since: usize,
+    /// The machines in memory, in least-recently-used order.
+    devices: Resident,
     /// (deadline, device, instance number): what must be looked at when time passes.
     timers: BTreeSet<(Millis, String, u64)>,
     /// The entries of `timers` by device, so that a device's entries can be replaced without
@@ -88,23 +81,26 @@ pub struct Correlator {
 }
 
 impl Correlator {
-    pub fn new(rules: Arc<SequenceRules>, calendar: Arc<ChangeCalendar>) -> Self {
-        Self::with_limits(rules, calendar, Limits::default())
+    pub fn new(
+        rules: Arc<SequenceRules>,
+        inventory: Arc<Inventory>,
+        allowlist: Arc<Allowlist>,
+    ) -> Self {
+        Self::with_limits(rules, inventory, allowlist, Limits::default())
     }
 
     pub fn with_limits(
         rules: Arc<SequenceRules>,
-        calendar: Arc<ChangeCalendar>,
+        inventory: Arc<Inventory>,
+        allowlist: Arc<Allowlist>,
         limits: Limits,
     ) -> Self {
         let mut c = Correlator {
             rules,
-            calendar,
+            inventory,
+            allowlist,
             limits: Limits::default(),
-            devices: HashMap::new(),
-            clock: 0,
-            evict_again_at: 0,
-            stored_since: 0,
+            devices: Resident::default(),
             timers: BTreeSet::new(),
             timer_keys: HashMap::new(),
             stats: CorrelatorStats::default(),
@@ -126,14 +122,20 @@ impl Correlator {
         self.limits
     }
 
-    /// Swaps in reloaded rules or calendar; machines and their instances are kept (instances
-    /// of a rule that no longer exists are dropped when next looked at). Deadlines of machines
-    /// in memory are recomputed; those of evicted machines when their timer fires and the
-    /// machine is reloaded.
-    pub fn reconfigure(&mut self, rules: Arc<SequenceRules>, calendar: Arc<ChangeCalendar>) {
+    /// Swaps in reloaded rules, inventory or allowlist; machines and their instances are kept
+    /// (instances of a rule that no longer exists are dropped when next looked at). Deadlines
+    /// of machines in memory are recomputed; those of evicted machines when their timer fires
+    /// and the machine is reloaded.
+    pub fn reconfigure(
+        &mut self,
+        rules: Arc<SequenceRules>,
+        inventory: Arc<Inventory>,
+        allowlist: Arc<Allowlist>,
+    ) {
         self.rules = rules;
-        self.calendar = calendar;
-        let ids: Vec<String> = self.devices.keys().cloned().collect();
+        self.inventory = inventory;
+        self.allowlist = allowlist;
+        let ids = self.devices.ids();
         for id in ids {
             self.reindex(&id);
         }
@@ -146,22 +148,14 @@ impl Correlator {
     /// Puts back a machine loaded from the state store (clean: it is what the store holds).
     pub fn restore(&mut self, machine: DeviceMachine) {
         let id = machine.device.clone();
-        self.clock += 1;
-        self.devices.insert(
-            id.clone(),
-            Slot {
-                machine,
-                used: self.clock,
-                dirty: false,
-            },
-        );
+        self.devices.restore(machine);
         self.reindex(&id);
     }
 
     /// Puts back the stored deadlines of a device whose machine stays in the store until one
     /// of them fires (start-up).
     pub fn restore_timers(&mut self, device: &str, deadlines: Vec<(Millis, u64)>) {
-        if self.devices.contains_key(device) {
+        if self.devices.contains(device) {
             return;
         }
         self.set_timers(device, deadlines);
@@ -170,7 +164,7 @@ impl Correlator {
     /// True when the device's machine is in memory (or there is none anywhere yet: callers
     /// check the store first).
     pub fn resident(&self, id: &str) -> bool {
-        self.devices.contains_key(id)
+        self.devices.contains(id)
     }
 
     /// Machines in memory.
@@ -184,11 +178,11 @@ impl Correlator {
     }
 
     pub fn device(&self, id: &str) -> Option<&DeviceMachine> {
-        self.devices.get(id).map(|s| &s.machine)
+        self.devices.get(id)
     }
 
     pub fn devices(&self) -> impl Iterator<Item = &DeviceMachine> {
-        self.devices.values().map(|s| &s.machine)
+        self.devices.machines()
     }
 
     /// The deadlines the timer index holds for a device (what the store should hold too).
@@ -198,63 +192,22 @@ impl Correlator {
 
     /// The machine as stored: it may be evicted from now on.
     pub fn stored(&mut self, id: &str) {
-        if let Some(slot) = self.devices.get_mut(id)
-            && slot.dirty
-        {
-            slot.dirty = false;
-            self.stored_since += 1;
-        }
+        self.devices.stored(id);
     }
 
     /// Over the limit, drops the least recently used clean machines (down to nine tenths of
     /// the limit, so that eviction runs in batches); their timers stay indexed. Returns how
     /// many were evicted.
     pub fn evict(&mut self) -> usize {
-        let max = self.limits.max_devices;
-        if self.devices.len() <= max {
-            return 0;
-        }
-        let target = max - max / 10;
-        let needed = self.devices.len() - target;
-        // After an attempt that found too few stored machines, look again once the map has
-        // grown by a tenth of the limit or enough machines were stored since, not on every call.
-        let batch = needed.min((max / 10).max(1));
-        if self.devices.len() < self.evict_again_at && self.stored_since < batch {
-            return 0;
-        }
-        self.stored_since = 0;
-        let mut clean: Vec<(u64, &String)> = self
-            .devices
-            .iter()
-            .filter(|(_, s)| !s.dirty)
-            .map(|(id, s)| (s.used, id))
-            .collect();
-        // Machines with signals still in the reorder buffer stay.
-        let n = needed.min(clean.len());
-        self.evict_again_at = if n < needed {
-            self.devices.len() - n + (max / 10).max(1)
-        } else {
-            0
-        };
-        if n == 0 {
-            return 0;
-        }
-        if n < clean.len() {
-            clean.select_nth_unstable(n - 1);
-        }
-        let victims: Vec<String> = clean[..n].iter().map(|(_, id)| (*id).clone()).collect();
-        for id in &victims {
-            self.devices.remove(id);
-        }
+        let n = self.devices.evict(self.limits.max_devices);
         self.stats.evicted += n as u64;
         n
     }
 
     fn machine(&mut self, id: &str) -> &mut DeviceMachine {
-        self.clock += 1;
-        let used = self.clock;
-        if !self.devices.contains_key(id) {
-            let inv = self.calendar.inventory.get(id);
+        let inventory = &self.inventory;
+        self.devices.changing(id, || {
+            let inv = inventory.get(id);
             let baseline = inv.and_then(|d| {
                 (d.baseline_version.is_some() || d.baseline_image.is_some()).then(|| Baseline {
                     version: d.baseline_version.clone(),
@@ -264,29 +217,17 @@ impl Correlator {
                 })
             });
             let vendor = inv.and_then(|d| d.vendor.clone());
-            self.devices.insert(
-                id.to_string(),
-                Slot {
-                    machine: DeviceMachine::new(id, vendor, baseline),
-                    used,
-                    dirty: true,
-                },
-            );
-        }
-        let slot = self.devices.get_mut(id).expect("inserted above");
-        slot.used = used;
-        slot.dirty = true;
-        &mut slot.machine
+            DeviceMachine::new(id, vendor, baseline)
+        })
     }
 
     /// True the first time a (time, fingerprint) pair is seen for a device: duplicate
     /// deliveries of one line (two relays, two collectors) must not change the result.
     pub fn first_delivery(&mut self, device: &str, time: Millis, fingerprint: u64) -> bool {
-        self.clock += 1;
-        if let Some(slot) = self.devices.get_mut(device) {
-            slot.used = self.clock;
-            let first = slot.machine.first_delivery(time, fingerprint);
-            slot.dirty |= first;
+        if let Some(first) = self
+            .devices
+            .inspect(device, |m| m.first_delivery(time, fingerprint))
+        {
             return first;
         }
         self.machine(device).first_delivery(time, fingerprint)
@@ -295,8 +236,8 @@ impl Correlator {
     /// Feeds one signal (in event-time order per device).
     pub fn on_signal(&mut self, sig: &Signal, out: &mut Vec<Finding>) {
         let rules = Arc::clone(&self.rules);
-        let calendar = Arc::clone(&self.calendar);
-        let mut ctx = machine::Context::new(&calendar.allowlist, self.limits.max_evidence);
+        let allowlist = Arc::clone(&self.allowlist);
+        let mut ctx = machine::Context::new(&allowlist, self.limits.max_evidence);
         ctx.max_pending = self.limits.max_pending;
         self.machine(&sig.device).on_signal(&rules, &ctx, sig, out);
         self.stats.evidence_dropped += ctx.evidence_dropped.get();
@@ -322,13 +263,13 @@ impl Correlator {
     /// not in the store either) loses its timers.
     pub fn fire_next(&mut self, now: Millis, out: &mut Vec<Finding>) -> Option<String> {
         let (deadline, device, no) = self.timers.first().cloned().filter(|t| t.0 < now)?;
-        if !self.devices.contains_key(&device) {
+        if !self.devices.contains(&device) {
             self.set_timers(&device, Vec::new());
             return Some(device);
         }
         let rules = Arc::clone(&self.rules);
-        let calendar = Arc::clone(&self.calendar);
-        let mut ctx = machine::Context::new(&calendar.allowlist, self.limits.max_evidence);
+        let allowlist = Arc::clone(&self.allowlist);
+        let mut ctx = machine::Context::new(&allowlist, self.limits.max_evidence);
         ctx.max_pending = self.limits.max_pending;
         // Fire exactly at the deadline's end so that later deadlines stay pending.
         self.machine(&device)
@@ -370,7 +311,7 @@ impl Correlator {
         let now = self
             .devices
             .get(device)
-            .map(|s| s.machine.deadlines(&self.rules))
+            .map(|m| m.deadlines(&self.rules))
             .unwrap_or_default();
         self.set_timers(device, now);
     }

@@ -131,6 +131,7 @@ struct RawStep {
     optional: bool,
     #[serde(default, rename = "where")]
     conditions: Vec<Condition>,
+    summary: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,6 +164,19 @@ pub struct Step {
     pub optional: bool,
     /// Conditions the signal must satisfy to match this step.
     pub conditions: Vec<Condition>,
+    /// What an alert's summary says when this step was seen (none: the step adds nothing).
+    /// A step of boot or version lines says it only when no version was reported: the
+    /// version itself says more.
+    pub summary: Option<String>,
+}
+
+impl Step {
+    /// True when the lines of this step carry the version the device booted.
+    pub fn reports_version(&self) -> bool {
+        self.kinds
+            .iter()
+            .any(|k| matches!(k, SignalKind::Boot | SignalKind::Version))
+    }
 }
 
 /// A finding raised when an instance that reached `reached` sees nothing more within its window.
@@ -332,6 +346,10 @@ fn compile(file: &str, raw: RawSequence) -> Result<Sequence, ConfigError> {
             within: s.within.map(|w| w.0),
             optional: s.optional,
             conditions: s.conditions,
+            summary: s
+                .summary
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty()),
         });
     }
     if steps.iter().all(|s| s.optional) {

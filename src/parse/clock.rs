@@ -28,8 +28,34 @@ pub struct DeviceStamp {
     pub sync: ClockSync,
     /// The year was written (else inferred from the reference time).
     pub had_year: bool,
-    /// An explicit zone/offset was written and understood (else UTC was assumed).
+    /// The zone is known: written and understood, or the device's own zone applied with
+    /// [`DeviceStamp::in_zone`] (else UTC was assumed).
     pub zone_known: bool,
+}
+
+impl DeviceStamp {
+    /// The same wall time read in `zone`, the device's clock zone (from the inventory), when
+    /// the stamp wrote no zone or one we could not place: devices set to local time often
+    /// write `Jun  1 03:10:00` with no zone at all. A stamp with a known zone is unchanged;
+    /// a wall time the zone skips (spring forward) is read with the offset before the gap.
+    pub fn in_zone(self, zone: &jiff::tz::TimeZone) -> DeviceStamp {
+        if self.zone_known {
+            return self;
+        }
+        // The stamp was converted as if written in UTC, so its UTC fields are the wall time.
+        let Ok(as_utc) = jiff::Timestamp::from_millisecond(self.millis) else {
+            return self;
+        };
+        let wall = jiff::tz::TimeZone::UTC.to_datetime(as_utc);
+        match zone.to_ambiguous_timestamp(wall).compatible() {
+            Ok(t) => DeviceStamp {
+                millis: t.as_millisecond(),
+                zone_known: true,
+                ..self
+            },
+            Err(_) => self,
+        }
+    }
 }
 
 /// Month number (1..=12) for a three-letter English abbreviation, case-insensitive.
@@ -574,6 +600,31 @@ mod tests {
             assert!(s.zone_known, "{text}");
             assert!(s.had_year, "{text}");
         }
+    }
+
+    #[test]
+    fn a_zone_less_stamp_is_read_in_the_device_zone() {
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        let s = stamp("Jun  1 03:10:00", "2026-06-01T01:10:30Z").unwrap();
+        assert_eq!(
+            s.millis,
+            utc("2026-06-01T03:10:00Z"),
+            "UTC assumed without a zone"
+        );
+        let s = s.in_zone(&berlin);
+        assert_eq!(s.millis, utc("2026-06-01T01:10:00Z"), "CEST is UTC+2");
+        assert!(s.zone_known);
+        // Winter time, and a zone name nobody can place: both read in the device zone.
+        let s = stamp("Jan 15 2026 03:10:00", "2026-01-15T02:10:00Z").unwrap();
+        assert_eq!(s.in_zone(&berlin).millis, utc("2026-01-15T02:10:00Z"));
+        let s = stamp("Jan 15 2026 03:10:00 VIENNA", "2026-01-15T02:10:00Z").unwrap();
+        assert_eq!(s.in_zone(&berlin).millis, utc("2026-01-15T02:10:00Z"));
+        // A written zone wins over the inventory's.
+        let s = stamp("Jun  1 2026 03:10:00 UTC", "2026-06-01T03:10:00Z").unwrap();
+        assert_eq!(s.in_zone(&berlin).millis, utc("2026-06-01T03:10:00Z"));
+        // 02:30 does not exist in Berlin on 2026-03-29: read with the offset before the gap.
+        let s = stamp("Mar 29 2026 02:30:00", "2026-03-29T01:00:00Z").unwrap();
+        assert_eq!(s.in_zone(&berlin).millis, utc("2026-03-29T01:30:00Z"));
     }
 
     #[test]

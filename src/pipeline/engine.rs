@@ -1,45 +1,38 @@
 //! Second half of the pipeline: signals of a set of devices, in event-time order, through the
-//! correlator and the calendar into stored alerts. Signals wait in a reorder buffer until the
-//! watermark (latest time seen minus the allowed lateness) passes them; the buffer is stored,
-//! so a signal accepted before a crash is still processed after the restart.
+//! correlator and the calendar into stored alerts. Signals wait in the [`ReorderBuffer`] until
+//! the watermark passes them; the buffer is stored, so a signal accepted before a crash is
+//! still processed after the restart. What a run changed reaches the store in the order
+//! [`WriteBack`] keeps.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::calendar::ChangeCalendar;
 use crate::classify::Signal;
 use crate::correlate::{Correlator, Finding, Limits, SequenceRules};
-use crate::state::{Clock, StateError, StateStore};
+use crate::state::{StateError, StateStore};
 use crate::suppress::{self, Alert};
-use crate::time::{DAY, Millis};
+use crate::time::Millis;
 
 use super::EngineStats;
+use super::reorder::ReorderBuffer;
+use super::write_back::WriteBack;
 
 pub struct Engine {
     calendar: Arc<ChangeCalendar>,
     correlator: Correlator,
     store: StateStore,
-    lateness: Millis,
     /// Write accepted signals to the store until processed, so that a crash loses none. The
     /// service needs it; a replay drains its buffer at the end and can skip the I/O.
     durable_buffer: bool,
-    /// Signals waiting for the watermark, by (event time, arrival order).
-    buffer: BTreeMap<(Millis, u64), Signal>,
-    clock: Clock,
-    /// A time more than a day ahead, waiting for a second line to confirm it.
-    jump: Option<Millis>,
+    /// Signals waiting for the watermark, and the clock that moves it.
+    reorder: ReorderBuffer,
     findings: Vec<Finding>,
     /// Whether a machine was written since [`Engine::take_changed`] was last called.
     changed: bool,
     /// Called with each alert once it is stored (the service queues it for its sinks here).
     on_alert: Option<AlertHook>,
-    /// Devices whose machine changed in the current `run`: written once, at its end, however
-    /// many of their signals it processed.
-    unwritten: BTreeSet<String>,
-    /// Reorder-buffer entries processed in the current `run`: removed from the store only
-    /// after their machines are written, so a crash in between replays them instead of
-    /// losing them (sled recovers a prefix of its writes).
-    processed: Vec<(Millis, u64)>,
+    /// Machines changed and buffer entries processed in the current `run`, not yet written.
+    write_back: WriteBack,
     pub stats: EngineStats,
 }
 
@@ -59,28 +52,28 @@ impl Engine {
         lateness: Millis,
         owns: &dyn Fn(&str) -> bool,
     ) -> Result<Engine, StateError> {
-        let mut correlator = Correlator::new(Arc::clone(&rules), Arc::clone(&calendar));
+        let mut correlator = Correlator::new(
+            Arc::clone(&rules),
+            Arc::new(calendar.inventory.clone()),
+            Arc::new(calendar.allowlist.clone()),
+        );
         // Machines stay in the store until their device is seen or one of their deadlines
         // fires: a restart reads the deadlines only.
         store.index_deadlines(&|m| m.deadlines(&rules))?;
         for (device, deadlines) in store.deadlines(owns)? {
             correlator.restore_timers(&device, deadlines);
         }
-        let clock = store.clock()?;
+        let reorder = ReorderBuffer::new(store.clock()?, lateness);
         let mut engine = Engine {
             calendar,
             correlator,
             store,
-            lateness,
             durable_buffer: true,
-            buffer: BTreeMap::new(),
-            clock,
-            jump: None,
+            reorder,
             findings: Vec::new(),
             changed: false,
             on_alert: None,
-            unwritten: BTreeSet::new(),
-            processed: Vec::new(),
+            write_back: WriteBack::default(),
             stats: EngineStats::default(),
         };
         for (time, seq, sig) in engine.store.buffered()? {
@@ -92,7 +85,7 @@ impl Engine {
                 engine
                     .correlator
                     .first_delivery(&sig.device, sig.time, sig.fingerprint);
-                engine.buffer.insert((time, seq), sig);
+                engine.reorder.restore((time, seq), sig);
             }
         }
         Ok(engine)
@@ -129,7 +122,11 @@ impl Engine {
 
     /// Swaps in reloaded sequence rules or calendar; machines are kept.
     pub fn reconfigure(&mut self, rules: Arc<SequenceRules>, calendar: Arc<ChangeCalendar>) {
-        self.correlator.reconfigure(rules, Arc::clone(&calendar));
+        self.correlator.reconfigure(
+            rules,
+            Arc::new(calendar.inventory.clone()),
+            Arc::new(calendar.allowlist.clone()),
+        );
         self.calendar = calendar;
     }
 
@@ -139,24 +136,11 @@ impl Engine {
 
     /// Time has reached `t` (an arrival, or the wall clock in the service).
     pub fn observe(&mut self, t: Millis) {
-        // One device clock far in the future must not drag every other device's timers with
-        // it: a jump of more than a day counts only when a second line confirms it.
-        if let Some(max) = self.clock.max_time
-            && t > max + DAY
-        {
-            match self.jump {
-                Some(j) if (t - j).abs() <= DAY => self.jump = None,
-                _ => {
-                    self.jump = Some(t);
-                    return;
-                }
-            }
-        }
-        self.clock.max_time = Some(self.clock.max_time.map_or(t, |m| m.max(t)));
+        self.reorder.observe(t);
     }
 
     pub fn watermark(&self) -> Option<Millis> {
-        self.clock.max_time.map(|m| m - self.lateness)
+        self.reorder.watermark()
     }
 
     /// Takes a signal: drops duplicate deliveries, queues it (durably) for the watermark.
@@ -170,16 +154,15 @@ impl Engine {
             self.stats.duplicates += 1;
             return Ok(());
         }
-        if self.watermark().is_some_and(|w| signal.time < w) {
+        if self.reorder.is_late(signal.time) {
             self.stats.late += 1;
         }
-        self.clock.last_time = Some(signal.time);
         let seq = if self.durable_buffer {
             self.store.put_buffered(signal.time, &signal)?
         } else {
             self.store.next_id()?
         };
-        self.buffer.insert((signal.time, seq), signal);
+        self.reorder.push(seq, signal);
         Ok(())
     }
 
@@ -196,23 +179,19 @@ impl Engine {
         };
         let signal_limit = flush_until.unwrap_or(watermark);
         loop {
-            let next_signal = self
-                .buffer
-                .first_key_value()
-                .map(|(k, _)| k.0)
-                .filter(|&t| t <= signal_limit);
+            let next_signal = self.reorder.next_until(signal_limit);
             let next_timer = self.correlator.next_deadline().filter(|&d| d < watermark);
             match (next_signal, next_timer) {
                 (None, None) => break,
                 (Some(s), Some(d)) if d < s => self.fire_timers(d + 1, out)?,
                 (Some(_), _) => {
-                    let ((t, seq), sig) = self.buffer.pop_first().expect("peeked above");
+                    let (slot, sig) = self.reorder.pop().expect("peeked above");
                     self.load(&sig.device)?;
                     self.correlator.on_signal(&sig, &mut self.findings);
                     self.emit(out)?;
-                    self.mark_unwritten(&sig.device);
+                    self.write_back.machine_changed(&sig.device);
                     if self.durable_buffer {
-                        self.processed.push((t, seq));
+                        self.write_back.signal_processed(slot);
                     }
                 }
                 (None, Some(_)) => self.fire_timers(watermark, out)?,
@@ -230,10 +209,13 @@ impl Engine {
                 break;
             };
             self.emit(out)?;
-            self.mark_unwritten(&device);
+            self.write_back.machine_changed(&device);
         }
         Ok(())
     }
+
+    // Residency: which machines are in memory. The correlator keeps the least recently used
+    // order; the engine brings machines back from the store and lets stored ones go.
 
     /// Brings a device's machine back from the store when it is not in memory.
     fn load(&mut self, device: &str) -> Result<(), StateError> {
@@ -255,54 +237,48 @@ impl Engine {
         Ok(())
     }
 
-    /// Notes a device's machine as changed; [`Engine::write_back`] writes it.
-    fn mark_unwritten(&mut self, device: &str) {
-        if !self.unwritten.contains(device) {
-            self.unwritten.insert(device.to_string());
-        }
-    }
-
     /// Writes every changed machine with its deadlines (they may be evicted from then on),
     /// then drops the reorder-buffer entries that were processed.
     fn write_back(&mut self) -> Result<(), StateError> {
-        while let Some(device) = self.unwritten.first() {
+        while let Some(device) = self.write_back.next_machine() {
             if let Some(machine) = self.correlator.device(device) {
                 self.store
                     .put_device_with_deadlines(machine, self.correlator.deadlines(device))?;
-                let device = device.clone();
+                let device = device.to_string();
                 self.correlator.stored(&device);
                 self.changed = true;
             }
-            self.unwritten.pop_first();
+            self.write_back.machine_written();
         }
-        for (t, seq) in std::mem::take(&mut self.processed) {
+        for (t, seq) in self.write_back.take_processed() {
             self.store.remove_buffered(t, seq)?;
         }
         Ok(())
     }
 
-    /// Runs findings through the calendar, stores and returns the alerts.
+    /// Runs findings through the calendar, stores and returns the alerts; a change the
+    /// calendar authorised becomes its device's baseline.
     fn emit(&mut self, out: &mut Vec<Alert>) -> Result<(), StateError> {
         for finding in std::mem::take(&mut self.findings) {
             self.stats.findings += 1;
-            let verdict = suppress::judge(&self.calendar, &finding);
-            let alert = suppress::alert(&finding, verdict);
+            let judgement = suppress::decide(&self.calendar, &finding);
+            let alert = judgement.alert;
             self.store.put_alert(&alert)?;
             if let Some(hook) = &mut self.on_alert {
                 hook(&alert)?;
             }
             if alert.suppressed {
                 self.stats.suppressed += 1;
-                if finding.facts.version_after.is_some() || !finding.facts.images.is_empty() {
-                    self.load(&finding.device)?;
-                    self.correlator.authorise(
-                        &finding.device,
-                        finding.facts.version_after.as_deref(),
-                        finding.facts.images.last().map(String::as_str),
-                        finding.last_seen,
-                    );
-                    self.mark_unwritten(&finding.device);
-                }
+            }
+            if let Some(baseline) = judgement.authorised_baseline {
+                self.load(&finding.device)?;
+                self.correlator.authorise(
+                    &finding.device,
+                    baseline.version.as_deref(),
+                    baseline.image.as_deref(),
+                    baseline.at,
+                );
+                self.write_back.machine_changed(&finding.device);
             }
             if alert.escalated_by.is_some() {
                 self.stats.escalated += 1;
@@ -316,7 +292,7 @@ impl Engine {
     /// End of a replay's input: every buffered signal is processed (in event-time order, with
     /// the timers due before each), the clock is saved and the store flushed.
     pub fn finish(&mut self, out: &mut Vec<Alert>) -> Result<(), StateError> {
-        if let Some(last) = self.buffer.last_key_value().map(|(k, _)| k.0) {
+        if let Some(last) = self.reorder.last_time() {
             self.run(Some(last), out)?;
         }
         self.checkpoint()?;
@@ -325,7 +301,7 @@ impl Engine {
 
     /// Saves the clock (periodically, and at shutdown).
     pub fn checkpoint(&mut self) -> Result<(), StateError> {
-        self.store.put_clock(&self.clock)
+        self.store.put_clock(self.reorder.clock())
     }
 }
 
@@ -541,7 +517,7 @@ mod tests {
                 &mut out,
             );
             assert!(out.is_empty(), "{out:?}");
-            assert_eq!(e.buffer.len(), 1, "the boot waits for the watermark");
+            assert_eq!(e.reorder.len(), 1, "the boot waits for the watermark");
             e.checkpoint().unwrap();
             e.store().flush().unwrap();
         }

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::calendar::Inventory;
+use jiff::tz::TimeZone;
+
+use crate::calendar::{Inventory, canonical_host};
 use crate::classify::{Classifier, Focus, Signal, SignalKind};
 use crate::parse::clock::ClockSync;
 use crate::parse::header::parse_header;
@@ -184,11 +186,17 @@ impl Extractor {
             .or(self.last_time)
             .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
         let header = parse_header(text, reference);
+        let candidates = [header.host, host_hint, header.relay_host, sender];
+        let Some((device, zone)) = self.device_id(&candidates) else {
+            self.stats.no_device += 1;
+            return None;
+        };
         // Arrival time: the collector's, else a relay header's.
         let received = arrival.or(header.relay_time);
         let device_time = header
             .device_time
             .filter(|_| !header.uptime)
+            .map(|d| zone.as_ref().map_or(d, |z| d.in_zone(z)))
             .map(|d| (d.millis, d.sync));
         let time = match (device_time, received) {
             (Some((t, ClockSync::Synced)), Some(r)) if (t - r).abs() <= CLOCK_TOLERANCE => t,
@@ -198,11 +206,6 @@ impl Extractor {
             // is a better guess than a 1993 default.
             (Some((t, _)), None) => self.latest.or(self.last_time).unwrap_or(t),
             (None, None) => reference,
-        };
-        let candidates = [header.host, host_hint, header.relay_host, sender];
-        let Some(device) = self.device_id(&candidates) else {
-            self.stats.no_device += 1;
-            return None;
         };
         let mut message = String::from_utf8_lossy(raw_line).into_owned();
         if message.len() > MAX_EVIDENCE_LINE {
@@ -229,19 +232,20 @@ impl Extractor {
         })
     }
 
-    /// The canonical device for the first host or address that names one: the inventory's
-    /// name when any candidate resolves, else the first candidate, normalised.
-    fn device_id(&self, candidates: &[Option<&str>]) -> Option<String> {
+    /// The canonical device for the first host or address that names one, with its clock
+    /// zone: the inventory's name and zone when any candidate resolves, else the first
+    /// candidate, canonical, and no zone.
+    fn device_id(&self, candidates: &[Option<&str>]) -> Option<(String, Option<TimeZone>)> {
         for c in candidates.iter().flatten() {
-            if let Some(name) = self.inventory.resolve(c) {
-                return Some(name.to_string());
+            if let Some(dev) = self.inventory.resolve_device(c) {
+                return Some((dev.device.clone(), dev.timezone.clone()));
             }
         }
         candidates
             .iter()
             .flatten()
             .find(|c| !c.trim().is_empty())
-            .map(|c| normalise_host(c))
+            .map(|c| (canonical_host(c), None))
     }
 }
 
@@ -263,33 +267,5 @@ fn looks_like_syslog(message: &[u8]) -> bool {
                 || memchr::memchr(b'%', message).is_some()
         }
         None => false,
-    }
-}
-
-/// Canonical form of a host not in the inventory: lower case, no trailing dot, a Junos
-/// routing-engine prefix dropped, and a DNS name cut to its first label (so `RTR1` and
-/// `rtr1.example.net` are one device). Addresses are kept whole.
-pub fn normalise_host(host: &str) -> String {
-    let h = host.trim().trim_end_matches('.').to_ascii_lowercase();
-    if h.parse::<std::net::IpAddr>().is_ok() {
-        return h;
-    }
-    let h = ["re0.", "re1.", "re0-", "re1-"]
-        .iter()
-        .find_map(|p| h.strip_prefix(p).filter(|rest| !rest.is_empty()))
-        .unwrap_or(&h);
-    h.split('.').next().unwrap_or(h).to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn normalises_unknown_hosts() {
-        assert_eq!(normalise_host("RTR-0042.corp.example.net."), "rtr-0042");
-        assert_eq!(normalise_host("re0.edge01.bjm01"), "edge01");
-        assert_eq!(normalise_host("10.1.2.3"), "10.1.2.3");
-        assert_eq!(normalise_host("2001:DB8::1"), "2001:db8::1");
     }
 }

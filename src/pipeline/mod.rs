@@ -1,17 +1,20 @@
 //! The one code path from a line to alerts, shared by `replay` and `serve`, in two halves:
 //! [`extract`] turns a line into a signal (frame → prefilter → classify → header → device and
-//! event time) and [`engine`] runs signals of a set of devices, in event-time order, through
-//! correlate and suppress into stored alerts. `replay` runs both in one thread ([`Pipeline`]);
+//! event time) and [`engine`] runs signals of a set of devices, in event-time order (the
+//! [`reorder`] buffer and its watermark), through correlate and suppress into stored alerts,
+//! written back in the order [`write_back`] keeps. `replay` runs both in one thread ([`Pipeline`]);
 //! the service runs extractors in its listeners and engines in device-sharded workers.
 
 pub mod engine;
 pub mod extract;
+pub mod reorder;
+pub mod write_back;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use engine::{AlertHook, Engine};
-pub use extract::{CLOCK_TOLERANCE, Extracted, Extractor, Receipt, normalise_host};
+pub use extract::{CLOCK_TOLERANCE, Extracted, Extractor, Receipt};
 
 use crate::calendar::ChangeCalendar;
 use crate::classify::{Classifier, SignalKind};

@@ -52,6 +52,42 @@ pub struct Verdict {
     pub reason: String,
 }
 
+/// A change the calendar authorised: it becomes the device's baseline. The suppress stage only
+/// says so; whoever drives the correlator applies it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuthorisedBaseline {
+    pub version: Option<String>,
+    pub image: Option<String>,
+    /// When the authorised work was last seen.
+    pub at: Millis,
+}
+
+/// Everything the suppress stage decides about one finding.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Judgement {
+    /// The record to store and deliver.
+    pub alert: Alert,
+    /// Set when the finding was suppressed and says what the device now runs.
+    pub authorised_baseline: Option<AuthorisedBaseline>,
+}
+
+/// Consults the calendar: the alert, and the baseline it authorised, if any.
+pub fn decide(calendar: &ChangeCalendar, finding: &Finding) -> Judgement {
+    let verdict = judge(calendar, finding);
+    let f = &finding.facts;
+    let authorised_baseline = (verdict.suppressed_by.is_some()
+        && (f.version_after.is_some() || !f.images.is_empty()))
+    .then(|| AuthorisedBaseline {
+        version: f.version_after.clone(),
+        image: f.images.last().cloned(),
+        at: finding.last_seen,
+    });
+    Judgement {
+        alert: alert(finding, verdict),
+        authorised_baseline,
+    }
+}
+
 /// Scope checks against one ticket or window; empty when everything fits.
 fn mismatches(
     finding: &Finding,
@@ -424,6 +460,53 @@ allowlist: {servers: [10.10.0.5, 10.20.0.10]}
             "Monday: no window"
         );
         assert!(v.reason.contains("No change ticket"));
+    }
+
+    #[test]
+    fn a_suppressed_change_authorises_what_it_booted_and_nothing_else_does() {
+        let fits = facts("new.bin", "15.7(3)M9", "jsmith", "10.10.0.5", false);
+        let f = finding(
+            "rtr-1",
+            "2026-06-02T01:00:00Z",
+            "2026-06-02T02:00:00Z",
+            fits.clone(),
+        );
+        let j = decide(&cal(), &f);
+        assert!(j.alert.suppressed);
+        assert_eq!(
+            j.authorised_baseline,
+            Some(AuthorisedBaseline {
+                version: Some("15.7(3)M9".into()),
+                image: Some("new.bin".into()),
+                at: parse_rfc3339("2026-06-02T02:00:00Z").unwrap(),
+            })
+        );
+        // Escalated (wrong image): the device's baseline stays what it was.
+        let mut wrong = fits.clone();
+        wrong.images = vec!["other.bin".into()];
+        let f = finding(
+            "rtr-1",
+            "2026-06-02T01:00:00Z",
+            "2026-06-02T02:00:00Z",
+            wrong,
+        );
+        let j = decide(&cal(), &f);
+        assert_eq!(j.alert.escalated_by.as_deref(), Some("CHG1"));
+        assert_eq!(j.authorised_baseline, None);
+        // Suppressed, but nothing said what the device runs: nothing to authorise.
+        let bare = Facts {
+            users: vec!["jsmith".into()],
+            ..Default::default()
+        };
+        let f = finding(
+            "rtr-1",
+            "2026-06-02T01:00:00Z",
+            "2026-06-02T02:00:00Z",
+            bare,
+        );
+        let j = decide(&cal(), &f);
+        assert!(j.alert.suppressed);
+        assert_eq!(j.authorised_baseline, None);
     }
 
     #[test]

@@ -1,0 +1,322 @@
+//! What a device machine reports: the finding a sequence instance stands for (facts,
+//! confidence, severity) and its one-sentence summary, worded from the rule's steps so that a
+//! renamed or added step speaks for itself. Which instance reports when is the machine's.
+
+use crate::calendar::Allowlist;
+use crate::classify::SignalKind;
+use crate::correlate::finding::{Facts, Finding};
+use crate::correlate::machine::Instance;
+use crate::correlate::sequence::{Condition, JoinField, Sequence, TimeoutFinding};
+use crate::correlate::version;
+use crate::time::Millis;
+
+fn push_unique(list: &mut Vec<String>, value: &Option<String>) {
+    if let Some(v) = value
+        && !v.is_empty()
+        && !list.iter().any(|x| x.eq_ignore_ascii_case(v))
+    {
+        list.push(v.clone());
+    }
+}
+
+/// The finding a sequence instance stands for: its facts, confidence and severity, and the
+/// summary. The revision is left to the caller, which knows what was reported before.
+pub(crate) fn finding(
+    device: &str,
+    rule: &Sequence,
+    inst: &Instance,
+    allowlist: &Allowlist,
+) -> Finding {
+    let mut facts = Facts::default();
+    for (j, t) in inst.step_times.iter().enumerate() {
+        if t.is_some() {
+            facts.steps.push(rule.steps[j].name.clone());
+        }
+    }
+    for e in &inst.evidence {
+        push_unique(&mut facts.images, &e.fields.image);
+        push_unique(&mut facts.servers, &e.fields.server);
+        push_unique(&mut facts.users, &e.fields.user);
+        if matches!(e.kind, SignalKind::Boot | SignalKind::Version) {
+            push_unique(&mut facts.versions, &e.fields.version);
+        }
+    }
+    facts.unlisted_servers = facts
+        .servers
+        .iter()
+        .filter(|s| !allowlist.permits(s))
+        .cloned()
+        .collect();
+    facts.version_before = inst.version_before.clone();
+    facts.version_after = inst.version_after.clone();
+    if let (Some(b), Some(a)) = (&facts.version_before, &facts.version_after) {
+        facts.version_changed = !version::same(None, b, a);
+        facts.downgrade =
+            facts.version_changed && version::compare(None, a, b) == Some(std::cmp::Ordering::Less);
+    }
+
+    let matched = facts.steps.len().max(1);
+    let mut joins = 0;
+    for f in &rule.same {
+        let n = inst
+            .evidence
+            .iter()
+            .filter(|e| match f {
+                JoinField::Image => e.fields.image.is_some(),
+                JoinField::Server => e.fields.server.is_some(),
+            })
+            .map(|e| e.kind)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        if n >= 2 {
+            joins += 1;
+        }
+    }
+    let confidence = (rule.confidence
+        + rule.confidence_per_step * (matched - 1) as f64
+        + rule.confidence_per_join * joins as f64)
+        .min(0.99);
+    let confidence = (confidence * 100.0).round() / 100.0;
+
+    let mut severity = rule.severity;
+    for &(cond, sev) in &rule.escalate {
+        let holds = match cond {
+            Condition::VersionChanged => facts.version_changed,
+            Condition::Downgrade => facts.downgrade,
+            Condition::ServerNotAllowlisted => !facts.unlisted_servers.is_empty(),
+        };
+        if holds {
+            severity = severity.max(sev);
+        }
+    }
+    Finding {
+        id: inst.id.clone(),
+        revision: 0,
+        device: device.to_string(),
+        rule_id: rule.id.clone(),
+        title: rule.title.clone(),
+        severity,
+        confidence,
+        first_seen: inst.first,
+        // The last moment anything of it was seen: a device clock a little behind the
+        // collector must not end the finding before its last line arrived.
+        last_seen: inst
+            .evidence
+            .iter()
+            .filter_map(|e| e.received)
+            .fold(inst.last, Millis::max),
+        evidence: inst.evidence.clone(),
+        summary: summarise(device, rule, &inst.step_times, &facts),
+        facts,
+        never_suppress: rule.never_suppress,
+    }
+}
+
+/// The finding of an instance that stopped half-way: the rule's timeout finding, its summary
+/// saying how long nothing followed.
+pub(crate) fn timed_out(
+    device: &str,
+    rule: &Sequence,
+    inst: &Instance,
+    allowlist: &Allowlist,
+    timeout: &TimeoutFinding,
+    waited: Millis,
+) -> Finding {
+    let mut f = finding(device, rule, inst, allowlist);
+    f.rule_id = timeout.rule_id.clone();
+    f.title = timeout.title.clone();
+    f.severity = timeout.severity;
+    if let Some(c) = timeout.confidence {
+        f.confidence = c;
+    }
+    f.summary = format!(
+        "{} Nothing followed within {} of the last step.",
+        f.summary,
+        humantime::format_duration(std::time::Duration::from_millis(waited.unsigned_abs()))
+    );
+    f.revision = 1;
+    f
+}
+
+/// One sentence an analyst can read without opening the evidence: the images and servers, what
+/// each step seen says (the rule's words), the version booted, the users.
+fn summarise(device: &str, rule: &Sequence, step_times: &[Option<Millis>], f: &Facts) -> String {
+    let mut parts = Vec::new();
+    if !f.images.is_empty() {
+        let mut p = format!("image {}", f.images.join(", "));
+        if !f.servers.is_empty() {
+            p.push_str(&format!(" from {}", f.servers.join(", ")));
+            if !f.unlisted_servers.is_empty() {
+                p.push_str(&format!(
+                    " ({} not on the allowlist)",
+                    f.unlisted_servers.join(", ")
+                ));
+            }
+        }
+        parts.push(p);
+    }
+    let seen = rule
+        .steps
+        .iter()
+        .zip(step_times)
+        .filter(|(_, t)| t.is_some());
+    for (step, _) in seen {
+        // A boot step's own words are for a boot that reported no version.
+        if step.reports_version() && f.version_after.is_some() {
+            continue;
+        }
+        if let Some(words) = &step.summary {
+            parts.push(words.clone());
+        }
+    }
+    match (&f.version_before, &f.version_after) {
+        (Some(b), Some(a)) if f.version_changed => parts.push(format!(
+            "booted {a} (was {b}{})",
+            if f.downgrade { ", a downgrade" } else { "" }
+        )),
+        (_, Some(a)) => parts.push(format!("booted {a}")),
+        _ => {}
+    }
+    if !f.users.is_empty() {
+        parts.push(format!("by {}", f.users.join(", ")));
+    }
+    if parts.is_empty() {
+        return format!("{device}: sequence matched.");
+    }
+    format!("{device}: {}.", parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::SignalFields;
+    use crate::correlate::finding::Evidence;
+    use crate::correlate::sequence::SequenceRules;
+
+    const T0: Millis = 1_780_000_000_000;
+
+    fn shipped() -> SequenceRules {
+        SequenceRules::load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
+            .expect("shipped rules load")
+    }
+
+    fn evidence(kind: SignalKind, fields: SignalFields) -> Evidence {
+        Evidence {
+            time: T0,
+            received: None,
+            kind,
+            rule_id: "test".into(),
+            fields,
+            message: kind.to_string(),
+        }
+    }
+
+    /// An instance of `rule` that saw the steps marked in `seen`, with one transfer line (image,
+    /// server, user) and, when given, the version booted.
+    fn instance(rule: &Sequence, seen: &[bool], booted: Option<&str>) -> Instance {
+        let transfer = SignalFields {
+            image: Some("x.bin".into()),
+            server: Some("10.10.0.5".into()),
+            user: Some("jsmith".into()),
+            ..Default::default()
+        };
+        let mut lines = vec![evidence(SignalKind::Transfer, transfer)];
+        if let Some(v) = booted {
+            let boot = SignalFields {
+                version: Some(v.into()),
+                ..Default::default()
+            };
+            lines.push(evidence(SignalKind::Boot, boot));
+        }
+        Instance {
+            no: 0,
+            rule: rule.id.clone(),
+            id: "id".into(),
+            reached: seen.iter().rposition(|&s| s).unwrap_or(0),
+            step_times: seen.iter().map(|&s| s.then_some(T0)).collect(),
+            evidence: lines,
+            first: T0,
+            last: T0,
+            image: Some("x.bin".into()),
+            server: Some("10.10.0.5".into()),
+            version_before: booted.map(|_| "15.7(3)M8".into()),
+            version_after: booted.map(str::to_string),
+            completed: Some(T0),
+            emitted: None,
+        }
+    }
+
+    fn allowlist() -> Allowlist {
+        Allowlist {
+            servers: vec!["10.10.0.5".into()],
+        }
+    }
+
+    /// The shipped rules' words give the sentences alerts have always carried.
+    #[test]
+    fn the_shipped_rules_word_summaries_as_before() {
+        let rules = shipped();
+        let replaced = &rules.sequences[0];
+        let summary = |seen: &[bool], booted| {
+            finding(
+                "rtr-1",
+                replaced,
+                &instance(replaced, seen, booted),
+                &allowlist(),
+            )
+            .summary
+        };
+        assert_eq!(
+            summary(&[true, true, true, true], None),
+            "rtr-1: image x.bin from 10.10.0.5; boot variable or install set changed; reload; \
+             booted (version not reported); by jsmith."
+        );
+        assert_eq!(
+            summary(&[true, true, false, true], Some("15.2(4)M1")),
+            "rtr-1: image x.bin from 10.10.0.5; boot variable or install set changed; \
+             booted 15.2(4)M1 (was 15.7(3)M8, a downgrade); by jsmith."
+        );
+        assert_eq!(
+            summary(&[true, false, false, false], None),
+            "rtr-1: image x.bin from 10.10.0.5; by jsmith."
+        );
+    }
+
+    /// The words come from the rule, not from step names the code knows: a rule that calls its
+    /// steps something else, with its own words, is summarised in those words.
+    #[test]
+    fn a_step_is_worded_as_its_rule_says() {
+        let yaml = "sequences:\n  - id: custom.swap\n    title: t\n    severity: high\n    \
+                    confidence: 0.5\n    steps:\n      - name: activate\n        \
+                    kinds: [install_activate]\n        summary: new image activated\n      \
+                    - name: down\n        kinds: [reload]\n        within: 1h\n      \
+                    - name: up\n        kinds: [boot]\n        within: 1h\n        \
+                    summary: came back silent\n";
+        let rules = SequenceRules::from_sources(&[("custom.yaml".into(), yaml.into())]).unwrap();
+        let rule = &rules.sequences[0];
+        let f = finding(
+            "rtr-1",
+            rule,
+            &instance(rule, &[true, true, true], None),
+            &allowlist(),
+        );
+        assert_eq!(
+            f.summary,
+            "rtr-1: image x.bin from 10.10.0.5; new image activated; came back silent; by jsmith."
+        );
+        assert_eq!(f.facts.steps, ["activate", "down", "up"]);
+        // The boot step's words are for a boot without a version; with one, the version speaks.
+        let f = finding(
+            "rtr-1",
+            rule,
+            &instance(rule, &[true, true, true], Some("15.7(3)M9")),
+            &allowlist(),
+        );
+        assert!(!f.summary.contains("came back silent"), "{}", f.summary);
+        assert!(
+            f.summary.contains("booted 15.7(3)M9 (was 15.7(3)M8)"),
+            "{}",
+            f.summary
+        );
+    }
+}
