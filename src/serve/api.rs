@@ -49,9 +49,18 @@ fn error(status: StatusCode, reason: impl Into<String>) -> Response {
     (status, Json(json!({"error": reason.into()}))).into_response()
 }
 
-/// Constant-time comparison: the token must not leak through timing.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Compares the bearer token in constant time (`subtle`): the time taken depends on the
+/// expected token's length only, not on where a guess differs nor on whether its length is
+/// right, so timing tells an attacker nothing about the token.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    // Every byte of the expected token is compared whatever was sent; the length check joins
+    // the verdict without a branch instead of returning early.
+    let mut same = (given.len() as u64).ct_eq(&(expected.len() as u64));
+    for (i, want) in expected.iter().enumerate() {
+        same &= given.get(i).copied().unwrap_or(0).ct_eq(want);
+    }
+    bool::from(same)
 }
 
 async fn auth(
@@ -343,5 +352,27 @@ async fn reload(State(shared): State<Arc<Shared>>) -> Response {
             ),
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The constant-time comparison accepts exactly the token: a wrong byte anywhere, a prefix,
+    /// an extension, an empty guess and a guess padded with NULs are all refused.
+    #[test]
+    fn same_secret_accepts_only_the_token() {
+        let token = b"s3cret-token";
+        assert!(same_secret(token, token));
+        assert!(!same_secret(b"s3cret-tokeN", token));
+        assert!(!same_secret(b"X3cret-token", token));
+        assert!(!same_secret(b"s3cret", token));
+        assert!(!same_secret(b"s3cret-token-and-more", token));
+        assert!(!same_secret(b"", token));
+        assert!(!same_secret(b"s3cret-token\0", token));
+        assert!(!same_secret(b"s3cret\0\0\0\0\0\0", b"s3cret"));
+        // A short guess is compared as if padded with NULs: only the length check refuses it.
+        assert!(!same_secret(b"s3cret", b"s3cret\0\0"));
     }
 }
