@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +18,7 @@ use crate::correlate::Severity;
 use crate::suppress::Alert;
 use crate::time::parse_rfc3339;
 
+use super::api_error::{ApiError, ApiJson, ApiPath, ApiQuery, no_route, wrong_method};
 use super::calendar_api::{CalendarEntries, EntryKind};
 use super::{Shared, device_view};
 
@@ -32,6 +33,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/windows", get(list_windows).post(post_window))
         .route("/windows/{id}", get(get_window).delete(delete_window))
         .route("/reload", post(reload))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), auth));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -45,8 +48,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
+/// An error no single field is to blame for, in the API's one error shape.
 fn error(status: StatusCode, reason: impl Into<String>) -> Response {
-    (status, Json(json!({"error": reason.into()}))).into_response()
+    ApiError::new(status, reason).into_response()
 }
 
 /// Compares the bearer token in constant time (`subtle`): the time taken depends on the
@@ -136,21 +140,19 @@ fn parse_severity(s: &str) -> Option<Severity> {
 }
 
 /// Newest first; `severity` is a minimum; `since`/`until` bound `last_seen`/`first_seen`.
-async fn alerts(State(shared): State<Arc<Shared>>, Query(q): Query<AlertQuery>) -> Response {
+async fn alerts(State(shared): State<Arc<Shared>>, ApiQuery(q): ApiQuery<AlertQuery>) -> Response {
     let since = match q.since.as_deref().map(parse_rfc3339) {
-        Some(None) => return error(StatusCode::BAD_REQUEST, "since: not an RFC 3339 time"),
+        Some(None) => return ApiError::bad_field("since", "not an RFC 3339 time").into_response(),
         other => other.flatten(),
     };
     let until = match q.until.as_deref().map(parse_rfc3339) {
-        Some(None) => return error(StatusCode::BAD_REQUEST, "until: not an RFC 3339 time"),
+        Some(None) => return ApiError::bad_field("until", "not an RFC 3339 time").into_response(),
         other => other.flatten(),
     };
     let min_severity = match q.severity.as_deref().map(parse_severity) {
         Some(None) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "severity: one of info, low, medium, high, critical",
-            );
+            return ApiError::bad_field("severity", "one of info, low, medium, high, critical")
+                .into_response();
         }
         other => other.flatten(),
     };
@@ -195,7 +197,10 @@ struct DeviceQuery {
 
 /// A page of devices in id order, read from the state store: `?limit=` (default 100, at most
 /// 1000) and `?after=` (the `next` of the previous page).
-async fn devices(State(shared): State<Arc<Shared>>, Query(q): Query<DeviceQuery>) -> Response {
+async fn devices(
+    State(shared): State<Arc<Shared>>,
+    ApiQuery(q): ApiQuery<DeviceQuery>,
+) -> Response {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let store = shared.store.clone();
     let after = q.after;
@@ -227,7 +232,7 @@ fn summary(v: &Value) -> Value {
 }
 
 /// One device, read from the state store (the workers write every change there first).
-async fn device(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn device(State(shared): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
     let store = shared.store.clone();
     let key = id.clone();
     let found = tokio::task::spawn_blocking(move || {
@@ -262,24 +267,13 @@ async fn list_entries(shared: &Shared, kind: EntryKind) -> Response {
     }
 }
 
-async fn post_entry(
-    shared: &Shared,
-    kind: EntryKind,
-    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Json(body) = match body {
-        Ok(b) => b,
-        // 413 for a body over the limit, 400 or 415 for one that is not JSON.
-        Err(e) => return error(e.status(), e.body_text()),
-    };
+async fn post_entry(shared: &Shared, kind: EntryKind, body: Value) -> Response {
     let id = match CalendarEntries::validate(kind, &body) {
         Ok(id) => id,
         Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(json!({"error": e.reason, "field": e.field})),
-            )
-                .into_response();
+            let mut refused = ApiError::new(StatusCode::BAD_REQUEST, e.reason);
+            refused.field = e.field;
+            return refused.into_response();
         }
     };
     let stored = CalendarEntries::open(&shared.store).and_then(|c| c.put(kind, &id, &body));
@@ -314,31 +308,25 @@ async fn delete_entry(shared: &Shared, kind: EntryKind, id: &str) -> Response {
 async fn list_tickets(State(s): State<Arc<Shared>>) -> Response {
     list_entries(&s, EntryKind::Ticket).await
 }
-async fn post_ticket(
-    State(s): State<Arc<Shared>>,
-    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
-) -> Response {
+async fn post_ticket(State(s): State<Arc<Shared>>, ApiJson(body): ApiJson<Value>) -> Response {
     post_entry(&s, EntryKind::Ticket, body).await
 }
-async fn get_ticket(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn get_ticket(State(s): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
     get_entry(&s, EntryKind::Ticket, &id).await
 }
-async fn delete_ticket(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn delete_ticket(State(s): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
     delete_entry(&s, EntryKind::Ticket, &id).await
 }
 async fn list_windows(State(s): State<Arc<Shared>>) -> Response {
     list_entries(&s, EntryKind::Window).await
 }
-async fn post_window(
-    State(s): State<Arc<Shared>>,
-    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
-) -> Response {
+async fn post_window(State(s): State<Arc<Shared>>, ApiJson(body): ApiJson<Value>) -> Response {
     post_entry(&s, EntryKind::Window, body).await
 }
-async fn get_window(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn get_window(State(s): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
     get_entry(&s, EntryKind::Window, &id).await
 }
-async fn delete_window(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn delete_window(State(s): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
     delete_entry(&s, EntryKind::Window, &id).await
 }
 
@@ -348,7 +336,7 @@ async fn reload(State(shared): State<Arc<Shared>>) -> Response {
         Err(reason) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(
-                json!({"reloaded": false, "error": reason, "kept": "previous rules and calendar"}),
+                json!({"reloaded": false, "error": reason, "field": null, "kept": "previous rules and calendar"}),
             ),
         )
             .into_response(),
