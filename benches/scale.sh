@@ -4,7 +4,7 @@
 #
 #   benches/scale.sh
 #
-# Builds the release binary and the `scale` example (benches/scale/main.rs), then RUNS times:
+# Builds the release binary and the `scale` example (examples/scale/main.rs), then RUNS times:
 #   1. builds a fresh state of DEVICES synthetic devices through the engine (each boots: a
 #      learned baseline, a running version, one recent signal; every PENDING_EVERY-th also
 #      sets a boot variable, so it has a pending instance with a deadline) with the default

@@ -24,7 +24,7 @@
 //!
 //! `cargo test --test overload -- --nocapture` shows the figures.
 
-#[path = "../benches/loadgen/sender.rs"]
+#[path = "../examples/loadgen/sender.rs"]
 mod sender;
 
 use std::collections::HashMap;

@@ -2,15 +2,20 @@
 //!
 //! - [`signal`]: the output types.
 //! - [`rules`]: the serde mirror of `rules/signals/*.yaml`.
-//! - [`classifier`]: compiling rule files and classifying messages (semantics documented there).
+//! - `compile`: rule files compiled into checked rules, with located errors.
+//! - [`classifier`]: classifying messages (the rule files' semantics are documented there).
+//! - [`examples`]: the rule files' example lines, checked through the whole classifier.
 //! - `prefilter`: the literal automaton every input line goes through.
 
 pub mod classifier;
+mod compile;
 pub mod error;
+pub mod examples;
 mod prefilter;
 pub mod rules;
 pub mod signal;
 
-pub use classifier::{Classifier, ExampleFailure, Focus};
+pub use classifier::{Classifier, Focus};
 pub use error::{RulesError, RulesErrorKind};
+pub use examples::ExampleFailure;
 pub use signal::{Classification, Signal, SignalFields, SignalKind};

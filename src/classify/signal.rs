@@ -137,6 +137,7 @@ pub struct Signal {
     pub vendor: String,
     pub fields: SignalFields,
     /// Identity of the line's content (first body line and kind), to drop duplicate deliveries.
+    /// A fixed, published hash (see `pipeline::extract`), since devices store recent ones.
     #[serde(default)]
     pub fingerprint: u64,
     /// The raw line as read, kept as evidence.

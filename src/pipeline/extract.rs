@@ -249,13 +249,20 @@ impl Extractor {
     }
 }
 
+/// Identity of a line's content for duplicate detection: XXH3-64 (seed 0, the published
+/// xxHash spec) of the kind's rule-file name (`transfer`, `reload`, …), a NUL byte, then the
+/// first body line's UTF-8 bytes. Kind names hold no NUL, so no two inputs share their bytes.
+///
+/// Devices keep recent fingerprints in the state store, so the value is part of the stored
+/// format: it must not come from std's `DefaultHasher`, whose algorithm may change between
+/// Rust releases. Changing this definition means a resend of a line first delivered before
+/// the change is not recognised as one.
 fn fingerprint(body: &str, kind: SignalKind) -> u64 {
-    use std::hash::{Hash, Hasher};
-    // SipHash with fixed keys: stable within a build, which is all duplicate detection needs.
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    body.hash(&mut hasher);
-    kind.hash(&mut hasher);
-    hasher.finish()
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(kind.as_str().as_bytes());
+    hasher.update(&[0]);
+    hasher.update(body.as_bytes());
+    hasher.digest()
 }
 
 /// A message with any syslog structure: PRI, a timestamp, a Cisco `%FAC-SEV-MNEMONIC` token.
@@ -267,5 +274,25 @@ fn looks_like_syslog(message: &[u8]) -> bool {
                 || memchr::memchr(b'%', message).is_some()
         }
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fingerprints are stored in sled (each device remembers recent ones to drop resends), so
+    /// their value must not depend on std's unspecified hasher: these values are XXH3-64 as
+    /// published (cross-checked with the Python `xxhash` binding) and must never change.
+    #[test]
+    fn fingerprints_have_a_pinned_value() {
+        assert_eq!(xxhash_rust::xxh3::xxh3_64(b""), 0x2d06_8005_38d3_94c2);
+        let line = "%SYS-5-RELOAD: Reload requested by admin on vty0 (10.0.0.5).";
+        assert_eq!(fingerprint(line, SignalKind::Reload), 0x95ff_19df_6f57_e81e);
+        assert_ne!(
+            fingerprint(line, SignalKind::Reload),
+            fingerprint(line, SignalKind::ReloadCmd),
+            "the kind is part of the identity"
+        );
     }
 }

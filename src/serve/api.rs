@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +18,7 @@ use crate::correlate::Severity;
 use crate::suppress::Alert;
 use crate::time::parse_rfc3339;
 
+use super::api_error::{ApiError, ApiJson, ApiPath, ApiQuery, no_route, wrong_method};
 use super::calendar_api::{CalendarEntries, EntryKind};
 use super::{Shared, device_view};
 
@@ -32,6 +33,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/windows", get(list_windows).post(post_window))
         .route("/windows/{id}", get(get_window).delete(delete_window))
         .route("/reload", post(reload))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), auth));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -45,13 +48,23 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
+/// An error no single field is to blame for, in the API's one error shape.
 fn error(status: StatusCode, reason: impl Into<String>) -> Response {
-    (status, Json(json!({"error": reason.into()}))).into_response()
+    ApiError::new(status, reason).into_response()
 }
 
-/// Constant-time comparison: the token must not leak through timing.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Compares the bearer token in constant time (`subtle`): the time taken depends on the
+/// expected token's length only, not on where a guess differs nor on whether its length is
+/// right, so timing tells an attacker nothing about the token.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    // Every byte of the expected token is compared whatever was sent; the length check joins
+    // the verdict without a branch instead of returning early.
+    let mut same = (given.len() as u64).ct_eq(&(expected.len() as u64));
+    for (i, want) in expected.iter().enumerate() {
+        same &= given.get(i).copied().unwrap_or(0).ct_eq(want);
+    }
+    bool::from(same)
 }
 
 async fn auth(
@@ -127,21 +140,19 @@ fn parse_severity(s: &str) -> Option<Severity> {
 }
 
 /// Newest first; `severity` is a minimum; `since`/`until` bound `last_seen`/`first_seen`.
-async fn alerts(State(shared): State<Arc<Shared>>, Query(q): Query<AlertQuery>) -> Response {
+async fn alerts(State(shared): State<Arc<Shared>>, ApiQuery(q): ApiQuery<AlertQuery>) -> Response {
     let since = match q.since.as_deref().map(parse_rfc3339) {
-        Some(None) => return error(StatusCode::BAD_REQUEST, "since: not an RFC 3339 time"),
+        Some(None) => return ApiError::bad_field("since", "not an RFC 3339 time").into_response(),
         other => other.flatten(),
     };
     let until = match q.until.as_deref().map(parse_rfc3339) {
-        Some(None) => return error(StatusCode::BAD_REQUEST, "until: not an RFC 3339 time"),
+        Some(None) => return ApiError::bad_field("until", "not an RFC 3339 time").into_response(),
         other => other.flatten(),
     };
     let min_severity = match q.severity.as_deref().map(parse_severity) {
         Some(None) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "severity: one of info, low, medium, high, critical",
-            );
+            return ApiError::bad_field("severity", "one of info, low, medium, high, critical")
+                .into_response();
         }
         other => other.flatten(),
     };
@@ -186,7 +197,10 @@ struct DeviceQuery {
 
 /// A page of devices in id order, read from the state store: `?limit=` (default 100, at most
 /// 1000) and `?after=` (the `next` of the previous page).
-async fn devices(State(shared): State<Arc<Shared>>, Query(q): Query<DeviceQuery>) -> Response {
+async fn devices(
+    State(shared): State<Arc<Shared>>,
+    ApiQuery(q): ApiQuery<DeviceQuery>,
+) -> Response {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let store = shared.store.clone();
     let after = q.after;
@@ -218,7 +232,7 @@ fn summary(v: &Value) -> Value {
 }
 
 /// One device, read from the state store (the workers write every change there first).
-async fn device(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn device(State(shared): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
     let store = shared.store.clone();
     let key = id.clone();
     let found = tokio::task::spawn_blocking(move || {
@@ -253,24 +267,13 @@ async fn list_entries(shared: &Shared, kind: EntryKind) -> Response {
     }
 }
 
-async fn post_entry(
-    shared: &Shared,
-    kind: EntryKind,
-    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Json(body) = match body {
-        Ok(b) => b,
-        // 413 for a body over the limit, 400 or 415 for one that is not JSON.
-        Err(e) => return error(e.status(), e.body_text()),
-    };
+async fn post_entry(shared: &Shared, kind: EntryKind, body: Value) -> Response {
     let id = match CalendarEntries::validate(kind, &body) {
         Ok(id) => id,
         Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(json!({"error": e.reason, "field": e.field})),
-            )
-                .into_response();
+            let mut refused = ApiError::new(StatusCode::BAD_REQUEST, e.reason);
+            refused.field = e.field;
+            return refused.into_response();
         }
     };
     let stored = CalendarEntries::open(&shared.store).and_then(|c| c.put(kind, &id, &body));
@@ -305,31 +308,25 @@ async fn delete_entry(shared: &Shared, kind: EntryKind, id: &str) -> Response {
 async fn list_tickets(State(s): State<Arc<Shared>>) -> Response {
     list_entries(&s, EntryKind::Ticket).await
 }
-async fn post_ticket(
-    State(s): State<Arc<Shared>>,
-    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
-) -> Response {
+async fn post_ticket(State(s): State<Arc<Shared>>, ApiJson(body): ApiJson<Value>) -> Response {
     post_entry(&s, EntryKind::Ticket, body).await
 }
-async fn get_ticket(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn get_ticket(State(s): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
     get_entry(&s, EntryKind::Ticket, &id).await
 }
-async fn delete_ticket(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn delete_ticket(State(s): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
     delete_entry(&s, EntryKind::Ticket, &id).await
 }
 async fn list_windows(State(s): State<Arc<Shared>>) -> Response {
     list_entries(&s, EntryKind::Window).await
 }
-async fn post_window(
-    State(s): State<Arc<Shared>>,
-    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
-) -> Response {
+async fn post_window(State(s): State<Arc<Shared>>, ApiJson(body): ApiJson<Value>) -> Response {
     post_entry(&s, EntryKind::Window, body).await
 }
-async fn get_window(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn get_window(State(s): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
     get_entry(&s, EntryKind::Window, &id).await
 }
-async fn delete_window(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn delete_window(State(s): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
     delete_entry(&s, EntryKind::Window, &id).await
 }
 
@@ -339,9 +336,31 @@ async fn reload(State(shared): State<Arc<Shared>>) -> Response {
         Err(reason) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(
-                json!({"reloaded": false, "error": reason, "kept": "previous rules and calendar"}),
+                json!({"reloaded": false, "error": reason, "field": null, "kept": "previous rules and calendar"}),
             ),
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The constant-time comparison accepts exactly the token: a wrong byte anywhere, a prefix,
+    /// an extension, an empty guess and a guess padded with NULs are all refused.
+    #[test]
+    fn same_secret_accepts_only_the_token() {
+        let token = b"s3cret-token";
+        assert!(same_secret(token, token));
+        assert!(!same_secret(b"s3cret-tokeN", token));
+        assert!(!same_secret(b"X3cret-token", token));
+        assert!(!same_secret(b"s3cret", token));
+        assert!(!same_secret(b"s3cret-token-and-more", token));
+        assert!(!same_secret(b"", token));
+        assert!(!same_secret(b"s3cret-token\0", token));
+        assert!(!same_secret(b"s3cret\0\0\0\0\0\0", b"s3cret"));
+        // A short guess is compared as if padded with NULs: only the length check refuses it.
+        assert!(!same_secret(b"s3cret", b"s3cret\0\0"));
     }
 }

@@ -41,6 +41,9 @@ pub struct CalendarEntries {
     tree: sled::Tree,
 }
 
+/// What precedes the entry on its line in the YAML document it is checked as.
+const ENTRY_INDENT: &str = "  - ";
+
 /// Field names an entry may carry, to name the one an error is about.
 const FIELDS: [&str; 13] = [
     "id", "devices", "start", "end", "images", "versions", "users", "servers", "cron", "duration",
@@ -70,22 +73,47 @@ impl CalendarEntries {
                 field: Some("id".into()),
                 reason: "missing or not a string".into(),
             })?;
-        // JSON is YAML: the entry goes through the same loader as the file.
-        let doc = format!("{}:\n  - {}\n", kind.section(), body);
+        // JSON is YAML: the entry goes through the same loader as the file, on one line,
+        // written a top-level field at a time so an error's column says which field it is in.
+        let mut entry = String::from("{");
+        let mut spans = Vec::with_capacity(obj.len());
+        for (i, (key, value)) in obj.iter().enumerate() {
+            if i > 0 {
+                entry.push(',');
+            }
+            let start = entry.chars().count();
+            entry.push_str(&Value::from(key.as_str()).to_string());
+            entry.push(':');
+            entry.push_str(&value.to_string());
+            spans.push((start..entry.chars().count(), key));
+        }
+        entry.push('}');
+        let doc = format!("{}:\n{ENTRY_INDENT}{entry}\n", kind.section());
         ChangeCalendar::from_yaml(&doc, "request body").map_err(|e| {
             let e = ConfigError::from(e);
-            let field = FIELDS
+            // A field the reason names is the one (`missing field `start``, whose position is
+            // wherever the loader noticed); otherwise the field whose text holds the error's
+            // column (a bad device glob says only the glob). Columns are 1-based and count
+            // the characters of line 2, the entry's line.
+            let named = FIELDS
                 .iter()
                 .find(|f| {
                     e.reason.contains(&format!("`{f}`")) || e.reason.contains(&format!("{f}:"))
                 })
-                .map(|f| f.to_string())
-                .or_else(|| {
-                    FIELDS
-                        .iter()
-                        .find(|f| e.reason.contains(*f))
-                        .map(|f| f.to_string())
-                });
+                .map(|f| f.to_string());
+            let at = (e.line == 2)
+                .then(|| e.column.checked_sub(1 + ENTRY_INDENT.len()))
+                .flatten();
+            let placed = || {
+                at.and_then(|at| spans.iter().find(|(span, _)| span.contains(&at)))
+                    .map(|(_, key)| key.to_string())
+            };
+            let field = named.or_else(placed).or_else(|| {
+                FIELDS
+                    .iter()
+                    .find(|f| e.reason.contains(*f))
+                    .map(|f| f.to_string())
+            });
             EntryError {
                 field,
                 reason: e.reason,
@@ -157,5 +185,52 @@ impl CalendarEntries {
             }
         }
         Ok(cal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn field_of(body: Value) -> Option<String> {
+        CalendarEntries::validate(EntryKind::Ticket, &body)
+            .expect_err("the entry is refused")
+            .field
+    }
+
+    /// The field an entry is refused for is found from the error's position, so a reason
+    /// that does not spell the field's name (a bad device glob) still names it.
+    #[test]
+    fn refused_entries_name_the_field_at_fault() {
+        let ok = json!({"id": "C1", "devices": ["rtr-*"], "start": "2026-06-01T00:00:00Z",
+                        "end": "2026-06-01T01:00:00Z", "images": ["bild-übergang.bin"]});
+        assert_eq!(
+            CalendarEntries::validate(EntryKind::Ticket, &ok),
+            Ok("C1".into())
+        );
+        let with = |key: &str, value: Value| {
+            let mut body = ok.clone();
+            body[key] = value;
+            body
+        };
+        assert_eq!(
+            field_of(with("devices", json!(["rtr-[0-9"]))).as_deref(),
+            Some("devices")
+        );
+        assert_eq!(
+            field_of(with("start", json!("yesterday"))).as_deref(),
+            Some("start")
+        );
+        // After a non-ASCII value (`images`): columns count characters, not bytes.
+        assert_eq!(
+            field_of(with("versions", json!("15.1"))).as_deref(),
+            Some("versions")
+        );
+        assert_eq!(field_of(with("crn", json!("x"))).as_deref(), Some("crn"));
+        let mut missing = ok.clone();
+        missing.as_object_mut().unwrap().remove("start");
+        assert_eq!(field_of(missing).as_deref(), Some("start"));
     }
 }

@@ -7,6 +7,7 @@
 //! the binary waits for a signal and calls [`Running::shutdown`].
 
 pub mod api;
+pub mod api_error;
 pub mod calendar_api;
 pub mod config;
 pub mod framing;

@@ -1,7 +1,6 @@
 //! Engine workers: each owns the machines of the devices that hash to it, so the per-line path
 //! takes no lock. Time comes from the wall clock (a tick), so timeouts fire on a quiet feed.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,11 +27,10 @@ pub enum Job {
     Sync(oneshot::Sender<()>),
 }
 
-/// Which worker owns a device.
+/// Which worker owns a device. XXH3-64 of the device id, the fixed hash fingerprints use:
+/// sharding is not stored, but a fixed hash keeps it the same on every build.
 pub fn shard(device: &str, workers: usize) -> usize {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    device.hash(&mut h);
-    (h.finish() % workers as u64) as usize
+    (xxhash_rust::xxh3::xxh3_64(device.as_bytes()) % workers as u64) as usize
 }
 
 pub fn now_ms() -> i64 {
@@ -155,4 +153,18 @@ pub async fn run(
     }
     let _ = engine.checkpoint();
     let _ = engine.store().flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shards come from the same published hash as fingerprints (XXH3-64), not from std's
+    /// unspecified one, so a device's worker is the same on every build.
+    #[test]
+    fn shard_uses_the_fixed_hash() {
+        assert_eq!(0x8a68_8379_b4b8_e24e_u64 % 7, 6);
+        assert_eq!(shard("rtr-0042", 7), 6);
+        assert!((0..100).all(|i| shard(&format!("d{i}"), 4) < 4));
+    }
 }

@@ -1,5 +1,6 @@
 //! Integration tests of imagewatch, by area.
 
+mod api_errors;
 mod api_tls;
 mod classify_external_corpus;
 mod classify_generated_corpus;

@@ -18,12 +18,12 @@ use imagewatch::serve::{self, Flags, Running, ServeConfig};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-/// The edge-0091 lines of `examples/sample.log` as a device sends them (the collector prefix
+/// The edge-0091 lines of `docs/examples/sample.log` as a device sends them (the collector prefix
 /// dropped): transfer from an unknown server, boot variable, save, reload, restart banner with
-/// a new version, one unrelated line. Replayed with `examples/changes.yaml` they make one
+/// a new version, one unrelated line. Replayed with `docs/examples/changes.yaml` they make one
 /// critical alert.
 fn edge_lines(device: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(super::root().join("examples/sample.log")).unwrap();
+    let text = std::fs::read_to_string(super::root().join("docs/examples/sample.log")).unwrap();
     let lines: Vec<String> = text
         .lines()
         .filter(|l| l.contains("edge-0091:"))

@@ -1,0 +1,648 @@
+//! Signal-rule compiler: turns the serde mirror of `rules/signals/*.yaml` into the checked
+//! form the classifier matches with (regexes under size limits, named groups mapped to
+//! fields, unique ids, literals for the prefilter). A rule file that is wrong fails here, with
+//! file, line, column and reason; the semantics are documented in [`super::classifier`].
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use regex::bytes::{Captures, Regex, RegexBuilder};
+use serde_saphyr::{Location, Spanned};
+
+use super::classifier::Classifier;
+use super::error::{RulesError, RulesErrorKind};
+use super::examples::{Examples, MatchExample, NoMatchExample};
+use super::prefilter::{MAX_LITERAL_LEN, Prefilter};
+use super::rules::{RawCarrier, RawExamples, RawFields, RawFile, RawRule};
+use super::signal::{SignalFields, SignalKind};
+
+/// Compiled program size limit per pattern. Real rules compile to a few tens of KiB; this stops
+/// `(a{1000}){1000}`-style patterns at load time.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// Lazy-DFA cache per pattern (per thread that uses it).
+const REGEX_DFA_SIZE_LIMIT: usize = 1 << 20;
+/// Nesting depth limit, far above anything a readable rule needs.
+const REGEX_NEST_LIMIT: u32 = 64;
+
+/// A field a capture group can fill.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Field {
+    Image,
+    Path,
+    Server,
+    Proto,
+    User,
+    Src,
+    Version,
+    Command,
+}
+
+impl Field {
+    pub(super) const ALL: [Field; 8] = [
+        Field::Image,
+        Field::Path,
+        Field::Server,
+        Field::Proto,
+        Field::User,
+        Field::Src,
+        Field::Version,
+        Field::Command,
+    ];
+    pub(super) const CARRIER: [Field; 3] = [Field::Command, Field::User, Field::Src];
+
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Field::Image => "image",
+            Field::Path => "path",
+            Field::Server => "server",
+            Field::Proto => "proto",
+            Field::User => "user",
+            Field::Src => "src",
+            Field::Version => "version",
+            Field::Command => "command",
+        }
+    }
+
+    pub(super) fn slot(self, f: &mut SignalFields) -> &mut Option<String> {
+        match self {
+            Field::Image => &mut f.image,
+            Field::Path => &mut f.path,
+            Field::Server => &mut f.server,
+            Field::Proto => &mut f.proto,
+            Field::User => &mut f.user,
+            Field::Src => &mut f.src,
+            Field::Version => &mut f.version,
+            Field::Command => &mut f.command,
+        }
+    }
+
+    pub(super) fn get(self, f: &SignalFields) -> Option<&str> {
+        match self {
+            Field::Image => f.image.as_deref(),
+            Field::Path => f.path.as_deref(),
+            Field::Server => f.server.as_deref(),
+            Field::Proto => f.proto.as_deref(),
+            Field::User => f.user.as_deref(),
+            Field::Src => f.src.as_deref(),
+            Field::Version => f.version.as_deref(),
+            Field::Command => f.command.as_deref(),
+        }
+    }
+}
+
+/// A compiled pattern and where its named groups go.
+pub(super) struct Pattern {
+    pub(super) regex: Regex,
+    /// (capture-group index, field) for every named group.
+    pub(super) groups: Vec<(usize, Field)>,
+}
+
+impl Pattern {
+    /// Writes every participating named group into `out` (trimmed, empty dropped).
+    pub(super) fn extract(&self, caps: &Captures<'_>, out: &mut SignalFields) {
+        for &(i, field) in &self.groups {
+            if let Some(m) = caps.get(i) {
+                let text = String::from_utf8_lossy(m.as_bytes());
+                let text = text.trim();
+                if !text.is_empty() {
+                    *field.slot(out) = Some(text.to_owned());
+                }
+            }
+        }
+    }
+}
+
+/// Who a rule is and where it came from.
+pub(super) struct Origin {
+    pub(super) id: Arc<str>,
+    pub(super) vendor: Arc<str>,
+    pub(super) file: Arc<str>,
+}
+
+/// A compiled message or command rule.
+pub(super) struct Rule {
+    pub(super) origin: Origin,
+    pub(super) kind: SignalKind,
+    pub(super) pattern: Pattern,
+    pub(super) unless: Option<Regex>,
+    pub(super) examples: Examples,
+}
+
+/// A compiled carrier.
+pub(super) struct Carrier {
+    pub(super) origin: Origin,
+    pub(super) pattern: Pattern,
+    /// Group index of `command` (required at load time).
+    pub(super) command: usize,
+    pub(super) examples: Examples,
+}
+
+impl Classifier {
+    /// Loads `rules_dir/signals/*.yaml` in file-name order.
+    pub fn load_dir(rules_dir: &Path) -> Result<Classifier, RulesError> {
+        let dir = rules_dir.join("signals");
+        let shown = dir.display().to_string();
+        let entries = std::fs::read_dir(&dir).map_err(|e| {
+            RulesError::nowhere(
+                &shown,
+                RulesErrorKind::Io,
+                format!("cannot read directory: {e}"),
+            )
+        })?;
+        let mut paths = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| {
+                RulesError::nowhere(&shown, RulesErrorKind::Io, format!("cannot list: {e}"))
+            })?;
+            let path = entry.path();
+            if path.extension().is_some_and(|x| x == "yaml") && path.is_file() {
+                paths.push(path);
+            }
+        }
+        paths.sort();
+        let mut files = Vec::with_capacity(paths.len());
+        for path in paths {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                RulesError::nowhere(&name, RulesErrorKind::Io, format!("cannot read: {e}"))
+            })?;
+            files.push((name, text));
+        }
+        if files.is_empty() {
+            return Err(RulesError::nowhere(
+                &shown,
+                RulesErrorKind::EmptyDir,
+                "no *.yaml signal rule files in this directory",
+            ));
+        }
+        Classifier::from_sources(&files)
+    }
+
+    /// Compiles rule files given as (name, YAML text), in the given order.
+    pub fn from_sources(files: &[(String, String)]) -> Result<Classifier, RulesError> {
+        if files.is_empty() {
+            return Err(RulesError::nowhere(
+                "<sources>",
+                RulesErrorKind::EmptyDir,
+                "no signal rule files given",
+            ));
+        }
+        let mut seen: HashMap<String, (Arc<str>, Location)> = HashMap::new();
+        let mut messages = Vec::new();
+        let mut commands = Vec::new();
+        let mut carriers = Vec::new();
+        // Literals are collected per family and renumbered once the message count is known.
+        let mut message_lits: Vec<(String, usize)> = Vec::new();
+        let mut command_lits: Vec<(String, usize)> = Vec::new();
+
+        for (name, text) in files {
+            let file: Arc<str> = Arc::from(name.as_str());
+            let raw: RawFile = serde_saphyr::from_str(text).map_err(|e| syntax_error(name, &e))?;
+            let vendor: Arc<str> = Arc::from(raw.vendor.value.trim());
+            if vendor.is_empty() {
+                return Err(RulesError::at(
+                    name,
+                    raw.vendor.referenced,
+                    RulesErrorKind::Syntax,
+                    "vendor must not be empty",
+                ));
+            }
+            for c in raw.carriers {
+                claim_id(&mut seen, &file, &c.id)?;
+                carriers.push(compile_carrier(&file, &vendor, c)?);
+            }
+            for r in raw.commands {
+                claim_id(&mut seen, &file, &r.id)?;
+                let (rule, lits) = compile_rule(&file, &vendor, r, true)?;
+                command_lits.extend(lits.into_iter().map(|l| (l, commands.len())));
+                commands.push(rule);
+            }
+            for r in raw.messages {
+                claim_id(&mut seen, &file, &r.id)?;
+                let (rule, lits) = compile_rule(&file, &vendor, r, false)?;
+                message_lits.extend(lits.into_iter().map(|l| (l, messages.len())));
+                messages.push(rule);
+            }
+        }
+
+        let offset = messages.len();
+        let mut literals = message_lits;
+        literals.extend(command_lits.into_iter().map(|(l, i)| (l, i + offset)));
+        let prefilter = Prefilter::new(&literals, messages.len() + commands.len())
+            .map_err(|e| RulesError::nowhere(&files[0].0, RulesErrorKind::InvalidLiteral, e))?;
+        Ok(Classifier {
+            messages,
+            commands,
+            carriers,
+            prefilter,
+        })
+    }
+}
+
+/// Turns a serde-saphyr error into a positioned syntax error.
+fn syntax_error(file: &str, e: &serde_saphyr::Error) -> RulesError {
+    let plain = e.without_snippet().to_string();
+    match e.location() {
+        Some(loc) if loc.line() > 0 => {
+            RulesError::at(file, loc, RulesErrorKind::Syntax, strip_position(&plain))
+        }
+        _ => RulesError::nowhere(file, RulesErrorKind::Syntax, plain),
+    }
+}
+
+/// serde-saphyr appends "at line X column Y"; the position is already in the error's fields.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].trim_end().to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+fn claim_id(
+    seen: &mut HashMap<String, (Arc<str>, Location)>,
+    file: &Arc<str>,
+    id: &Spanned<String>,
+) -> Result<(), RulesError> {
+    let key = id.value.trim();
+    if key.is_empty() {
+        return Err(RulesError::at(
+            file,
+            id.referenced,
+            RulesErrorKind::Syntax,
+            "rule id must not be empty",
+        ));
+    }
+    if let Some((first_file, first)) = seen.get(key) {
+        return Err(RulesError::at(
+            file,
+            id.referenced,
+            RulesErrorKind::DuplicateId,
+            format!(
+                "duplicate rule id `{key}`: first defined at {first_file}:{}:{}",
+                first.line(),
+                first.column()
+            ),
+        ));
+    }
+    seen.insert(key.to_owned(), (file.clone(), id.referenced));
+    Ok(())
+}
+
+fn build_regex(file: &str, node: &Spanned<String>, source: &str) -> Result<Regex, RulesError> {
+    RegexBuilder::new(source)
+        .case_insensitive(true)
+        .unicode(false)
+        .dot_matches_new_line(true)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
+        .nest_limit(REGEX_NEST_LIMIT)
+        .build()
+        .map_err(|e| {
+            RulesError::at(
+                file,
+                node.referenced,
+                RulesErrorKind::InvalidRegex,
+                format!("invalid regex: {}", e.to_string().trim()),
+            )
+        })
+}
+
+/// Compiles a pattern and maps its named groups, rejecting names outside `allowed`.
+fn compile_pattern(
+    file: &str,
+    node: &Spanned<String>,
+    anchored: bool,
+    allowed: &[Field],
+) -> Result<Pattern, RulesError> {
+    if node.value.trim().is_empty() {
+        return Err(RulesError::at(
+            file,
+            node.referenced,
+            RulesErrorKind::InvalidRegex,
+            "pattern must not be empty",
+        ));
+    }
+    // Validate the pattern as written first, so regex's error positions refer to the author's
+    // text and not to the anchoring wrapper.
+    let plain = build_regex(file, node, &node.value)?;
+    let regex = if anchored {
+        build_regex(file, node, &format!(r"\A(?:{})", node.value))?
+    } else {
+        plain
+    };
+    let mut groups = Vec::new();
+    for (i, name) in regex.capture_names().enumerate() {
+        let Some(name) = name else { continue };
+        match allowed.iter().find(|f| f.name() == name) {
+            Some(&f) => groups.push((i, f)),
+            None => {
+                let names: Vec<&str> = allowed.iter().map(|f| f.name()).collect();
+                return Err(RulesError::at(
+                    file,
+                    node.referenced,
+                    RulesErrorKind::UnknownCapture,
+                    format!(
+                        "unknown capture group name `{name}`; allowed: {}",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(Pattern { regex, groups })
+}
+
+fn compile_examples(raw: RawExamples) -> Examples {
+    Examples {
+        matches: raw
+            .matches
+            .into_iter()
+            .map(|m| MatchExample {
+                line: m.line.referenced.line(),
+                text: m.line.value,
+                fields: fields_of(m.fields),
+            })
+            .collect(),
+        no_match: raw
+            .no_match
+            .into_iter()
+            .map(|n| NoMatchExample {
+                line: n.referenced.line(),
+                text: n.value,
+            })
+            .collect(),
+    }
+}
+
+fn fields_of(raw: RawFields) -> SignalFields {
+    SignalFields {
+        image: raw.image,
+        path: raw.path,
+        server: raw.server,
+        proto: raw.proto,
+        user: raw.user,
+        src: raw.src,
+        version: raw.version,
+        command: raw.command,
+    }
+}
+
+fn compile_carrier(
+    file: &Arc<str>,
+    vendor: &Arc<str>,
+    c: RawCarrier,
+) -> Result<Carrier, RulesError> {
+    let pattern = compile_pattern(file, &c.pattern, false, &Field::CARRIER)?;
+    let Some(&(command, _)) = pattern.groups.iter().find(|(_, f)| *f == Field::Command) else {
+        return Err(RulesError::at(
+            file,
+            c.pattern.referenced,
+            RulesErrorKind::CarrierWithoutCommand,
+            format!(
+                "carrier `{}` must capture the command: (?P<command>...)",
+                c.id.value
+            ),
+        ));
+    };
+    Ok(Carrier {
+        origin: Origin {
+            id: Arc::from(c.id.value.trim()),
+            vendor: vendor.clone(),
+            file: file.clone(),
+        },
+        pattern,
+        command,
+        examples: compile_examples(c.examples),
+    })
+}
+
+fn compile_rule(
+    file: &Arc<str>,
+    vendor: &Arc<str>,
+    r: RawRule,
+    anchored: bool,
+) -> Result<(Rule, Vec<String>), RulesError> {
+    let kind = SignalKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == r.kind.value.trim())
+        .ok_or_else(|| {
+            let names: Vec<&str> = SignalKind::ALL.iter().map(|k| k.as_str()).collect();
+            RulesError::at(
+                file,
+                r.kind.referenced,
+                RulesErrorKind::UnknownKind,
+                format!(
+                    "unknown kind `{}`; expected one of: {}",
+                    r.kind.value,
+                    names.join(", ")
+                ),
+            )
+        })?;
+    let literals = match &r.literals {
+        None => {
+            return Err(RulesError::at(
+                file,
+                r.id.referenced,
+                RulesErrorKind::MissingLiterals,
+                format!(
+                    "rule `{}` has no `literals` (at least one is required)",
+                    r.id.value
+                ),
+            ));
+        }
+        Some(l) if l.value.is_empty() => {
+            return Err(RulesError::at(
+                file,
+                l.referenced,
+                RulesErrorKind::MissingLiterals,
+                format!(
+                    "rule `{}`: `literals` must list at least one string",
+                    r.id.value
+                ),
+            ));
+        }
+        Some(l)
+            if l.value
+                .iter()
+                .any(|s| s.is_empty() || s.len() > MAX_LITERAL_LEN) =>
+        {
+            return Err(RulesError::at(
+                file,
+                l.referenced,
+                RulesErrorKind::InvalidLiteral,
+                format!(
+                    "rule `{}`: every literal must have 1 to {MAX_LITERAL_LEN} bytes",
+                    r.id.value
+                ),
+            ));
+        }
+        Some(l) => l.value.clone(),
+    };
+    let pattern = compile_pattern(file, &r.pattern, anchored, &Field::ALL)?;
+    let unless = match &r.unless {
+        Some(u) => Some(build_regex(file, u, &u.value)?),
+        None => None,
+    };
+    let rule = Rule {
+        origin: Origin {
+            id: Arc::from(r.id.value.trim()),
+            vendor: vendor.clone(),
+            file: file.clone(),
+        },
+        kind,
+        pattern,
+        unless,
+        examples: compile_examples(r.examples),
+    };
+    Ok((rule, literals))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(yaml: &str) -> Result<Classifier, RulesError> {
+        Classifier::from_sources(&[("t.yaml".to_owned(), yaml.to_owned())])
+    }
+
+    /// (rule file, expected line, expected column, kind, substring of the reason)
+    const BAD: &[(&str, u64, u64, RulesErrorKind, &str)] = &[
+        (
+            "vendor: x\nmessages: [\n",
+            2,
+            11,
+            RulesErrorKind::Syntax,
+            "unclosed bracket",
+        ),
+        (
+            "vendor: x\nmessages:\n  - id: a\n    kind: boot\n    literals: [a]\n    pattern: a\n    unles: b\n",
+            7,
+            5,
+            RulesErrorKind::Syntax,
+            "unles",
+        ),
+        (
+            "vendor: x\nmessages:\n  - id: a\n    kind: rebooted\n    literals: [a]\n    pattern: a\n",
+            4,
+            11,
+            RulesErrorKind::UnknownKind,
+            "unknown kind `rebooted`; expected one of: transfer",
+        ),
+        (
+            "vendor: x\nmessages:\n  - id: a\n    kind: boot\n    literals: [a]\n    pattern: 'a(b'\n",
+            6,
+            14,
+            RulesErrorKind::InvalidRegex,
+            "unclosed group",
+        ),
+        (
+            "vendor: x\nmessages:\n  - id: a\n    kind: boot\n    literals: [a]\n    pattern: '(?P<host>a)'\n",
+            6,
+            14,
+            RulesErrorKind::UnknownCapture,
+            "`host`; allowed: image, path, server, proto, user, src, version, command",
+        ),
+        (
+            "vendor: x\ncarriers:\n  - id: c\n    pattern: '(?P<image>a)'\n",
+            4,
+            14,
+            RulesErrorKind::UnknownCapture,
+            "allowed: command, user, src",
+        ),
+        (
+            "vendor: x\ncarriers:\n  - id: c\n    pattern: '(?P<user>a)'\n",
+            4,
+            14,
+            RulesErrorKind::CarrierWithoutCommand,
+            "must capture the command",
+        ),
+        (
+            "vendor: x\ncommands:\n  - id: a\n    kind: boot\n    pattern: a\n",
+            3,
+            9,
+            RulesErrorKind::MissingLiterals,
+            "no `literals`",
+        ),
+        (
+            "vendor: x\ncommands:\n  - id: a\n    kind: boot\n    literals: []\n    pattern: a\n",
+            5,
+            15,
+            RulesErrorKind::MissingLiterals,
+            "at least one",
+        ),
+        (
+            "vendor: x\ncommands:\n  - id: a\n    kind: boot\n    literals: ['']\n    pattern: a\n",
+            5,
+            15,
+            RulesErrorKind::InvalidLiteral,
+            "1 to 64 bytes",
+        ),
+        (
+            "vendor: x\nmessages:\n  - id: a\n    kind: boot\n    literals: [a]\n    pattern: a\n  - id: a\n    kind: boot\n    literals: [a]\n    pattern: b\n",
+            7,
+            9,
+            RulesErrorKind::DuplicateId,
+            "duplicate rule id `a`: first defined at t.yaml:3:9",
+        ),
+        (
+            "vendor: x\nmessages:\n  - id: a\n    kind: boot\n    literals: [a]\n    pattern: '(?:a{1000}){1000}'\n",
+            6,
+            14,
+            RulesErrorKind::InvalidRegex,
+            "size limit",
+        ),
+        (
+            "vendor: x\nmessages:\n  - id: a\n    kind: boot\n    literals: [a]\n    pattern: a\n    unless: '['\n",
+            7,
+            13,
+            RulesErrorKind::InvalidRegex,
+            "unclosed character class",
+        ),
+    ];
+
+    #[test]
+    fn bad_rule_files_are_reported_with_position_and_reason() {
+        for (i, (yaml, line, column, kind, reason)) in BAD.iter().enumerate() {
+            let err = match load(yaml) {
+                Ok(_) => panic!("case {i} should fail to load:\n{yaml}"),
+                Err(e) => e,
+            };
+            assert_eq!(err.file, "t.yaml", "case {i}: {err}");
+            assert_eq!((err.line, err.column), (*line, *column), "case {i}: {err}");
+            assert_eq!(err.kind, *kind, "case {i}: {err}");
+            assert!(err.reason.contains(reason), "case {i}: {err}");
+        }
+    }
+
+    #[test]
+    fn duplicate_ids_are_found_across_files() {
+        let a = "vendor: a\nmessages:\n  - id: same\n    kind: boot\n    literals: [x]\n    pattern: x\n";
+        let b = "vendor: b\ncarriers:\n  - id: same\n    pattern: '(?P<command>.+)'\n";
+        let err =
+            Classifier::from_sources(&[("a.yaml".into(), a.into()), ("b.yaml".into(), b.into())])
+                .err()
+                .expect("duplicate id across files");
+        assert_eq!(err.kind, RulesErrorKind::DuplicateId);
+        assert_eq!(err.file, "b.yaml");
+        assert!(err.reason.contains("first defined at a.yaml:3:9"), "{err}");
+    }
+
+    #[test]
+    fn empty_rule_sets_are_refused() {
+        let err = Classifier::from_sources(&[]).err().expect("no files");
+        assert_eq!(err.kind, RulesErrorKind::EmptyDir);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let missing = Classifier::load_dir(dir.path())
+            .err()
+            .expect("no signals dir");
+        assert_eq!(missing.kind, RulesErrorKind::Io);
+        std::fs::create_dir(dir.path().join("signals")).expect("mkdir");
+        std::fs::write(dir.path().join("signals/readme.txt"), "not yaml").expect("write");
+        let empty = Classifier::load_dir(dir.path())
+            .err()
+            .expect("no yaml files");
+        assert_eq!(empty.kind, RulesErrorKind::EmptyDir);
+        assert!(empty.to_string().contains("no *.yaml"), "{empty}");
+    }
+}
