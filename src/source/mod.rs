@@ -6,6 +6,7 @@
 //! RSYSLOG_FileFormat), NDJSON from Filebeat / Elastic Agent (ECS), or a raw syslog message
 //! (wire form, rsyslog traditional).
 
+pub mod continuation;
 pub mod framing;
 pub mod lines;
 pub mod listener;

@@ -1,8 +1,10 @@
 //! The TCP and TLS syslog listeners: a connection limit, one task per connection, frames from
-//! [`super::framing`]; a full worker queue slows the sender down (back-pressure).
+//! [`super::framing`] joined into messages by [`super::continuation`] (the rule files and
+//! stdin follow); a full worker queue slows the sender down (back-pressure).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -13,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::serve::worker::now_ms;
 
+use super::continuation::StreamJoiner;
 use super::framing::SyslogFramer;
 use super::listener::{Intake, ListenerExtractor};
 
@@ -63,6 +66,12 @@ pub async fn tcp(
     }
 }
 
+/// How long a message is held for a continuation line once the connection has gone quiet. The
+/// lines of a multi-line message are written together, so their continuation arrives with
+/// them or within milliseconds; on a busy connection the next message's header ends the wait
+/// at once. This bounds the latency a quiet connection adds to its last message.
+pub const CONTINUATION_WAIT: Duration = Duration::from_millis(100);
+
 async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     peer: SocketAddr,
@@ -72,30 +81,56 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
 ) {
     let mut local = ListenerExtractor::new(intake, transport);
     let mut frames = FramedRead::new(stream, SyslogFramer::new(intake.limits.max_line));
+    let mut joiner = StreamJoiner::new(intake.limits.max_line);
     let sender = peer.ip().to_string();
     let idle = intake.limits.idle_timeout;
     loop {
-        let next = tokio::select! {
-            n = tokio::time::timeout(idle, frames.next()) => n,
-            _ = stop.cancelled() => return,
+        let wait = if joiner.holding() {
+            CONTINUATION_WAIT
+        } else {
+            idle
         };
-        match next {
+        let next = tokio::select! {
+            n = tokio::time::timeout(wait, frames.next()) => n,
+            _ = stop.cancelled() => Ok(None),
+        };
+        let frame = match next {
+            Err(_) if joiner.holding() => None,
             Err(_) => {
                 intake.metrics.connections_idle_closed.inc();
                 tracing::info!(%peer, "Idle connection closed.");
                 return;
             }
-            Ok(None) => return,
+            Ok(Some(Ok(frame))) => Some(frame),
+            Ok(None) => {
+                // The sender is gone (or the service stops): what it sent last is complete.
+                if let Some(m) = joiner.flush() {
+                    local
+                        .handle_waiting(intake, m.bytes, m.truncated, &sender, m.arrival)
+                        .await;
+                }
+                return;
+            }
             Ok(Some(Err(e))) => {
+                if let Some(m) = joiner.flush() {
+                    local
+                        .handle_waiting(intake, m.bytes, m.truncated, &sender, m.arrival)
+                        .await;
+                }
                 intake.metrics.parse_failures.inc();
                 tracing::warn!(%peer, error = %e, "Bad framing; connection closed.");
                 return;
             }
-            Ok(Some(Ok((frame, truncated)))) => {
-                local
-                    .handle_waiting(intake, &frame, truncated, &sender, now_ms())
-                    .await;
-            }
+        };
+        let complete = match &frame {
+            Some((bytes, truncated)) => joiner.push(bytes, *truncated, now_ms()),
+            // Quiet for CONTINUATION_WAIT: nothing more will continue the held message.
+            None => joiner.flush(),
+        };
+        if let Some(m) = complete {
+            local
+                .handle_waiting(intake, m.bytes, m.truncated, &sender, m.arrival)
+                .await;
         }
     }
 }

@@ -10,6 +10,7 @@ mod corpus;
 mod crash_loop;
 mod external;
 mod limits;
+mod one_framing;
 mod properties;
 mod reorder;
 mod scenarios;
