@@ -334,6 +334,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
             max_line: config.max_line,
             max_connections: config.max_connections,
             idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+            tls_handshake_timeout: Duration::from_secs(config.tls_handshake_timeout_secs),
         },
     };
 

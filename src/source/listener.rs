@@ -36,6 +36,8 @@ pub struct ListenerLimits {
     pub max_connections: usize,
     /// A TCP/TLS connection that sends nothing for this long is closed.
     pub idle_timeout: Duration,
+    /// A TLS client that has not completed its handshake after this long is disconnected.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Intake {

@@ -54,9 +54,20 @@ pub async fn tcp(
         tokio::spawn(async move {
             intake.metrics.connections.inc();
             match tls {
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(s) => connection(s, peer, transport, &intake, &stop).await,
-                    Err(e) => tracing::warn!(%peer, error = %e, "TLS handshake failed."),
+                // The handshake has a time limit: a client that connects and never finishes
+                // it would otherwise hold a connection slot for good.
+                Some(acceptor) => match tokio::time::timeout(
+                    intake.limits.tls_handshake_timeout,
+                    acceptor.accept(stream),
+                )
+                .await
+                {
+                    Ok(Ok(s)) => connection(s, peer, transport, &intake, &stop).await,
+                    Ok(Err(e)) => tracing::warn!(%peer, error = %e, "TLS handshake failed."),
+                    Err(_) => {
+                        intake.metrics.tls_handshakes_timed_out.inc();
+                        tracing::warn!(%peer, "TLS handshake timed out; connection closed.");
+                    }
                 },
                 None => connection(stream, peer, transport, &intake, &stop).await,
             }

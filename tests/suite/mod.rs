@@ -18,6 +18,7 @@ mod security;
 mod service;
 mod service_interop;
 mod split_replay;
+mod syslog_tls;
 mod variants;
 
 use std::path::{Path, PathBuf};

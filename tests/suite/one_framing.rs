@@ -2,11 +2,9 @@
 //! breaks) gives the same alerts through `replay`, LF-framed TCP, octet-counted TCP and TLS.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use imagewatch::serve::{self, ServeConfig};
-use rustls_pki_types::pem::PemObject;
 use serde_json::Value;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
@@ -110,18 +108,8 @@ async fn through_service(dir: &Path, stream: &str, how: Transport, want: usize) 
     // the connection closing.
     let _open: Box<dyn std::any::Any + Send> = match how {
         Transport::Tls => {
-            let mut roots = rustls::RootCertStore::empty();
-            roots
-                .add(rustls_pki_types::CertificateDer::from_pem_slice(ca.as_bytes()).unwrap())
-                .unwrap();
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let client = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth();
             let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-            let mut tls = tokio_rustls::TlsConnector::from(Arc::new(client))
+            let mut tls = super::syslog_tls::connector(&ca)
                 .connect(name, tcp)
                 .await
                 .expect("the handshake succeeds");
