@@ -12,6 +12,7 @@ use crate::classify::{Classifier, SignalKind};
 use crate::config_error::ConfigError;
 use crate::correlate::{Limits, SequenceRules};
 use crate::pipeline::{EngineStats, ExtractStats, Origin, Pipeline};
+use crate::sink::stdout::write_alerts;
 use crate::source::InputFormat;
 use crate::source::lines::LineReader;
 use crate::state::{StateError, StateStore};
@@ -125,7 +126,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
                 line: msg.line_no,
             };
             pipeline.ingest(msg.bytes, msg.lines, &origin, &mut alerts)?;
-            write_alerts(&mut alerts, out)?;
+            write_alerts(&mut alerts, out).map_err(ReplayError::Output)?;
             if let Some(pb) = &progress
                 && reader.consumed - last_tick > 1 << 20
             {
@@ -136,7 +137,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
         bytes_done += reader.consumed;
     }
     pipeline.finish(&mut alerts)?;
-    write_alerts(&mut alerts, out)?;
+    write_alerts(&mut alerts, out).map_err(ReplayError::Output)?;
     out.flush().map_err(ReplayError::Output)?;
     if let Some(pb) = progress {
         pb.finish_and_clear();
@@ -156,17 +157,6 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
         started.elapsed().as_secs_f64(),
     );
     Ok(stats)
-}
-
-fn write_alerts(
-    alerts: &mut Vec<crate::suppress::Alert>,
-    out: &mut dyn Write,
-) -> Result<(), ReplayError> {
-    for a in alerts.drain(..) {
-        serde_json::to_writer(&mut *out, &a).map_err(|e| ReplayError::Output(e.into()))?;
-        out.write_all(b"\n").map_err(ReplayError::Output)?;
-    }
-    Ok(())
 }
 
 fn progress_bar(total: u64) -> Option<indicatif::ProgressBar> {

@@ -5,7 +5,7 @@
 #![no_main]
 
 use bytes::BytesMut;
-use imagewatch::serve::framing::SyslogFramer;
+use imagewatch::source::framing::SyslogFramer;
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::Decoder;
 

@@ -54,6 +54,9 @@ pub struct ServeConfig {
     pub max_body: usize,
     /// Idle TCP/TLS connections are closed after this many seconds; default 300.
     pub idle_timeout_secs: u64,
+    /// A syslog TLS client that has not completed its handshake after this many seconds is
+    /// disconnected, freeing its connection slot; default 10.
+    pub tls_handshake_timeout_secs: u64,
     /// UDP sockets sharing the UDP address (`SO_REUSEPORT`), each read by its own thread;
     /// default: the number of cores, at most 4.
     pub udp_sockets: usize,
@@ -134,6 +137,7 @@ impl Default for ServeConfig {
             max_connections: 1024,
             max_body: 64 * 1024,
             idle_timeout_secs: 300,
+            tls_handshake_timeout_secs: 10,
             udp_sockets: default_udp_sockets(),
             udp_recv_buffer: 8 << 20,
             max_devices: crate::correlate::DEFAULT_MAX_DEVICES,
@@ -169,6 +173,7 @@ pub struct FileConfig {
     pub max_connections: Option<usize>,
     pub max_body: Option<usize>,
     pub idle_timeout_secs: Option<u64>,
+    pub tls_handshake_timeout_secs: Option<u64>,
     pub udp_sockets: Option<usize>,
     pub udp_recv_buffer: Option<usize>,
     pub max_devices: Option<usize>,
@@ -207,6 +212,9 @@ pub struct Flags {
     /// NDJSON alert file (default <state>/alerts.ndjson).
     #[arg(long)]
     pub alerts: Option<PathBuf>,
+    /// Seconds a syslog TLS client has to complete its handshake (default 10).
+    #[arg(long)]
+    pub tls_handshake_timeout_secs: Option<u64>,
 }
 
 /// `off` disables a listener; anything else is an address.
@@ -338,6 +346,10 @@ impl ServeConfig {
             c.max_connections = f.max_connections.unwrap_or(c.max_connections).max(1);
             c.max_body = f.max_body.unwrap_or(c.max_body).max(1024);
             c.idle_timeout_secs = f.idle_timeout_secs.unwrap_or(c.idle_timeout_secs).max(1);
+            c.tls_handshake_timeout_secs = f
+                .tls_handshake_timeout_secs
+                .unwrap_or(c.tls_handshake_timeout_secs)
+                .max(1);
             c.udp_sockets = f.udp_sockets.unwrap_or(c.udp_sockets).clamp(1, 64);
             c.udp_recv_buffer = f
                 .udp_recv_buffer
@@ -361,6 +373,9 @@ impl ServeConfig {
         if let Some(h) = flags.http {
             http_at = None;
             c.http = h;
+        }
+        if let Some(secs) = flags.tls_handshake_timeout_secs {
+            c.tls_handshake_timeout_secs = secs.max(1);
         }
         c.state = flags.state.clone().unwrap_or(c.state);
         c.rules = flags.rules.clone().unwrap_or(c.rules);
@@ -414,6 +429,7 @@ mod tests {
             (c.max_devices, c.max_evidence, c.state_cache_mb),
             (100_000, 64, 64)
         );
+        assert_eq!(c.tls_handshake_timeout_secs, 10);
 
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("imagewatch.toml");
@@ -422,7 +438,7 @@ mod tests {
             "udp = \"off\"\ntcp = \"127.0.0.1:6000\"\nstate = \"/var/lib/iw\"\nworkers = 3\n\
              udp_sockets = 3\nudp_recv_buffer = 1048576\n\
              max_devices = 5000\nmax_evidence = 16\nstate_cache_mb = 32\nmax_pending = 7\n\
-             max_body = 32768\n",
+             max_body = 32768\ntls_handshake_timeout_secs = 3\n",
         )
         .unwrap();
         let flags = Flags {
@@ -441,6 +457,7 @@ mod tests {
             (5000, 16, 32)
         );
         assert_eq!((c.max_pending, c.max_body), (7, 32768));
+        assert_eq!(c.tls_handshake_timeout_secs, 3);
         assert_eq!(c.token.as_ref().map(ApiToken::expose), Some("s3cret"));
         assert!(
             !format!("{c:?}").contains("s3cret"),
@@ -458,6 +475,16 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.line, 2, "{err}");
         assert!(err.reason.contains("workerz"), "{err}");
+    }
+
+    #[test]
+    fn tls_handshake_timeout_from_the_flag() {
+        let flags = Flags {
+            tls_handshake_timeout_secs: Some(2),
+            ..Default::default()
+        };
+        let c = ServeConfig::resolve(&flags, None).unwrap();
+        assert_eq!(c.tls_handshake_timeout_secs, 2);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! `imagewatch serve`: the long-running service. Listeners (UDP, TCP, TLS) extract signals and
-//! hand them to device-sharded engine workers (the same engine as `replay`); alerts go to a
-//! durable outbox and from there to the NDJSON file and webhook sinks; an HTTP API serves
+//! `imagewatch serve`: the long-running service. Its configuration, API, workers and lifecycle:
+//! the listeners of [`crate::source`] (UDP, TCP, TLS) extract signals and hand them to
+//! device-sharded engine workers (the same engine as `replay`); alerts go to the durable outbox
+//! of [`crate::sink`] and from there to the NDJSON file and webhook sinks; an HTTP API serves
 //! health, metrics, alerts, device state, tickets, windows and rule reload.
 //!
 //! [`start`] binds everything (port 0 works, for tests) and returns a [`Running`] handle;
@@ -10,11 +11,7 @@ pub mod api;
 pub mod api_error;
 pub mod calendar_api;
 pub mod config;
-pub mod framing;
 pub mod https;
-pub mod ingest;
-pub mod outbox;
-mod recv;
 pub mod telemetry;
 pub mod worker;
 
@@ -39,8 +36,11 @@ use crate::pipeline::{Engine, wanted_kinds};
 use crate::replay::load_config;
 use crate::state::{StateError, StateStore, StoreOptions};
 
+use crate::sink::outbox::{Outbox, SinkKind};
+use crate::source::listener::{Intake, ListenerLimits};
+use crate::source::{tcp, udp};
+
 use calendar_api::CalendarEntries;
-use outbox::{Outbox, SinkKind};
 use telemetry::Metrics;
 use worker::Job;
 
@@ -78,7 +78,8 @@ pub struct Shared {
     pub store: StateStore,
     pub outbox: Outbox,
     pub workers: Vec<mpsc::Sender<Job>>,
-    pub configured: ArcSwap<Configured>,
+    /// Shared with the listeners' [`Intake`], which follow reloads.
+    pub configured: Arc<ArcSwap<Configured>>,
     /// Serialises reloads and calendar changes.
     changing: Mutex<()>,
 }
@@ -232,7 +233,7 @@ pub fn device_view(m: &DeviceMachine) -> Value {
     })
 }
 
-fn tls_acceptor(cert: &Path, key: &Path) -> Result<ingest::TlsAcceptor, ServeError> {
+fn tls_acceptor(cert: &Path, key: &Path) -> Result<tcp::TlsAcceptor, ServeError> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
@@ -315,7 +316,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         store: store.clone(),
         outbox: outbox.clone(),
         workers: senders,
-        configured: ArcSwap::from_pointee(configured),
+        configured: Arc::new(ArcSwap::from_pointee(configured)),
         changing: Mutex::new(()),
     });
     let stop = CancellationToken::new();
@@ -326,6 +327,17 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         })
         .collect();
     let sinks = outbox.spawn(Arc::clone(&metrics), stop.clone());
+    let intake = Intake {
+        configured: Arc::clone(&shared.configured),
+        metrics: Arc::clone(&metrics),
+        workers: shared.workers.clone(),
+        limits: ListenerLimits {
+            max_line: config.max_line,
+            max_connections: config.max_connections,
+            idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+            tls_handshake_timeout: Duration::from_secs(config.tls_handshake_timeout_secs),
+        },
+    };
 
     let mut listeners = Vec::new();
     let mut bound_udp = None;
@@ -336,12 +348,11 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
             source,
         };
         let sockets =
-            ingest::bind_udp(addr, config.udp_sockets, config.udp_recv_buffer).map_err(bind_err)?;
+            udp::bind_udp(addr, config.udp_sockets, config.udp_recv_buffer).map_err(bind_err)?;
         bound_udp = sockets[0].local_addr().ok();
         for (index, socket) in sockets.into_iter().enumerate() {
             listeners.push(
-                ingest::spawn_udp(socket, index, Arc::clone(&shared), stop.clone())
-                    .map_err(bind_err)?,
+                udp::spawn_udp(socket, index, intake.clone(), stop.clone()).map_err(bind_err)?,
             );
         }
     }
@@ -355,10 +366,10 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
                 source,
             })?;
         bound_tcp = l.local_addr().ok();
-        listeners.push(tokio::spawn(ingest::tcp(
+        listeners.push(tokio::spawn(tcp::tcp(
             l,
             None,
-            Arc::clone(&shared),
+            intake.clone(),
             stop.clone(),
         )));
     }
@@ -373,10 +384,10 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
                 source,
             })?;
         bound_tls = l.local_addr().ok();
-        listeners.push(tokio::spawn(ingest::tcp(
+        listeners.push(tokio::spawn(tcp::tcp(
             l,
             Some(acceptor),
-            Arc::clone(&shared),
+            intake.clone(),
             stop.clone(),
         )));
     }

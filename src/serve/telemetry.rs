@@ -43,6 +43,7 @@ pub struct Metrics {
     pub connections: Gauge,
     pub connections_refused: Counter,
     pub connections_idle_closed: Counter,
+    pub tls_handshakes_timed_out: Counter,
     pub api_body_too_large: Counter,
     pub state_bytes: Gauge,
     pub devices_evicted: Counter,
@@ -73,6 +74,7 @@ impl Metrics {
             connections: Gauge::default(),
             connections_refused: Counter::default(),
             connections_idle_closed: Counter::default(),
+            tls_handshakes_timed_out: Counter::default(),
             api_body_too_large: Counter::default(),
             state_bytes: Gauge::default(),
             devices_evicted: Counter::default(),
@@ -170,6 +172,11 @@ impl Metrics {
             "connections_idle_closed",
             "TCP and TLS syslog connections closed after idle_timeout_secs without a line",
             m.connections_idle_closed.clone(),
+        );
+        registry.register(
+            "tls_handshakes_timed_out",
+            "Syslog TLS connections closed because the handshake took over tls_handshake_timeout_secs",
+            m.tls_handshakes_timed_out.clone(),
         );
         registry.register(
             "api_body_too_large",

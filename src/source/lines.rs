@@ -1,13 +1,14 @@
-//! Line framing for files and streams: big reads, zero-copy lines, over-long lines truncated
+//! Line framing for files and stdin: big reads, zero-copy lines, over-long lines truncated
 //! (never dropped), and continuation lines without a header joined to the message before them
-//! (a `%SYS-5-RESTART` banner that arrives with real newlines).
+//! by the rule of [`super::continuation`] (a `%SYS-5-RESTART` banner that arrives with real
+//! newlines).
 
 use std::io::{self, Read};
 
+use super::continuation::{MAX_JOINED, continues};
+
 /// Longest line kept; the rest of a longer line is skipped and the line counted as truncated.
 pub const MAX_LINE: usize = 64 * 1024;
-/// Most lines one multi-line message may absorb.
-const MAX_JOINED: usize = 32;
 const CHUNK: usize = 1 << 20;
 
 /// One message as read: a line, or a line and its continuation lines joined by `\n`.
@@ -30,19 +31,6 @@ pub struct LineReader<R> {
     next_line_no: u64,
     /// Bytes consumed so far (for progress).
     pub consumed: u64,
-}
-
-/// Whether a line looks like the start of a message rather than the rest of the previous one.
-pub fn starts_message(line: &[u8]) -> bool {
-    match line.first() {
-        None => true,
-        Some(b'<' | b'{' | b'%' | b'*' | b'.' | b'0'..=b'9') => true,
-        Some(_) => {
-            crate::parse::clock::month_from_abbrev(line.get(..3).unwrap_or(line)).is_some()
-                && line.get(3) == Some(&b' ')
-                || line.starts_with(b"last message")
-        }
-    }
 }
 
 impl<R: Read> LineReader<R> {
@@ -155,20 +143,9 @@ impl<R: Read> LineReader<R> {
                     break;
                 };
                 let start = self.pos + next_off;
+                let message = &self.buf[self.pos..self.pos + end_off];
                 let cont = &self.buf[start..cont_end];
-                // A message continues only where it says so (the restart banner ends its first
-                // line with `--`), or where the next line is indented: a stray line of text
-                // after an ordinary message stays a line of its own, and is reported.
-                let head_open = lines > 1
-                    || self.buf[self.pos..self.pos + end_off]
-                        .trim_ascii_end()
-                        .ends_with(b"--");
-                let indented = cont.first().is_some_and(|c| *c == b' ' || *c == b'\t');
-                if cont_truncated
-                    || starts_message(cont)
-                    || !(head_open || indented)
-                    || cont_end - self.pos > MAX_LINE
-                {
+                if !continues(message, lines, truncated, cont, cont_truncated, MAX_LINE) {
                     break;
                 }
                 end_off = cont_end - self.pos;

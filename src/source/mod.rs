@@ -1,11 +1,19 @@
-//! Source stage: where lines come from and what a collector wrapped around them. Files and
-//! stdin are framed here ([`lines`]); each line is then recognised as one of the file formats
-//! collectors write: the collector-prefixed form (`<RFC 3339 arrival> <sender> <raw message>`,
-//! rsyslog `%timegenerated% %fromhost-ip% %rawmsg%` and RSYSLOG_FileFormat), NDJSON from
-//! Filebeat / Elastic Agent (ECS), or a raw syslog message (wire form, rsyslog traditional).
+//! Source stage: every input and what a collector wrapped around it. Files and stdin are
+//! framed by [`lines`], TCP and TLS streams by [`framing`]; the listeners ([`udp`], [`tcp`])
+//! extract signals for the service's workers ([`listener`]). Each line is then recognised as
+//! one of the file formats collectors write: the collector-prefixed form (`<RFC 3339 arrival>
+//! <sender> <raw message>`, rsyslog `%timegenerated% %fromhost-ip% %rawmsg%` and
+//! RSYSLOG_FileFormat), NDJSON from Filebeat / Elastic Agent (ECS), or a raw syslog message
+//! (wire form, rsyslog traditional).
 
+pub mod continuation;
+pub mod framing;
 pub mod lines;
+pub mod listener;
 pub mod ndjson;
+mod recv;
+pub mod tcp;
+pub mod udp;
 
 use std::borrow::Cow;
 

@@ -11,6 +11,7 @@ mod corpus;
 mod crash_loop;
 mod external;
 mod limits;
+mod one_framing;
 mod properties;
 mod reorder;
 mod scenarios;
@@ -18,6 +19,7 @@ mod security;
 mod service;
 mod service_interop;
 mod split_replay;
+mod syslog_tls;
 mod variants;
 
 use std::path::{Path, PathBuf};

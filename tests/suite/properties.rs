@@ -12,7 +12,7 @@ use imagewatch::classify::Classifier;
 use imagewatch::correlate::SequenceRules;
 use imagewatch::parse::header::parse_header;
 use imagewatch::pipeline::{DEFAULT_LATENESS, Origin, Pipeline};
-use imagewatch::serve::framing::SyslogFramer;
+use imagewatch::source::framing::SyslogFramer;
 use imagewatch::source::lines::LineReader;
 use imagewatch::source::{self, Framed, InputFormat, StampCache, ndjson};
 use imagewatch::state::StateStore;

@@ -1,6 +1,7 @@
 //! Framing of syslog over TCP and TLS: RFC 6587 octet counting (`LEN SP MSG`) or a message per
 //! line (LF, also NUL), detected once per connection from its first bytes. Frames longer than
-//! the limit are truncated, never the cause of a dropped connection.
+//! the limit are truncated, never the cause of a dropped connection. Frames are lines; joining
+//! a multi-line message's lines is [`super::continuation`]'s.
 
 use bytes::{Buf, BytesMut};
 use tokio_util::codec::Decoder;
@@ -71,98 +72,94 @@ impl Decoder for SyslogFramer {
     type Error = std::io::Error;
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
-        loop {
+        if self.skipping > 0 {
+            let n = self.skipping.min(buf.len());
+            buf.advance(n);
+            self.skipping -= n;
             if self.skipping > 0 {
-                let n = self.skipping.min(buf.len());
-                buf.advance(n);
-                self.skipping -= n;
-                if self.skipping > 0 {
+                return Ok(None);
+            }
+        }
+        if self.skip_line {
+            // The rest of an over-long line ends where any line ends: LF or NUL.
+            match memchr::memchr2(b'\n', 0, buf) {
+                Some(i) => {
+                    buf.advance(i + 1);
+                    self.skip_line = false;
+                }
+                None => {
+                    buf.clear();
                     return Ok(None);
                 }
             }
-            if self.skip_line {
-                // The rest of an over-long line ends where any line ends: LF or NUL.
-                match memchr::memchr2(b'\n', 0, buf) {
-                    Some(i) => {
-                        buf.advance(i + 1);
-                        self.skip_line = false;
-                    }
-                    None => {
-                        buf.clear();
-                        return Ok(None);
-                    }
-                }
+        }
+        if self.mode == Mode::Unknown {
+            match Self::detect(buf) {
+                Some(m) => self.mode = m,
+                None => return Ok(None),
             }
-            if self.mode == Mode::Unknown {
-                match Self::detect(buf) {
-                    Some(m) => self.mode = m,
-                    None => return Ok(None),
+        }
+        match self.mode {
+            Mode::OctetCounting => {
+                // Tolerate stray newlines between frames (some senders add them).
+                while buf.first().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    buf.advance(1);
                 }
-            }
-            match self.mode {
-                Mode::OctetCounting => {
-                    // Tolerate stray newlines between frames (some senders add them).
-                    while buf.first().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                        buf.advance(1);
-                    }
-                    let digits = buf.iter().take_while(|b| b.is_ascii_digit()).count();
-                    if digits == buf.len() {
-                        if digits > 9 {
-                            return Err(std::io::Error::new(
-                                std::io::ErrorKind::InvalidData,
-                                "octet count longer than 9 digits",
-                            ));
-                        }
-                        return Ok(None);
-                    }
-                    if digits == 0 || buf[digits] != b' ' || digits > 9 {
+                let digits = buf.iter().take_while(|b| b.is_ascii_digit()).count();
+                if digits == buf.len() {
+                    if digits > 9 {
                         return Err(std::io::Error::new(
                             std::io::ErrorKind::InvalidData,
-                            "expected an octet count (RFC 6587)",
+                            "octet count longer than 9 digits",
                         ));
                     }
-                    let len: usize = std::str::from_utf8(&buf[..digits])
-                        .ok()
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(0);
-                    let keep = len.min(self.max);
-                    if buf.len() < digits + 1 + keep {
-                        buf.reserve(digits + 1 + keep - buf.len());
-                        return Ok(None);
-                    }
-                    buf.advance(digits + 1);
-                    let frame = buf.split_to(keep);
-                    self.skipping = len - keep;
-                    return Ok(Some((frame, len > keep)));
+                    return Ok(None);
                 }
-                Mode::Lines => {
-                    let end = memchr::memchr2(b'\n', 0, buf);
-                    match end {
-                        Some(i) => {
-                            let frame = buf.split_to(i);
-                            buf.advance(1);
-                            let (frame, truncated) = self.line_frame(frame);
-                            if frame.is_empty() {
-                                continue;
-                            }
-                            return Ok(Some((frame, truncated)));
-                        }
-                        // One byte past the limit proves the line too long, unless it is a CR
-                        // that may end the line (CRLF): then the next byte decides. So a line
-                        // is cut the same however its bytes are split into reads.
-                        None if buf.len() > self.max + 1
-                            || (buf.len() == self.max + 1 && buf[self.max] != b'\r') =>
-                        {
-                            let frame = buf.split_to(self.max);
-                            buf.clear();
-                            self.skip_line = true;
-                            return Ok(Some((frame, true)));
-                        }
-                        None => return Ok(None),
-                    }
+                if digits == 0 || buf[digits] != b' ' || digits > 9 {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "expected an octet count (RFC 6587)",
+                    ));
                 }
-                Mode::Unknown => unreachable!("mode was set above"),
+                let len: usize = std::str::from_utf8(&buf[..digits])
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                let keep = len.min(self.max);
+                if buf.len() < digits + 1 + keep {
+                    buf.reserve(digits + 1 + keep - buf.len());
+                    return Ok(None);
+                }
+                buf.advance(digits + 1);
+                let frame = buf.split_to(keep);
+                self.skipping = len - keep;
+                Ok(Some((frame, len > keep)))
             }
+            Mode::Lines => {
+                let end = memchr::memchr2(b'\n', 0, buf);
+                match end {
+                    Some(i) => {
+                        let frame = buf.split_to(i);
+                        buf.advance(1);
+                        // An empty line is a frame too: it ends a multi-line message
+                        // (see `continuation`), as it does in a file.
+                        Ok(Some(self.line_frame(frame)))
+                    }
+                    // One byte past the limit proves the line too long, unless it is a CR
+                    // that may end the line (CRLF): then the next byte decides. So a line
+                    // is cut the same however its bytes are split into reads.
+                    None if buf.len() > self.max + 1
+                        || (buf.len() == self.max + 1 && buf[self.max] != b'\r') =>
+                    {
+                        let frame = buf.split_to(self.max);
+                        buf.clear();
+                        self.skip_line = true;
+                        Ok(Some((frame, true)))
+                    }
+                    None => Ok(None),
+                }
+            }
+            Mode::Unknown => unreachable!("mode was set above"),
         }
     }
 
@@ -229,7 +226,7 @@ mod tests {
     fn lines_are_detected_even_with_leading_digits() {
         let got = frames(b"000019: %SYS-5-CONFIG_I: x\r\n<13>y\n\n<13>z", 100);
         let texts: Vec<&str> = got.iter().map(|g| g.0.as_str()).collect();
-        assert_eq!(texts, ["000019: %SYS-5-CONFIG_I: x", "<13>y", "<13>z"]);
+        assert_eq!(texts, ["000019: %SYS-5-CONFIG_I: x", "<13>y", "", "<13>z"]);
     }
 
     #[test]

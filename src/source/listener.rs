@@ -1,0 +1,180 @@
+//! What a syslog listener gets from the service ([`Intake`]), and the per-listener extractor
+//! that turns one received message into a signal for the worker that owns its device.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use prometheus_client::metrics::counter::Counter;
+use tokio::sync::mpsc;
+
+use crate::pipeline::{Extractor, Origin, Receipt};
+use crate::serve::Configured;
+use crate::serve::telemetry::{KindLabel, Metrics, TransportLabel};
+use crate::serve::worker::{Job, shard};
+use crate::source::InputFormat;
+
+/// The narrow handle the service passes to its listeners: the rules to extract with, where
+/// signals go, the counters they bump and the limits they keep. Nothing else of the service
+/// (store, outbox, API) is in reach of a listener.
+#[derive(Clone)]
+pub struct Intake {
+    /// Rules, inventory and focus in force; a reload swaps them and listeners follow.
+    pub configured: Arc<ArcSwap<Configured>>,
+    pub metrics: Arc<Metrics>,
+    /// One queue per engine worker; a device's signals always go to the same one.
+    pub workers: Vec<mpsc::Sender<Job>>,
+    pub limits: ListenerLimits,
+}
+
+/// Limits of the syslog listeners (from the service configuration).
+#[derive(Clone, Copy, Debug)]
+pub struct ListenerLimits {
+    /// Longest message kept, in bytes; longer ones are truncated.
+    pub max_line: usize,
+    /// Most TCP/TLS connections at once, handshaking ones included.
+    pub max_connections: usize,
+    /// A TCP/TLS connection that sends nothing for this long is closed.
+    pub idle_timeout: Duration,
+    /// A TLS client that has not completed its handshake after this long is disconnected.
+    pub tls_handshake_timeout: Duration,
+}
+
+impl Intake {
+    /// True once every worker has stopped (the service is gone).
+    pub fn workers_gone(&self) -> bool {
+        self.workers.iter().all(|w| w.is_closed())
+    }
+}
+
+/// A per-listener extractor that follows rule reloads.
+pub struct ListenerExtractor {
+    seen: Arc<Configured>,
+    extractor: Extractor,
+    transport: &'static str,
+    last_unparsed: u64,
+    /// This listener's samples of the per-transport counters (no family lookup per line).
+    pub received: Counter,
+    processed: Counter,
+}
+
+impl ListenerExtractor {
+    pub fn new(intake: &Intake, transport: &'static str) -> Self {
+        let seen = intake.configured.load_full();
+        let extractor = Extractor::new(
+            Arc::clone(&seen.classifier),
+            Arc::clone(&seen.inventory),
+            Arc::clone(&seen.focus),
+            InputFormat::Syslog,
+        );
+        let label = TransportLabel { transport };
+        let m = &intake.metrics;
+        ListenerExtractor {
+            seen,
+            extractor,
+            transport,
+            last_unparsed: 0,
+            received: m.lines_received.get_or_create(&label).clone(),
+            processed: m.lines_processed.get_or_create(&label).clone(),
+        }
+    }
+
+    /// Picks up reloaded rules.
+    pub fn follow(&mut self, intake: &Intake) {
+        let current = intake.configured.load();
+        if !Arc::ptr_eq(&self.seen, &current) {
+            self.seen = current.clone();
+            self.extractor.reconfigure(
+                Arc::clone(&self.seen.classifier),
+                Arc::clone(&self.seen.inventory),
+                Arc::clone(&self.seen.focus),
+            );
+        }
+    }
+
+    /// Extracts one received message: its signal and the worker it goes to, or None for noise
+    /// (counted as processed here).
+    fn extract(
+        &mut self,
+        intake: &Intake,
+        bytes: &[u8],
+        truncated: bool,
+        sender: &str,
+        arrival: i64,
+    ) -> Option<(usize, Job)> {
+        let m = &intake.metrics;
+        if truncated {
+            m.truncated_lines.inc();
+        }
+        let origin = Origin {
+            file: self.transport,
+            line: 0,
+        };
+        let receipt = Receipt {
+            arrival: Some(arrival),
+            sender: Some(sender),
+        };
+        let got = self.extractor.extract(bytes, 1, &origin, receipt);
+        let stats = &self.extractor.stats;
+        if stats.unparsed != self.last_unparsed {
+            m.parse_failures.inc_by(stats.unparsed - self.last_unparsed);
+            self.last_unparsed = stats.unparsed;
+            self.extractor.problems.clear();
+        }
+        let Some(signal) = got.signal else {
+            self.processed.inc();
+            return None;
+        };
+        m.signals
+            .get_or_create(&KindLabel {
+                kind: signal.kind.as_str(),
+            })
+            .inc();
+        let worker = shard(&signal.device, intake.workers.len());
+        Some((worker, Job::Signal(Box::new(signal), self.transport)))
+    }
+
+    /// One message from a stream, received at `arrival`: waits for room in the queue
+    /// (back-pressure).
+    pub async fn handle_waiting(
+        &mut self,
+        intake: &Intake,
+        bytes: &[u8],
+        truncated: bool,
+        sender: &str,
+        arrival: i64,
+    ) {
+        self.follow(intake);
+        self.received.inc();
+        if let Some((worker, job)) = self.extract(intake, bytes, truncated, sender, arrival) {
+            intake.metrics.queue_depth.inc();
+            if intake.workers[worker].send(job).await.is_err() {
+                intake.metrics.queue_depth.dec();
+            }
+        }
+    }
+
+    /// One datagram: a full queue drops its signal (counted); false then.
+    pub fn handle_datagram(
+        &mut self,
+        intake: &Intake,
+        bytes: &[u8],
+        truncated: bool,
+        sender: &str,
+        arrival: i64,
+    ) -> bool {
+        let Some((worker, job)) = self.extract(intake, bytes, truncated, sender, arrival) else {
+            return true;
+        };
+        // Counted before the send: the worker may take the job (and decrement) at once.
+        intake.metrics.queue_depth.inc();
+        match intake.workers[worker].try_send(job) {
+            Ok(()) => true,
+            Err(_) => {
+                intake.metrics.queue_depth.dec();
+                intake.metrics.udp_dropped.inc();
+                false
+            }
+        }
+    }
+}
