@@ -6,11 +6,9 @@
 //! - `prefilter`: the literal automaton every input line goes through.
 
 pub mod classifier;
-pub mod error;
 mod prefilter;
 pub mod rules;
 pub mod signal;
 
 pub use classifier::{Classifier, ExampleFailure, Focus};
-pub use error::{RulesError, RulesErrorKind};
 pub use signal::{Classification, Signal, SignalFields, SignalKind};

@@ -4,7 +4,6 @@
 use serde_json::Value;
 
 use crate::calendar::ChangeCalendar;
-use crate::config_error::ConfigError;
 use crate::state::{StateError, StateStore};
 
 /// Which list an entry belongs to.
@@ -73,7 +72,6 @@ impl CalendarEntries {
         // JSON is YAML: the entry goes through the same loader as the file.
         let doc = format!("{}:\n  - {}\n", kind.section(), body);
         ChangeCalendar::from_yaml(&doc, "request body").map_err(|e| {
-            let e = ConfigError::from(e);
             let field = FIELDS
                 .iter()
                 .find(|f| {

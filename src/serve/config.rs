@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config_error::ConfigError;
+use crate::config::ConfigError;
 use crate::time::Millis;
 
 /// Everything `serve` needs. Field comments give the unit and the default.
@@ -29,8 +29,8 @@ pub struct ServeConfig {
     pub api_tls_key: Option<PathBuf>,
     /// State directory (sled); default `./state`.
     pub state: PathBuf,
-    /// Rules directory; default `./rules`.
-    pub rules: PathBuf,
+    /// Rules directory (`signals/`, `sequences/`); default: the rules built into the binary.
+    pub rules: Option<PathBuf>,
     /// Change calendar; default `./changes.yaml` when present.
     pub changes: Option<PathBuf>,
     /// NDJSON alert sink; default `<state>/alerts.ndjson`.
@@ -122,7 +122,7 @@ impl Default for ServeConfig {
             api_tls_cert: None,
             api_tls_key: None,
             state: PathBuf::from("state"),
-            rules: PathBuf::from("rules"),
+            rules: None,
             changes: changes.exists().then(|| changes.to_path_buf()),
             alerts: PathBuf::from("state/alerts.ndjson"),
             webhook: None,
@@ -198,7 +198,7 @@ pub struct Flags {
     /// State directory (default ./state).
     #[arg(long)]
     pub state: Option<PathBuf>,
-    /// Rules directory (default ./rules).
+    /// Rules directory (default: the rules built into the binary).
     #[arg(long)]
     pub rules: Option<PathBuf>,
     /// Change calendar (default ./changes.yaml when present).
@@ -313,7 +313,7 @@ impl ServeConfig {
             c.api_tls_cert = f.api_tls_cert.map(Spanned::into_inner).or(c.api_tls_cert);
             c.api_tls_key = f.api_tls_key.map(Spanned::into_inner).or(c.api_tls_key);
             c.state = f.state.unwrap_or(c.state);
-            c.rules = f.rules.unwrap_or(c.rules);
+            c.rules = f.rules.or(c.rules);
             c.changes = f.changes.or(c.changes);
             if let Some(a) = f.alerts {
                 c.alerts = a;
@@ -363,7 +363,7 @@ impl ServeConfig {
             c.http = h;
         }
         c.state = flags.state.clone().unwrap_or(c.state);
-        c.rules = flags.rules.clone().unwrap_or(c.rules);
+        c.rules = flags.rules.clone().or(c.rules);
         c.changes = flags.changes.clone().or(c.changes);
         match &flags.alerts {
             Some(a) => c.alerts = a.clone(),
