@@ -16,6 +16,7 @@ use std::sync::Arc;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use imagewatch::calendar::ChangeCalendar;
 use imagewatch::classify::Classifier;
+use imagewatch::config::RuleSource;
 use imagewatch::correlate::SequenceRules;
 use imagewatch::pipeline::{DEFAULT_LATENESS, Engine, Extractor, Origin, Receipt, wanted_kinds};
 use imagewatch::source::{self, Framed, InputFormat, StampCache};
@@ -39,8 +40,16 @@ struct Loaded {
 fn load() -> Loaded {
     let dir = Path::new(RULES);
     Loaded {
-        classifier: Arc::new(Classifier::load_dir(dir).expect("signal rules load")),
-        rules: Arc::new(SequenceRules::load_dir(dir).expect("sequence rules load")),
+        classifier: Arc::new(
+            RuleSource::Dir(dir.to_path_buf())
+                .classifier()
+                .expect("signal rules load"),
+        ),
+        rules: Arc::new(
+            RuleSource::Dir(dir.to_path_buf())
+                .sequences()
+                .expect("sequence rules load"),
+        ),
         calendar: Arc::new(ChangeCalendar::empty()),
     }
 }

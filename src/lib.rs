@@ -18,11 +18,12 @@
 //! - [`pipeline`]: the one code path from a line to alerts, shared by `replay` and `serve`.
 //! - [`replay`]: the `replay` command.
 //! - [`time`]: milliseconds since the epoch, the one time unit of every stage.
-//! - [`config_error`]: located errors for every user-written file.
+//! - [`config`]: rules (built in or a directory) and the calendar loaded for `replay` and
+//!   `serve`; the located error of every user-written file.
 
 pub mod calendar;
 pub mod classify;
-pub mod config_error;
+pub mod config;
 pub mod correlate;
 pub mod parse;
 pub mod pipeline;

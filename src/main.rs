@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use imagewatch::config::{self, RuleSource, builtin};
 use imagewatch::replay::{self, ReplayOptions};
 use imagewatch::serve::{self, Flags, ServeConfig};
 use imagewatch::source::InputFormat;
@@ -34,9 +35,9 @@ enum Command {
         /// Change calendar (maintenance windows, change tickets, allowlist, inventory).
         #[arg(long)]
         changes: Option<PathBuf>,
-        /// Rules directory (signals/ and sequences/).
-        #[arg(long, default_value = "rules")]
-        rules: PathBuf,
+        /// Rules directory (signals/ and sequences/); the built-in rules without it.
+        #[arg(long)]
+        rules: Option<PathBuf>,
         /// State directory (sled); without it the state lives only for this run.
         #[arg(long)]
         state: Option<PathBuf>,
@@ -67,8 +68,17 @@ enum LogFormat {
 enum RulesCommand {
     /// Loads every rule file and checks every example line; exit 2 on any failure.
     Test {
-        #[arg(long, default_value = "rules")]
-        rules: PathBuf,
+        /// Rules directory (signals/ and sequences/); the built-in rules without it.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+    },
+    /// Writes the built-in rules to DIR (signals/, sequences/) to customise, for `--rules DIR`.
+    Export {
+        /// Directory to write into; created when missing.
+        dir: PathBuf,
+        /// Overwrite files that already exist.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -104,7 +114,10 @@ fn main() -> ExitCode {
         }
         Command::Rules {
             command: RulesCommand::Test { rules },
-        } => rules_test(&rules),
+        } => rules_test(&RuleSource::new(rules.as_deref())),
+        Command::Rules {
+            command: RulesCommand::Export { dir, force },
+        } => rules_export(&dir, force),
     }
 }
 
@@ -174,8 +187,12 @@ async fn wait_for_stop(running: &serve::Running) {
     }
 }
 
-fn rules_test(rules: &std::path::Path) -> ExitCode {
-    let (classifier, sequences, _) = match replay::load_config(rules, None) {
+fn rules_test(rules: &RuleSource) -> ExitCode {
+    let config::Loaded {
+        classifier,
+        sequences,
+        ..
+    } = match config::load(rules, None) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -187,7 +204,7 @@ fn rules_test(rules: &std::path::Path) -> ExitCode {
         eprintln!("FAIL {f}");
     }
     println!(
-        "{} signal rules, {} examples, {} sequence rules: {} failures",
+        "{rules}: {} signal rules, {} examples, {} sequence rules: {} failures",
         classifier.rule_count(),
         classifier.example_count(),
         sequences.sequences.len(),
@@ -197,5 +214,23 @@ fn rules_test(rules: &std::path::Path) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
+    }
+}
+
+fn rules_export(dir: &std::path::Path, force: bool) -> ExitCode {
+    match builtin::export(dir, force) {
+        Ok(written) => {
+            println!(
+                "{} rule files written to {}; use them with --rules {}",
+                written.len(),
+                dir.display(),
+                dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
     }
 }

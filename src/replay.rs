@@ -3,14 +3,13 @@
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::calendar::ChangeCalendar;
-use crate::classify::{Classifier, SignalKind};
-use crate::config_error::ConfigError;
-use crate::correlate::{Limits, SequenceRules};
+use crate::classify::SignalKind;
+use crate::config::{self, ConfigError, Loaded, RuleSource};
+use crate::correlate::Limits;
 use crate::pipeline::{EngineStats, ExtractStats, Origin, Pipeline};
 use crate::sink::stdout::write_alerts;
 use crate::source::InputFormat;
@@ -41,27 +40,14 @@ impl ReplayError {
 
 pub struct ReplayOptions {
     pub changes: Option<PathBuf>,
-    pub rules: PathBuf,
+    /// Rules directory; None runs the built-in rules.
+    pub rules: Option<PathBuf>,
     pub state: Option<PathBuf>,
     pub format: InputFormat,
     /// Device machines held in memory (see `serve`'s `max_devices`).
     pub max_devices: usize,
     /// Input files; `-` is stdin.
     pub files: Vec<PathBuf>,
-}
-
-/// Loads rules and the calendar, failing with file, line, column and reason.
-pub fn load_config(
-    rules: &Path,
-    changes: Option<&Path>,
-) -> Result<(Classifier, SequenceRules, ChangeCalendar), ConfigError> {
-    let classifier = Classifier::load_dir(rules).map_err(ConfigError::from)?;
-    let sequences = SequenceRules::load_dir(rules)?;
-    let calendar = match changes {
-        Some(path) => ChangeCalendar::load(path).map_err(ConfigError::from)?,
-        None => ChangeCalendar::empty(),
-    };
-    Ok((classifier, sequences, calendar))
 }
 
 /// Runs a replay; alerts go to `out` as they are produced.
@@ -74,7 +60,14 @@ pub struct Summary {
 
 pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayError> {
     let started = Instant::now();
-    let (classifier, sequences, calendar) = load_config(&opts.rules, opts.changes.as_deref())?;
+    let Loaded {
+        classifier,
+        sequences,
+        calendar,
+    } = config::load(
+        &RuleSource::new(opts.rules.as_deref()),
+        opts.changes.as_deref(),
+    )?;
     let store = match &opts.state {
         Some(dir) => StateStore::open(dir)?,
         None => StateStore::temporary()?,

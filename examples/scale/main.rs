@@ -27,7 +27,8 @@ use std::time::Instant;
 
 use imagewatch::calendar::ChangeCalendar;
 use imagewatch::classify::{Signal, SignalFields, SignalKind};
-use imagewatch::correlate::{Limits, SequenceRules};
+use imagewatch::config::RuleSource;
+use imagewatch::correlate::Limits;
 use imagewatch::pipeline::Engine;
 use imagewatch::state::{StateStore, StoreOptions};
 use imagewatch::suppress::Alert;
@@ -125,7 +126,11 @@ fn main() {
     );
     let touch: u64 = arg(&args, "--touch", 20_000);
     let rules_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    let rules = Arc::new(SequenceRules::load_dir(&rules_dir).expect("shipped rules load"));
+    let rules = Arc::new(
+        RuleSource::Dir(rules_dir)
+            .sequences()
+            .expect("shipped rules load"),
+    );
     let calendar = Arc::new(ChangeCalendar::empty());
     let store = StateStore::open_with(
         std::path::Path::new(&state),
@@ -230,7 +235,11 @@ fn main() {
 fn open(args: &[String]) {
     let state: String = arg(args, "--state", String::new());
     let rules_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    let rules = Arc::new(SequenceRules::load_dir(&rules_dir).expect("shipped rules load"));
+    let rules = Arc::new(
+        RuleSource::Dir(rules_dir)
+            .sequences()
+            .expect("shipped rules load"),
+    );
     let begun = Instant::now();
     let store = StateStore::open(std::path::Path::new(&state)).expect("state opens");
     let open_ms = begun.elapsed().as_secs_f64() * 1e3;

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use imagewatch::classify::Classifier;
 
-/// The shipped signal rule files, as (name, text), in file-name order like `load_dir`.
+/// The shipped signal rule files, as (name, text), in file-name order, as the loader reads them.
 pub const SIGNAL_FILES: [(&str, &str); 7] = [
     (
         "arista_eos.yaml",

@@ -2,8 +2,8 @@
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use super::error::CalendarError;
 use super::raw::Text;
+use crate::config::ConfigError;
 use serde_saphyr::Spanned;
 
 /// Compiled device globs (`core-*`, `rtr-0042`), matched case-insensitively against the
@@ -19,10 +19,10 @@ impl DevicePatterns {
         file: &str,
         owner: &str,
         raw: &Spanned<Vec<Text>>,
-    ) -> Result<Self, CalendarError> {
+    ) -> Result<Self, ConfigError> {
         if raw.value.is_empty() {
             // An empty scope would silently match nothing; almost certainly a mistake.
-            return Err(CalendarError::at(
+            return Err(ConfigError::at(
                 file,
                 &raw.referenced,
                 format!("{owner}: `devices` must list at least one device name or glob"),
@@ -33,7 +33,7 @@ impl DevicePatterns {
         for pattern in &raw.value {
             let text = pattern.value.trim();
             if text.is_empty() {
-                return Err(CalendarError::at(
+                return Err(ConfigError::at(
                     file,
                     &pattern.referenced,
                     format!("{owner}: empty device glob"),
@@ -45,7 +45,7 @@ impl DevicePatterns {
                 .literal_separator(false)
                 .build()
                 .map_err(|e| {
-                    CalendarError::at(
+                    ConfigError::at(
                         file,
                         &pattern.referenced,
                         format!("{owner}: bad device glob `{text}`: {}", e.kind()),
@@ -55,7 +55,7 @@ impl DevicePatterns {
             patterns.push(text.to_owned());
         }
         let set = builder.build().map_err(|e| {
-            CalendarError::at(
+            ConfigError::at(
                 file,
                 &raw.referenced,
                 format!("{owner}: device globs do not compile: {e}"),

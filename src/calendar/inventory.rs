@@ -9,9 +9,9 @@ use jiff::tz::TimeZone;
 use serde_saphyr::Spanned;
 
 use super::device_id::{ip_form, name_key, without_routing_engine};
-use super::error::CalendarError;
 use super::parse_zone;
 use super::raw::{RawInventoryDevice, Text};
+use crate::config::ConfigError;
 
 /// One checked inventory entry. `device` is the canonical name: lower-case, no trailing dot.
 #[derive(Debug, Clone)]
@@ -104,7 +104,7 @@ impl Inventory {
     pub(crate) fn compile(
         file: &str,
         raw: &[Spanned<RawInventoryDevice>],
-    ) -> Result<Self, CalendarError> {
+    ) -> Result<Self, ConfigError> {
         let mut devices = Vec::with_capacity(raw.len());
         let mut keys: HashMap<Box<str>, usize> = HashMap::with_capacity(raw.len() * 3);
         // Where each key was claimed, to name the first claimant's line in collision errors.
@@ -114,7 +114,7 @@ impl Inventory {
             let r = &entry.value;
             let device = normalise_key(&r.device.value);
             if device.is_empty() {
-                return Err(CalendarError::at(
+                return Err(ConfigError::at(
                     file,
                     &r.device.referenced,
                     "inventory device name is empty",
@@ -132,7 +132,7 @@ impl Inventory {
                     )
                 };
                 let first_line = claimed_at.get(device.as_str()).copied().unwrap_or(0);
-                return Err(CalendarError::at(
+                return Err(ConfigError::at(
                     file,
                     &r.device.referenced,
                     format!("{what} (first at line {first_line})"),
@@ -146,7 +146,7 @@ impl Inventory {
                 let written = alias.value.trim();
                 let key = normalise_key(written);
                 if key.is_empty() {
-                    return Err(CalendarError::at(
+                    return Err(ConfigError::at(
                         file,
                         &alias.referenced,
                         format!("inventory device `{device}`: empty alias"),
@@ -167,7 +167,7 @@ impl Inventory {
                         Entry::Occupied(slot) => {
                             let other = &devices[*slot.get()];
                             let first_line = claimed_at.get(form.as_str()).copied().unwrap_or(0);
-                            return Err(CalendarError::at(
+                            return Err(ConfigError::at(
                                 file,
                                 &alias.referenced,
                                 format!(

@@ -3,7 +3,7 @@
 //!
 //! Loading is two steps. `raw` is a serde mirror of the file (`deny_unknown_fields`, every
 //! node that can be wrong carries its source position); `compile` turns it into the checked
-//! types below, rejecting anything invalid with a [`CalendarError`] that points at the node.
+//! types below, rejecting anything invalid with a [`ConfigError`](crate::config::ConfigError) that points at the node.
 //! The engine only ever sees the checked types.
 //!
 //! Hostile input: serde-saphyr's default budgets (alias expansion, nesting depth, node and
@@ -12,7 +12,6 @@
 
 mod device_id;
 mod devices;
-mod error;
 mod inventory;
 mod raw;
 mod ticket;
@@ -25,11 +24,11 @@ use std::path::Path;
 use jiff::tz::TimeZone;
 
 pub use device_id::{canonical_host, name_key};
-pub use error::CalendarError;
 pub use inventory::{Inventory, InventoryDevice};
 pub use ticket::ChangeTicket;
 pub use window::MaintenanceWindow;
 
+use crate::config::ConfigError;
 use crate::time::{Millis, parse_rfc3339};
 use raw::{RawCalendar, Text};
 
@@ -69,10 +68,9 @@ impl Allowlist {
 
 impl ChangeCalendar {
     /// Reads and validates a calendar file. The path's display form names the file in errors.
-    pub fn load(path: &Path) -> Result<ChangeCalendar, CalendarError> {
+    pub fn load(path: &Path) -> Result<ChangeCalendar, ConfigError> {
         let origin = path.display().to_string();
-        let io_err =
-            |e: std::io::Error| CalendarError::new(&origin, 0, 0, format!("cannot read: {e}"));
+        let io_err = |e: std::io::Error| ConfigError::whole(&origin, format!("cannot read: {e}"));
         let file = std::fs::File::open(path).map_err(io_err)?;
         let mut text = String::new();
         // Read one byte past the limit so an oversized file is detected without reading it all.
@@ -80,10 +78,8 @@ impl ChangeCalendar {
             .read_to_string(&mut text)
             .map_err(io_err)?;
         if text.len() as u64 > MAX_FILE_BYTES {
-            return Err(CalendarError::new(
+            return Err(ConfigError::whole(
                 &origin,
-                0,
-                0,
                 format!("file is larger than {MAX_FILE_BYTES} bytes"),
             ));
         }
@@ -91,11 +87,11 @@ impl ChangeCalendar {
     }
 
     /// Parses and validates calendar text; `origin` names the file in errors.
-    pub fn from_yaml(text: &str, origin: &str) -> Result<ChangeCalendar, CalendarError> {
+    pub fn from_yaml(text: &str, origin: &str) -> Result<ChangeCalendar, ConfigError> {
         // `Option` because an empty document (or one with only comments) is YAML null, which
         // is a valid, empty calendar.
         let raw: Option<RawCalendar> =
-            serde_saphyr::from_str(text).map_err(|e| CalendarError::from_yaml(origin, &e))?;
+            serde_saphyr::from_str(text).map_err(|e| ConfigError::from_yaml(origin, &e))?;
         compile(origin, raw.unwrap_or_default())
     }
 
@@ -125,7 +121,7 @@ impl ChangeCalendar {
     }
 }
 
-fn compile(file: &str, raw: RawCalendar) -> Result<ChangeCalendar, CalendarError> {
+fn compile(file: &str, raw: RawCalendar) -> Result<ChangeCalendar, ConfigError> {
     let raw_windows = raw.maintenance_windows.unwrap_or_default();
     let mut windows = Vec::with_capacity(raw_windows.len());
     let mut seen = HashMap::new();
@@ -146,7 +142,7 @@ fn compile(file: &str, raw: RawCalendar) -> Result<ChangeCalendar, CalendarError
     for s in raw.allowlist.and_then(|a| a.servers).unwrap_or_default() {
         let name = s.value.trim();
         if name.is_empty() {
-            return Err(CalendarError::at(
+            return Err(ConfigError::at(
                 file,
                 &s.referenced,
                 "allowlist: empty server",
@@ -171,10 +167,10 @@ fn check_unique(
     what: &str,
     seen: &mut HashMap<String, u64>,
     id: &Text,
-) -> Result<(), CalendarError> {
+) -> Result<(), ConfigError> {
     let key = id.value.trim();
     if let Some(first) = seen.get(key) {
-        return Err(CalendarError::at(
+        return Err(ConfigError::at(
             file,
             &id.referenced,
             format!("duplicate {what} id `{key}` (first defined at line {first})"),
@@ -190,9 +186,9 @@ pub(crate) fn parse_time(
     owner: &str,
     field: &str,
     text: &Text,
-) -> Result<Millis, CalendarError> {
+) -> Result<Millis, ConfigError> {
     parse_rfc3339(&text.value).ok_or_else(|| {
-        CalendarError::at(
+        ConfigError::at(
             file,
             &text.referenced,
             format!(
@@ -211,9 +207,9 @@ pub(crate) fn check_range(
     start: Millis,
     end: Millis,
     end_node: &Text,
-) -> Result<(), CalendarError> {
+) -> Result<(), ConfigError> {
     if end < start {
-        return Err(CalendarError::at(
+        return Err(ConfigError::at(
             file,
             &end_node.referenced,
             format!(
@@ -227,9 +223,9 @@ pub(crate) fn check_range(
 }
 
 /// An IANA zone name (`Europe/Berlin`, `UTC`) from the bundled tz database.
-pub(crate) fn parse_zone(file: &str, text: &Text) -> Result<TimeZone, CalendarError> {
+pub(crate) fn parse_zone(file: &str, text: &Text) -> Result<TimeZone, ConfigError> {
     TimeZone::get(text.value.trim()).map_err(|e| {
-        CalendarError::at(
+        ConfigError::at(
             file,
             &text.referenced,
             format!("unknown time zone `{}`: {e}", text.value),

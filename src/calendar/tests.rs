@@ -151,7 +151,7 @@ fn loads_file_from_disk_and_names_it_in_errors() {
 
     std::fs::write(&path, "change_tickets: 3\n").expect("write");
     let err = ChangeCalendar::load(&path).expect_err("not a list");
-    assert_eq!(err.file(), path.display().to_string());
+    assert_eq!(err.file, path.display().to_string());
     assert!(
         err.to_string()
             .starts_with(&format!("{}:1:", path.display())),
@@ -159,8 +159,8 @@ fn loads_file_from_disk_and_names_it_in_errors() {
     );
 
     let missing = ChangeCalendar::load(&dir.path().join("nope.yaml")).expect_err("missing");
-    assert_eq!((missing.line(), missing.column()), (0, 0));
-    assert!(missing.reason().contains("cannot read"), "{missing}");
+    assert_eq!((missing.line, missing.column), (0, 0));
+    assert!(missing.reason.contains("cannot read"), "{missing}");
 }
 
 /// Runs gen.py (when available) and checks that every section of the full file loads.
@@ -472,18 +472,15 @@ fn yaml_bomb_and_huge_input_are_rejected_quickly() {
             started.elapsed() < std::time::Duration::from_secs(10),
             "{name} took too long"
         );
-        assert!(err.reason().contains(reason), "{name}: {err}");
+        assert!(err.reason.contains(reason), "{name}: {err}");
     }
 }
 
 #[test]
 fn error_display_format() {
     let err = ChangeCalendar::from_yaml("bogus: 1\n", "changes.yaml").expect_err("unknown field");
-    assert_eq!(
-        err.to_string(),
-        format!("changes.yaml:1:1: {}", err.reason())
-    );
-    assert!(!err.reason().contains("at line"), "{}", err.reason());
+    assert_eq!(err.to_string(), format!("changes.yaml:1:1: {}", err.reason));
+    assert!(!err.reason.contains("at line"), "{}", err.reason);
 }
 
 /// One row per error kind: (what, file text, line, column, substring of the reason).
@@ -709,9 +706,9 @@ fn malformed_files_point_at_the_offending_node() {
         match ChangeCalendar::from_yaml(text, "bad.yaml") {
             Ok(_) => failures.push(format!("{what}: accepted")),
             Err(e) => {
-                if (e.line(), e.column()) != (*line, *column)
-                    || !e.reason().contains(reason)
-                    || e.file() != "bad.yaml"
+                if (e.line, e.column) != (*line, *column)
+                    || !e.reason.contains(reason)
+                    || e.file != "bad.yaml"
                 {
                     failures.push(format!("{what}: got {e}"));
                 }
@@ -729,7 +726,7 @@ fn aliases_of_a_large_scalar_hit_the_scalar_budget() {
     let mut text = format!("allowlist:\n  servers:\n    - &big {big}\n");
     text.push_str(&"    - *big\n".repeat(70));
     let err = ChangeCalendar::from_yaml(&text, "x.yaml").expect_err("over budget");
-    assert!(err.reason().contains("budget breached"), "{err}");
+    assert!(err.reason.contains("budget breached"), "{err}");
 }
 
 #[test]

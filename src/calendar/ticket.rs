@@ -4,9 +4,9 @@
 use serde_saphyr::Spanned;
 
 use super::devices::DevicePatterns;
-use super::error::CalendarError;
 use super::raw::RawTicket;
 use super::{check_range, parse_time};
+use crate::config::ConfigError;
 use crate::time::Millis;
 
 /// A checked change ticket covering `[start, end]` (both inclusive).
@@ -38,11 +38,11 @@ impl ChangeTicket {
         self.start <= to && from <= self.end
     }
 
-    pub(crate) fn compile(file: &str, raw: &Spanned<RawTicket>) -> Result<Self, CalendarError> {
+    pub(crate) fn compile(file: &str, raw: &Spanned<RawTicket>) -> Result<Self, ConfigError> {
         let t = &raw.value;
         let id = t.id.value.trim().to_owned();
         if id.is_empty() {
-            return Err(CalendarError::at(
+            return Err(ConfigError::at(
                 file,
                 &t.id.referenced,
                 "ticket id is empty",

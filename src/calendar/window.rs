@@ -9,9 +9,9 @@ use jiff::{Timestamp, Zoned};
 use serde_saphyr::Spanned;
 
 use super::devices::DevicePatterns;
-use super::error::CalendarError;
 use super::raw::{RawWindow, Text};
 use super::{parse_time, parse_zone};
+use crate::config::ConfigError;
 use crate::time::Millis;
 
 /// A checked maintenance window. Work inside one of its occurrences, on a device it covers,
@@ -119,11 +119,11 @@ impl MaintenanceWindow {
         }
     }
 
-    pub(crate) fn compile(file: &str, raw: &Spanned<RawWindow>) -> Result<Self, CalendarError> {
+    pub(crate) fn compile(file: &str, raw: &Spanned<RawWindow>) -> Result<Self, ConfigError> {
         let w = &raw.value;
         let id = w.id.value.trim().to_owned();
         if id.is_empty() {
-            return Err(CalendarError::at(
+            return Err(ConfigError::at(
                 file,
                 &w.id.referenced,
                 "window id is empty",
@@ -141,7 +141,7 @@ impl MaintenanceWindow {
                     .as_ref()
                     .or(w.end.as_ref())
                     .map_or(&raw.referenced, |n| &n.referenced);
-                return Err(CalendarError::at(
+                return Err(ConfigError::at(
                     file,
                     node,
                     format!(
@@ -151,7 +151,7 @@ impl MaintenanceWindow {
                 ));
             }
             (false, false) => {
-                return Err(CalendarError::at(
+                return Err(ConfigError::at(
                     file,
                     &raw.referenced,
                     format!(
@@ -177,11 +177,11 @@ fn compile_recurring(
     file: &str,
     owner: &str,
     raw: &Spanned<RawWindow>,
-) -> Result<Schedule, CalendarError> {
+) -> Result<Schedule, ConfigError> {
     let w = &raw.value;
     let (Some(cron_text), Some(duration_text)) = (&w.cron, &w.duration) else {
         let missing = if w.cron.is_none() { "cron" } else { "duration" };
-        return Err(CalendarError::at(
+        return Err(ConfigError::at(
             file,
             &raw.referenced,
             format!(
@@ -199,7 +199,7 @@ fn compile_recurring(
     // every lookup fail silently.
     let probe = Timestamp::UNIX_EPOCH.to_zoned(zone.clone());
     if cron.find_next_occurrence(&probe, true).is_err() {
-        return Err(CalendarError::at(
+        return Err(ConfigError::at(
             file,
             &cron_text.referenced,
             format!("{owner}: cron `{}` never fires", cron_text.value),
@@ -216,11 +216,11 @@ fn compile_once(
     file: &str,
     owner: &str,
     raw: &Spanned<RawWindow>,
-) -> Result<Schedule, CalendarError> {
+) -> Result<Schedule, ConfigError> {
     let w = &raw.value;
     let (Some(start_text), Some(end_text)) = (&w.start, &w.end) else {
         let missing = if w.start.is_none() { "start" } else { "end" };
-        return Err(CalendarError::at(
+        return Err(ConfigError::at(
             file,
             &raw.referenced,
             format!("{owner}: a one-off window needs both start and end; `{missing}` is missing"),
@@ -228,7 +228,7 @@ fn compile_once(
     };
     if let Some(tz) = &w.timezone {
         // start/end carry their own UTC offset; a zone here would be silently ignored.
-        return Err(CalendarError::at(
+        return Err(ConfigError::at(
             file,
             &tz.referenced,
             format!(
@@ -243,7 +243,7 @@ fn compile_once(
     Ok(Schedule::Once { start, end })
 }
 
-fn parse_cron(file: &str, owner: &str, text: &Text) -> Result<Cron, CalendarError> {
+fn parse_cron(file: &str, owner: &str, text: &Text) -> Result<Cron, ConfigError> {
     // Five fields only: a sixth (seconds) or seventh (year) field is more likely a typo than
     // intent in a maintenance calendar, and the file format documents five.
     CronParser::builder()
@@ -252,7 +252,7 @@ fn parse_cron(file: &str, owner: &str, text: &Text) -> Result<Cron, CalendarErro
         .build()
         .parse(&text.value)
         .map_err(|e| {
-            CalendarError::at(
+            ConfigError::at(
                 file,
                 &text.referenced,
                 format!(
@@ -263,9 +263,9 @@ fn parse_cron(file: &str, owner: &str, text: &Text) -> Result<Cron, CalendarErro
         })
 }
 
-fn parse_duration(file: &str, owner: &str, text: &Text) -> Result<Millis, CalendarError> {
+fn parse_duration(file: &str, owner: &str, text: &Text) -> Result<Millis, ConfigError> {
     let bad = |why: String| {
-        CalendarError::at(
+        ConfigError::at(
             file,
             &text.referenced,
             format!("{owner}: bad duration `{}`: {why}", text.value),

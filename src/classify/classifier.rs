@@ -259,10 +259,10 @@ fn normalise(mut f: SignalFields) -> SignalFields {
 
 #[cfg(test)]
 mod tests {
-    use super::super::error::RulesError;
     use super::*;
+    use crate::config::ConfigError;
 
-    fn load(yaml: &str) -> Result<Classifier, RulesError> {
+    fn load(yaml: &str) -> Result<Classifier, ConfigError> {
         Classifier::from_sources(&[("t.yaml".to_owned(), yaml.to_owned())])
     }
 
@@ -448,16 +448,15 @@ messages:
 
 #[cfg(test)]
 mod focus_tests {
-    use std::path::Path;
-
     use super::*;
 
     /// Every example line of the shipped rules, classified narrowed to each kind in turn, gives
     /// exactly what the whole classifier gives for that kind, and nothing for other kinds.
     #[test]
     fn focused_classification_agrees_with_the_whole_classifier() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-        let c = Classifier::load_dir(&dir).expect("shipped rules load");
+        let c = crate::config::RuleSource::Builtin
+            .classifier()
+            .expect("shipped rules load");
         let lines: Vec<&str> = c
             .rules()
             .flat_map(|r| {

@@ -4,18 +4,17 @@
 //! file, line, column and reason; the semantics are documented in [`super::classifier`].
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use regex::bytes::{Captures, Regex, RegexBuilder};
 use serde_saphyr::{Location, Spanned};
 
 use super::classifier::Classifier;
-use super::error::{RulesError, RulesErrorKind};
 use super::examples::{Examples, MatchExample, NoMatchExample};
 use super::prefilter::{MAX_LITERAL_LEN, Prefilter};
 use super::rules::{RawCarrier, RawExamples, RawFields, RawFile, RawRule};
 use super::signal::{SignalFields, SignalKind};
+use crate::config::ConfigError;
 
 /// Compiled program size limit per pattern. Real rules compile to a few tens of KiB; this stops
 /// `(a{1000}){1000}`-style patterns at load time.
@@ -139,52 +138,11 @@ pub(super) struct Carrier {
 }
 
 impl Classifier {
-    /// Loads `rules_dir/signals/*.yaml` in file-name order.
-    pub fn load_dir(rules_dir: &Path) -> Result<Classifier, RulesError> {
-        let dir = rules_dir.join("signals");
-        let shown = dir.display().to_string();
-        let entries = std::fs::read_dir(&dir).map_err(|e| {
-            RulesError::nowhere(
-                &shown,
-                RulesErrorKind::Io,
-                format!("cannot read directory: {e}"),
-            )
-        })?;
-        let mut paths = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| {
-                RulesError::nowhere(&shown, RulesErrorKind::Io, format!("cannot list: {e}"))
-            })?;
-            let path = entry.path();
-            if path.extension().is_some_and(|x| x == "yaml") && path.is_file() {
-                paths.push(path);
-            }
-        }
-        paths.sort();
-        let mut files = Vec::with_capacity(paths.len());
-        for path in paths {
-            let name = path.display().to_string();
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                RulesError::nowhere(&name, RulesErrorKind::Io, format!("cannot read: {e}"))
-            })?;
-            files.push((name, text));
-        }
-        if files.is_empty() {
-            return Err(RulesError::nowhere(
-                &shown,
-                RulesErrorKind::EmptyDir,
-                "no *.yaml signal rule files in this directory",
-            ));
-        }
-        Classifier::from_sources(&files)
-    }
-
     /// Compiles rule files given as (name, YAML text), in the given order.
-    pub fn from_sources(files: &[(String, String)]) -> Result<Classifier, RulesError> {
+    pub fn from_sources(files: &[(String, String)]) -> Result<Classifier, ConfigError> {
         if files.is_empty() {
-            return Err(RulesError::nowhere(
+            return Err(ConfigError::whole(
                 "<sources>",
-                RulesErrorKind::EmptyDir,
                 "no signal rule files given",
             ));
         }
@@ -198,13 +156,13 @@ impl Classifier {
 
         for (name, text) in files {
             let file: Arc<str> = Arc::from(name.as_str());
-            let raw: RawFile = serde_saphyr::from_str(text).map_err(|e| syntax_error(name, &e))?;
+            let raw: RawFile =
+                serde_saphyr::from_str(text).map_err(|e| ConfigError::from_yaml(name, &e))?;
             let vendor: Arc<str> = Arc::from(raw.vendor.value.trim());
             if vendor.is_empty() {
-                return Err(RulesError::at(
+                return Err(ConfigError::at(
                     name,
-                    raw.vendor.referenced,
-                    RulesErrorKind::Syntax,
+                    &raw.vendor.referenced,
                     "vendor must not be empty",
                 ));
             }
@@ -230,7 +188,7 @@ impl Classifier {
         let mut literals = message_lits;
         literals.extend(command_lits.into_iter().map(|(l, i)| (l, i + offset)));
         let prefilter = Prefilter::new(&literals, messages.len() + commands.len())
-            .map_err(|e| RulesError::nowhere(&files[0].0, RulesErrorKind::InvalidLiteral, e))?;
+            .map_err(|e| ConfigError::whole(&files[0].0, e))?;
         Ok(Classifier {
             messages,
             commands,
@@ -240,44 +198,23 @@ impl Classifier {
     }
 }
 
-/// Turns a serde-saphyr error into a positioned syntax error.
-fn syntax_error(file: &str, e: &serde_saphyr::Error) -> RulesError {
-    let plain = e.without_snippet().to_string();
-    match e.location() {
-        Some(loc) if loc.line() > 0 => {
-            RulesError::at(file, loc, RulesErrorKind::Syntax, strip_position(&plain))
-        }
-        _ => RulesError::nowhere(file, RulesErrorKind::Syntax, plain),
-    }
-}
-
-/// serde-saphyr appends "at line X column Y"; the position is already in the error's fields.
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].trim_end().to_owned(),
-        None => msg.to_owned(),
-    }
-}
-
 fn claim_id(
     seen: &mut HashMap<String, (Arc<str>, Location)>,
     file: &Arc<str>,
     id: &Spanned<String>,
-) -> Result<(), RulesError> {
+) -> Result<(), ConfigError> {
     let key = id.value.trim();
     if key.is_empty() {
-        return Err(RulesError::at(
+        return Err(ConfigError::at(
             file,
-            id.referenced,
-            RulesErrorKind::Syntax,
+            &id.referenced,
             "rule id must not be empty",
         ));
     }
     if let Some((first_file, first)) = seen.get(key) {
-        return Err(RulesError::at(
+        return Err(ConfigError::at(
             file,
-            id.referenced,
-            RulesErrorKind::DuplicateId,
+            &id.referenced,
             format!(
                 "duplicate rule id `{key}`: first defined at {first_file}:{}:{}",
                 first.line(),
@@ -289,7 +226,7 @@ fn claim_id(
     Ok(())
 }
 
-fn build_regex(file: &str, node: &Spanned<String>, source: &str) -> Result<Regex, RulesError> {
+fn build_regex(file: &str, node: &Spanned<String>, source: &str) -> Result<Regex, ConfigError> {
     RegexBuilder::new(source)
         .case_insensitive(true)
         .unicode(false)
@@ -299,10 +236,9 @@ fn build_regex(file: &str, node: &Spanned<String>, source: &str) -> Result<Regex
         .nest_limit(REGEX_NEST_LIMIT)
         .build()
         .map_err(|e| {
-            RulesError::at(
+            ConfigError::at(
                 file,
-                node.referenced,
-                RulesErrorKind::InvalidRegex,
+                &node.referenced,
                 format!("invalid regex: {}", e.to_string().trim()),
             )
         })
@@ -314,12 +250,11 @@ fn compile_pattern(
     node: &Spanned<String>,
     anchored: bool,
     allowed: &[Field],
-) -> Result<Pattern, RulesError> {
+) -> Result<Pattern, ConfigError> {
     if node.value.trim().is_empty() {
-        return Err(RulesError::at(
+        return Err(ConfigError::at(
             file,
-            node.referenced,
-            RulesErrorKind::InvalidRegex,
+            &node.referenced,
             "pattern must not be empty",
         ));
     }
@@ -338,10 +273,9 @@ fn compile_pattern(
             Some(&f) => groups.push((i, f)),
             None => {
                 let names: Vec<&str> = allowed.iter().map(|f| f.name()).collect();
-                return Err(RulesError::at(
+                return Err(ConfigError::at(
                     file,
-                    node.referenced,
-                    RulesErrorKind::UnknownCapture,
+                    &node.referenced,
                     format!(
                         "unknown capture group name `{name}`; allowed: {}",
                         names.join(", ")
@@ -392,13 +326,12 @@ fn compile_carrier(
     file: &Arc<str>,
     vendor: &Arc<str>,
     c: RawCarrier,
-) -> Result<Carrier, RulesError> {
+) -> Result<Carrier, ConfigError> {
     let pattern = compile_pattern(file, &c.pattern, false, &Field::CARRIER)?;
     let Some(&(command, _)) = pattern.groups.iter().find(|(_, f)| *f == Field::Command) else {
-        return Err(RulesError::at(
+        return Err(ConfigError::at(
             file,
-            c.pattern.referenced,
-            RulesErrorKind::CarrierWithoutCommand,
+            &c.pattern.referenced,
             format!(
                 "carrier `{}` must capture the command: (?P<command>...)",
                 c.id.value
@@ -422,16 +355,15 @@ fn compile_rule(
     vendor: &Arc<str>,
     r: RawRule,
     anchored: bool,
-) -> Result<(Rule, Vec<String>), RulesError> {
+) -> Result<(Rule, Vec<String>), ConfigError> {
     let kind = SignalKind::ALL
         .into_iter()
         .find(|k| k.as_str() == r.kind.value.trim())
         .ok_or_else(|| {
             let names: Vec<&str> = SignalKind::ALL.iter().map(|k| k.as_str()).collect();
-            RulesError::at(
+            ConfigError::at(
                 file,
-                r.kind.referenced,
-                RulesErrorKind::UnknownKind,
+                &r.kind.referenced,
                 format!(
                     "unknown kind `{}`; expected one of: {}",
                     r.kind.value,
@@ -441,10 +373,9 @@ fn compile_rule(
         })?;
     let literals = match &r.literals {
         None => {
-            return Err(RulesError::at(
+            return Err(ConfigError::at(
                 file,
-                r.id.referenced,
-                RulesErrorKind::MissingLiterals,
+                &r.id.referenced,
                 format!(
                     "rule `{}` has no `literals` (at least one is required)",
                     r.id.value
@@ -452,10 +383,9 @@ fn compile_rule(
             ));
         }
         Some(l) if l.value.is_empty() => {
-            return Err(RulesError::at(
+            return Err(ConfigError::at(
                 file,
-                l.referenced,
-                RulesErrorKind::MissingLiterals,
+                &l.referenced,
                 format!(
                     "rule `{}`: `literals` must list at least one string",
                     r.id.value
@@ -467,10 +397,9 @@ fn compile_rule(
                 .iter()
                 .any(|s| s.is_empty() || s.len() > MAX_LITERAL_LEN) =>
         {
-            return Err(RulesError::at(
+            return Err(ConfigError::at(
                 file,
-                l.referenced,
-                RulesErrorKind::InvalidLiteral,
+                &l.referenced,
                 format!(
                     "rule `{}`: every literal must have 1 to {MAX_LITERAL_LEN} bytes",
                     r.id.value
@@ -502,115 +431,96 @@ fn compile_rule(
 mod tests {
     use super::*;
 
-    fn load(yaml: &str) -> Result<Classifier, RulesError> {
+    fn load(yaml: &str) -> Result<Classifier, ConfigError> {
         Classifier::from_sources(&[("t.yaml".to_owned(), yaml.to_owned())])
     }
 
-    /// (rule file, expected line, expected column, kind, substring of the reason)
-    const BAD: &[(&str, u64, u64, RulesErrorKind, &str)] = &[
-        (
-            "vendor: x\nmessages: [\n",
-            2,
-            11,
-            RulesErrorKind::Syntax,
-            "unclosed bracket",
-        ),
+    /// (rule file, expected line, expected column, substring of the reason)
+    const BAD: &[(&str, usize, usize, &str)] = &[
+        ("vendor: x\nmessages: [\n", 2, 11, "unclosed bracket"),
         (
             "vendor: x\nmessages:\n  - id: a\n    kind: boot\n    literals: [a]\n    pattern: a\n    unles: b\n",
             7,
             5,
-            RulesErrorKind::Syntax,
             "unles",
         ),
         (
             "vendor: x\nmessages:\n  - id: a\n    kind: rebooted\n    literals: [a]\n    pattern: a\n",
             4,
             11,
-            RulesErrorKind::UnknownKind,
             "unknown kind `rebooted`; expected one of: transfer",
         ),
         (
             "vendor: x\nmessages:\n  - id: a\n    kind: boot\n    literals: [a]\n    pattern: 'a(b'\n",
             6,
             14,
-            RulesErrorKind::InvalidRegex,
             "unclosed group",
         ),
         (
             "vendor: x\nmessages:\n  - id: a\n    kind: boot\n    literals: [a]\n    pattern: '(?P<host>a)'\n",
             6,
             14,
-            RulesErrorKind::UnknownCapture,
             "`host`; allowed: image, path, server, proto, user, src, version, command",
         ),
         (
             "vendor: x\ncarriers:\n  - id: c\n    pattern: '(?P<image>a)'\n",
             4,
             14,
-            RulesErrorKind::UnknownCapture,
             "allowed: command, user, src",
         ),
         (
             "vendor: x\ncarriers:\n  - id: c\n    pattern: '(?P<user>a)'\n",
             4,
             14,
-            RulesErrorKind::CarrierWithoutCommand,
             "must capture the command",
         ),
         (
             "vendor: x\ncommands:\n  - id: a\n    kind: boot\n    pattern: a\n",
             3,
             9,
-            RulesErrorKind::MissingLiterals,
             "no `literals`",
         ),
         (
             "vendor: x\ncommands:\n  - id: a\n    kind: boot\n    literals: []\n    pattern: a\n",
             5,
             15,
-            RulesErrorKind::MissingLiterals,
             "at least one",
         ),
         (
             "vendor: x\ncommands:\n  - id: a\n    kind: boot\n    literals: ['']\n    pattern: a\n",
             5,
             15,
-            RulesErrorKind::InvalidLiteral,
             "1 to 64 bytes",
         ),
         (
             "vendor: x\nmessages:\n  - id: a\n    kind: boot\n    literals: [a]\n    pattern: a\n  - id: a\n    kind: boot\n    literals: [a]\n    pattern: b\n",
             7,
             9,
-            RulesErrorKind::DuplicateId,
             "duplicate rule id `a`: first defined at t.yaml:3:9",
         ),
         (
             "vendor: x\nmessages:\n  - id: a\n    kind: boot\n    literals: [a]\n    pattern: '(?:a{1000}){1000}'\n",
             6,
             14,
-            RulesErrorKind::InvalidRegex,
             "size limit",
         ),
         (
             "vendor: x\nmessages:\n  - id: a\n    kind: boot\n    literals: [a]\n    pattern: a\n    unless: '['\n",
             7,
             13,
-            RulesErrorKind::InvalidRegex,
             "unclosed character class",
         ),
     ];
 
     #[test]
     fn bad_rule_files_are_reported_with_position_and_reason() {
-        for (i, (yaml, line, column, kind, reason)) in BAD.iter().enumerate() {
+        for (i, (yaml, line, column, reason)) in BAD.iter().enumerate() {
             let err = match load(yaml) {
                 Ok(_) => panic!("case {i} should fail to load:\n{yaml}"),
                 Err(e) => e,
             };
             assert_eq!(err.file, "t.yaml", "case {i}: {err}");
             assert_eq!((err.line, err.column), (*line, *column), "case {i}: {err}");
-            assert_eq!(err.kind, *kind, "case {i}: {err}");
             assert!(err.reason.contains(reason), "case {i}: {err}");
         }
     }
@@ -623,7 +533,6 @@ mod tests {
             Classifier::from_sources(&[("a.yaml".into(), a.into()), ("b.yaml".into(), b.into())])
                 .err()
                 .expect("duplicate id across files");
-        assert_eq!(err.kind, RulesErrorKind::DuplicateId);
         assert_eq!(err.file, "b.yaml");
         assert!(err.reason.contains("first defined at a.yaml:3:9"), "{err}");
     }
@@ -631,18 +540,6 @@ mod tests {
     #[test]
     fn empty_rule_sets_are_refused() {
         let err = Classifier::from_sources(&[]).err().expect("no files");
-        assert_eq!(err.kind, RulesErrorKind::EmptyDir);
-        let dir = tempfile::tempdir().expect("temp dir");
-        let missing = Classifier::load_dir(dir.path())
-            .err()
-            .expect("no signals dir");
-        assert_eq!(missing.kind, RulesErrorKind::Io);
-        std::fs::create_dir(dir.path().join("signals")).expect("mkdir");
-        std::fs::write(dir.path().join("signals/readme.txt"), "not yaml").expect("write");
-        let empty = Classifier::load_dir(dir.path())
-            .err()
-            .expect("no yaml files");
-        assert_eq!(empty.kind, RulesErrorKind::EmptyDir);
-        assert!(empty.to_string().contains("no *.yaml"), "{empty}");
+        assert!(err.reason.contains("no signal rule files"), "{err}");
     }
 }

@@ -9,13 +9,11 @@
 
 pub mod classifier;
 mod compile;
-pub mod error;
 pub mod examples;
 mod prefilter;
 pub mod rules;
 pub mod signal;
 
 pub use classifier::{Classifier, Focus};
-pub use error::{RulesError, RulesErrorKind};
 pub use examples::ExampleFailure;
 pub use signal::{Classification, Signal, SignalFields, SignalKind};

@@ -598,7 +598,8 @@ mod tests {
     use crate::time::{HOUR, MINUTE};
 
     fn rules() -> SequenceRules {
-        SequenceRules::load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
+        crate::config::RuleSource::Builtin
+            .sequences()
             .expect("shipped rules load")
     }
 

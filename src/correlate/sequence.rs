@@ -3,13 +3,12 @@
 //! machines only ever see the compiled form.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::classify::SignalKind;
-use crate::config_error::{ConfigError, yaml_error};
+use crate::config::ConfigError;
 use crate::time::Millis;
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
@@ -240,47 +239,14 @@ pub struct SequenceRules {
 }
 
 impl SequenceRules {
-    /// Loads `rules_dir/sequences/*.yaml` in file-name order.
-    pub fn load_dir(rules_dir: &Path) -> Result<SequenceRules, ConfigError> {
-        let dir = rules_dir.join("sequences");
-        let mut files = Vec::new();
-        let entries = std::fs::read_dir(&dir).map_err(|e| {
-            ConfigError::new(dir.display().to_string(), 0, 0, format!("cannot read: {e}"))
-        })?;
-        for entry in entries {
-            let path = entry
-                .map_err(|e| ConfigError::new(dir.display().to_string(), 0, 0, e.to_string()))?
-                .path();
-            if path.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    ConfigError::new(
-                        path.display().to_string(),
-                        0,
-                        0,
-                        format!("cannot read: {e}"),
-                    )
-                })?;
-                files.push((path.display().to_string(), text));
-            }
-        }
-        files.sort();
-        if files.is_empty() {
-            return Err(ConfigError::new(
-                dir.display().to_string(),
-                0,
-                0,
-                "no sequence rule files (*.yaml)",
-            ));
-        }
-        SequenceRules::from_sources(&files)
-    }
-
+    /// Compiles rule files given as (name, YAML text), in the given order.
     pub fn from_sources(files: &[(String, String)]) -> Result<SequenceRules, ConfigError> {
         let mut sequences = Vec::new();
         // Where each id was first defined, to name it when it comes again.
         let mut ids: HashMap<String, String> = HashMap::new();
         for (name, text) in files {
-            let raw: RawFile = serde_saphyr::from_str(text).map_err(|e| yaml_error(name, &e))?;
+            let raw: RawFile =
+                serde_saphyr::from_str(text).map_err(|e| ConfigError::from_yaml(name, &e))?;
             for seq in raw.sequences {
                 let mut spans = vec![(seq.id.value.trim().to_string(), at(name, &seq.id, ""))];
                 spans.extend(
@@ -306,12 +272,7 @@ impl SequenceRules {
 }
 
 fn at<T>(file: &str, spanned: &Spanned<T>, reason: impl Into<String>) -> ConfigError {
-    ConfigError::new(
-        file.to_string(),
-        spanned.referenced.line() as usize,
-        spanned.referenced.column() as usize,
-        reason,
-    )
+    ConfigError::at(file, &spanned.referenced, reason)
 }
 
 fn compile(file: &str, raw: RawSequence) -> Result<Sequence, ConfigError> {
@@ -429,8 +390,9 @@ mod tests {
 
     #[test]
     fn shipped_rules_load() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-        let rules = SequenceRules::load_dir(&dir).expect("shipped sequence rules load");
+        let rules = crate::config::RuleSource::Builtin
+            .sequences()
+            .expect("shipped sequence rules load");
         assert!(
             rules
                 .sequences

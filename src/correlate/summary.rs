@@ -196,7 +196,8 @@ mod tests {
     const T0: Millis = 1_780_000_000_000;
 
     fn shipped() -> SequenceRules {
-        SequenceRules::load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
+        crate::config::RuleSource::Builtin
+            .sequences()
             .expect("shipped rules load")
     }
 

@@ -315,8 +315,11 @@ mod tests {
     const T0: Millis = 1_780_000_000_000;
 
     fn rules() -> Arc<SequenceRules> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-        Arc::new(SequenceRules::load_dir(&dir).expect("shipped rules load"))
+        Arc::new(
+            crate::config::RuleSource::Builtin
+                .sequences()
+                .expect("shipped rules load"),
+        )
     }
 
     fn calendar() -> Arc<ChangeCalendar> {

@@ -4,7 +4,6 @@
 use serde_json::Value;
 
 use crate::calendar::ChangeCalendar;
-use crate::config_error::ConfigError;
 use crate::state::{StateError, StateStore};
 
 /// Which list an entry belongs to.
@@ -90,7 +89,6 @@ impl CalendarEntries {
         entry.push('}');
         let doc = format!("{}:\n{ENTRY_INDENT}{entry}\n", kind.section());
         ChangeCalendar::from_yaml(&doc, "request body").map_err(|e| {
-            let e = ConfigError::from(e);
             // A field the reason names is the one (`missing field `start``, whose position is
             // wherever the loader noticed); otherwise the field whose text holds the error's
             // column (a bad device glob says only the glob). Columns are 1-based and count

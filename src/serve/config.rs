@@ -1,80 +1,204 @@
 //! The service's configuration: defaults that work on a fresh machine, a TOML file that can set
 //! everything, and command-line flags that win over both.
+//!
+//! Every key is declared once, in the [`keys!`] table below: its field of [`ServeConfig`], its
+//! default, how the file (or flag) writes it and the function that reads and checks it. A value
+//! out of its key's range is an error at its position, never silently clamped.
 
+use std::collections::HashMap;
+use std::fmt;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config_error::ConfigError;
+use crate::config::ConfigError;
+use crate::config::error::position;
 use crate::time::Millis;
 
-/// Everything `serve` needs. Field comments give the unit and the default.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ServeConfig {
-    /// UDP syslog listener; default `127.0.0.1:5514`; None disables it.
-    pub udp: Option<SocketAddr>,
-    /// TCP syslog listener (LF or RFC 6587 octet-counted framing, per connection); default `127.0.0.1:5514`.
-    pub tcp: Option<SocketAddr>,
-    /// TLS syslog listener (RFC 5425); off unless set, needs `tls_cert` and `tls_key`.
-    pub tls: Option<SocketAddr>,
-    pub tls_cert: Option<PathBuf>,
-    pub tls_key: Option<PathBuf>,
-    /// HTTP API; default `127.0.0.1:9514`.
-    pub http: SocketAddr,
-    /// Serve the API over HTTPS with this certificate chain (PEM); off unless set, needs
-    /// `api_tls_key`.
-    pub api_tls_cert: Option<PathBuf>,
-    pub api_tls_key: Option<PathBuf>,
-    /// State directory (sled); default `./state`.
-    pub state: PathBuf,
-    /// Rules directory; default `./rules`.
-    pub rules: PathBuf,
-    /// Change calendar; default `./changes.yaml` when present.
-    pub changes: Option<PathBuf>,
-    /// NDJSON alert sink; default `<state>/alerts.ndjson`.
-    pub alerts: PathBuf,
-    /// Webhook sink URL (POST JSON); off unless set.
-    pub webhook: Option<String>,
-    /// API bearer token (from `IMAGEWATCH_API_TOKEN` or `token_file`).
-    pub token: Option<ApiToken>,
-    /// Reorder delay in milliseconds: how long a signal waits for earlier lines of its device;
-    /// default 250. It bounds alert latency.
-    pub lateness_ms: Millis,
-    /// Capacity of each queue between listeners and workers, in messages; default 65536.
-    pub queue: usize,
-    /// Device-sharded engine workers; default 2.
-    pub workers: usize,
-    /// Longest line kept, in bytes; longer lines are truncated. Default 65536.
-    pub max_line: usize,
-    /// Most TCP/TLS connections at once; default 1024.
-    pub max_connections: usize,
-    /// Largest API request body, in bytes; larger ones get 413. Default 65536.
-    pub max_body: usize,
-    /// Idle TCP/TLS connections are closed after this many seconds; default 300.
-    pub idle_timeout_secs: u64,
-    /// A syslog TLS client that has not completed its handshake after this many seconds is
-    /// disconnected, freeing its connection slot; default 10.
-    pub tls_handshake_timeout_secs: u64,
-    /// UDP sockets sharing the UDP address (`SO_REUSEPORT`), each read by its own thread;
-    /// default: the number of cores, at most 4.
-    pub udp_sockets: usize,
-    /// Receive buffer requested for each UDP socket, in bytes; default 8 MiB. The kernel may
-    /// grant less (`net.core.rmem_max`); the service then says so in its log.
-    pub udp_recv_buffer: usize,
-    /// Device machines held in memory (split across workers); idle ones past it are evicted
-    /// to the state store and read back when their device is seen again or a deadline of
-    /// theirs fires. Default 100000.
-    pub max_devices: usize,
-    /// Evidence lines kept per pending sequence instance (first, steps and latest kept, the
-    /// rest dropped and counted); also caps a device's recent signals (at most 16). Default 64.
-    pub max_evidence: usize,
-    /// Sequence instances kept per device; past it the least recently advanced unreported one
-    /// is dropped (its evidence counted as dropped). Default 32.
-    pub max_pending: usize,
-    /// sled page cache in MiB (sled's own default is 1 GiB); default 64.
-    pub state_cache_mb: u64,
+/// Declares the keys of the service's configuration, each once, and from that table generates
+/// [`ServeConfig`] with its `Default`, the TOML file's mirror `FileConfig` (every key optional
+/// and located) and the command-line [`Flags`]. A row is
+///
+/// `/// doc` `key: Type = default; Written => read;`
+///
+/// where `Written` is the type the file (or flag) gives and `read(value, key, place)` turns it
+/// into `Type` or a located error. Keys under `flags` can also be given on the command line.
+macro_rules! keys {
+    (
+        flags {$(
+            $(#[doc = $fdoc:literal])*
+            $fkey:ident: $fty:ty = $fdefault:expr; $fwritten:ty => $fread:expr;
+        )*}
+        file {$(
+            $(#[doc = $doc:literal])*
+            $key:ident: $ty:ty = $default:expr; $written:ty => $read:expr;
+        )*}
+    ) => {
+        /// Everything `serve` needs. Field comments give the unit and the default.
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct ServeConfig {
+            $( $(#[doc = $fdoc])* pub $fkey: $fty, )*
+            $( $(#[doc = $doc])* pub $key: $ty, )*
+            /// API bearer token (from `IMAGEWATCH_API_TOKEN` or the file's `token_file`).
+            pub token: Option<ApiToken>,
+        }
+
+        impl Default for ServeConfig {
+            fn default() -> Self {
+                ServeConfig {
+                    $( $fkey: $fdefault, )*
+                    $( $key: $default, )*
+                    token: None,
+                }
+            }
+        }
+
+        /// The TOML file: every key optional, each value with its place in the file.
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        struct FileConfig {
+            $( $fkey: Option<Spanned<$fwritten>>, )*
+            $( $key: Option<Spanned<$written>>, )*
+            /// A file holding the API token; read here, it sets [`ServeConfig::token`].
+            token_file: Option<Spanned<PathBuf>>,
+        }
+
+        impl FileConfig {
+            /// Reads every key the file sets into `c` and notes where each was set.
+            fn apply<'a>(
+                self,
+                c: &mut ServeConfig,
+                set: &mut Places<'a>,
+                place: impl Fn(Range<usize>) -> Place<'a>,
+            ) -> Result<(), ConfigError> {
+                $(
+                    if let Some(v) = self.$fkey {
+                        let at = place(v.span());
+                        c.$fkey = ($fread)(v.into_inner(), stringify!($fkey), at)?;
+                        set.insert(stringify!($fkey), at);
+                    }
+                )*
+                $(
+                    if let Some(v) = self.$key {
+                        let at = place(v.span());
+                        c.$key = ($read)(v.into_inner(), stringify!($key), at)?;
+                        set.insert(stringify!($key), at);
+                    }
+                )*
+                Ok(())
+            }
+        }
+
+        /// Command-line overrides (`None`: not given).
+        #[derive(Debug, Default, Clone, clap::Args)]
+        pub struct Flags {
+            /// TOML configuration file; flags win over it.
+            #[arg(long)]
+            pub config: Option<PathBuf>,
+            $(
+                $(#[doc = $fdoc])*
+                #[arg(long)]
+                pub $fkey: Option<$fwritten>,
+            )*
+        }
+
+        impl Flags {
+            /// Reads every key given on the command line into `c`.
+            fn apply(&self, c: &mut ServeConfig, set: &mut Places<'_>) -> Result<(), ConfigError> {
+                $(
+                    if let Some(v) = &self.$fkey {
+                        let label = concat!("--", stringify!($fkey));
+                        c.$fkey = ($fread)(v.clone(), label, COMMAND_LINE)?;
+                        set.insert(stringify!($fkey), COMMAND_LINE);
+                    }
+                )*
+                Ok(())
+            }
+        }
+    };
+}
+
+keys! {
+    flags {
+        /// UDP syslog listener; default `127.0.0.1:5514`; `off` disables it.
+        udp: Option<SocketAddr> = Some(loopback(5514)); String => listener;
+        /// TCP syslog listener (LF or RFC 6587 octet-counted framing, per connection); default
+        /// `127.0.0.1:5514`; `off` disables it.
+        tcp: Option<SocketAddr> = Some(loopback(5514)); String => listener;
+        /// TLS syslog listener (RFC 5425); off unless set, needs `tls_cert` and `tls_key` in the
+        /// config file.
+        tls: Option<SocketAddr> = None; String => listener;
+        /// HTTP API address; default `127.0.0.1:9514`.
+        http: SocketAddr = loopback(9514); String => address;
+        /// State directory (sled); default `./state`.
+        state: PathBuf = PathBuf::from("state"); PathBuf => as_is;
+        /// Rules directory (`signals/`, `sequences/`); default: the rules built into the binary.
+        rules: Option<PathBuf> = None; PathBuf => some;
+        /// Change calendar; default `./changes.yaml` when present.
+        changes: Option<PathBuf> = Path::new("changes.yaml")
+            .exists()
+            .then(|| PathBuf::from("changes.yaml")); PathBuf => some;
+        /// NDJSON alert file; default `<state>/alerts.ndjson`.
+        alerts: PathBuf = PathBuf::from("state/alerts.ndjson"); PathBuf => as_is;
+    }
+    file {
+        /// TLS listener's certificate chain (PEM).
+        tls_cert: Option<PathBuf> = None; PathBuf => some;
+        /// TLS listener's private key (PEM).
+        tls_key: Option<PathBuf> = None; PathBuf => some;
+        /// Serve the API over HTTPS with this certificate chain (PEM); off unless set, needs
+        /// `api_tls_key`.
+        api_tls_cert: Option<PathBuf> = None; PathBuf => some;
+        api_tls_key: Option<PathBuf> = None; PathBuf => some;
+        /// Webhook sink URL (POST JSON); off unless set.
+        webhook: Option<String> = None; String => some;
+        /// Reorder delay in milliseconds: how long a signal waits for earlier lines of its
+        /// device; default 250, at least 0. It bounds alert latency.
+        lateness_ms: Millis = 250; Millis => at_least(0);
+        /// Capacity of each queue between listeners and workers, in messages; default 65536,
+        /// at least 1.
+        queue: usize = 65536; usize => at_least(1);
+        /// Device-sharded engine workers; default 2, 1 to 64.
+        workers: usize = 2; usize => between(1, 64);
+        /// Longest line kept, in bytes; longer lines are truncated. Default 65536, at least 256.
+        max_line: usize = crate::source::lines::MAX_LINE; usize => at_least(256);
+        /// Most TCP/TLS connections at once; default 1024, at least 1.
+        max_connections: usize = 1024; usize => at_least(1);
+        /// Largest API request body, in bytes; larger ones get 413. Default 65536, at least 1024.
+        max_body: usize = 64 * 1024; usize => at_least(1024);
+        /// Idle TCP/TLS connections are closed after this many seconds; default 300, at least 1.
+        idle_timeout_secs: u64 = 300; u64 => at_least(1);
+        /// A syslog TLS client that has not completed its handshake after this many seconds is
+        /// disconnected, freeing its connection slot; default 10, at least 1.
+        tls_handshake_timeout_secs: u64 = 10; u64 => at_least(1);
+        /// UDP sockets sharing the UDP address (`SO_REUSEPORT`), each read by its own thread;
+        /// default: the number of cores, at most 4; 1 to 64.
+        udp_sockets: usize = default_udp_sockets(); usize => between(1, 64);
+        /// Receive buffer requested for each UDP socket, in bytes; default 8 MiB, 4 KiB to
+        /// 1 GiB. The kernel may grant less (`net.core.rmem_max`); the service then says so in
+        /// its log.
+        udp_recv_buffer: usize = 8 << 20; usize => between(4096, 1 << 30);
+        /// Device machines held in memory (split across workers); idle ones past it are evicted
+        /// to the state store and read back when their device is seen again or a deadline of
+        /// theirs fires. Default 100000, at least 1.
+        max_devices: usize = crate::correlate::DEFAULT_MAX_DEVICES; usize => at_least(1);
+        /// Evidence lines kept per pending sequence instance (first, steps and latest kept, the
+        /// rest dropped and counted); also caps a device's recent signals (at most 16).
+        /// Default 64, at least 2.
+        max_evidence: usize = crate::correlate::DEFAULT_MAX_EVIDENCE; usize => at_least(2);
+        /// Sequence instances kept per device; past it the least recently advanced unreported
+        /// one is dropped (its evidence counted as dropped). Default 32, at least 1.
+        max_pending: usize = crate::correlate::DEFAULT_MAX_PENDING; usize => at_least(1);
+        /// sled page cache in MiB (sled's own default is 1 GiB); default 64, at least 1.
+        state_cache_mb: u64 = crate::state::DEFAULT_CACHE_BYTES >> 20; u64 => at_least(1);
+    }
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// One UDP socket per core (at most 4): each has its own receive thread.
@@ -93,8 +217,8 @@ impl ApiToken {
     }
 }
 
-impl std::fmt::Debug for ApiToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ApiToken(<redacted>)")
     }
 }
@@ -109,124 +233,6 @@ impl From<&str> for ApiToken {
     fn from(s: &str) -> Self {
         ApiToken(s.to_string())
     }
-}
-
-impl Default for ServeConfig {
-    fn default() -> Self {
-        let loopback = |port| SocketAddr::from(([127, 0, 0, 1], port));
-        let changes = Path::new("changes.yaml");
-        ServeConfig {
-            udp: Some(loopback(5514)),
-            tcp: Some(loopback(5514)),
-            tls: None,
-            tls_cert: None,
-            tls_key: None,
-            http: loopback(9514),
-            api_tls_cert: None,
-            api_tls_key: None,
-            state: PathBuf::from("state"),
-            rules: PathBuf::from("rules"),
-            changes: changes.exists().then(|| changes.to_path_buf()),
-            alerts: PathBuf::from("state/alerts.ndjson"),
-            webhook: None,
-            token: None,
-            lateness_ms: 250,
-            queue: 65536,
-            workers: 2,
-            max_line: crate::source::lines::MAX_LINE,
-            max_connections: 1024,
-            max_body: 64 * 1024,
-            idle_timeout_secs: 300,
-            tls_handshake_timeout_secs: 10,
-            udp_sockets: default_udp_sockets(),
-            udp_recv_buffer: 8 << 20,
-            max_devices: crate::correlate::DEFAULT_MAX_DEVICES,
-            max_evidence: crate::correlate::DEFAULT_MAX_EVIDENCE,
-            max_pending: crate::correlate::DEFAULT_MAX_PENDING,
-            state_cache_mb: crate::state::DEFAULT_CACHE_BYTES >> 20,
-        }
-    }
-}
-
-/// The TOML file: every field optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub udp: Option<Spanned<String>>,
-    pub tcp: Option<Spanned<String>>,
-    pub tls: Option<Spanned<String>>,
-    pub tls_cert: Option<PathBuf>,
-    pub tls_key: Option<PathBuf>,
-    pub http: Option<Spanned<String>>,
-    pub api_tls_cert: Option<Spanned<PathBuf>>,
-    pub api_tls_key: Option<Spanned<PathBuf>>,
-    pub state: Option<PathBuf>,
-    pub rules: Option<PathBuf>,
-    pub changes: Option<PathBuf>,
-    pub alerts: Option<PathBuf>,
-    pub webhook: Option<String>,
-    pub token_file: Option<Spanned<PathBuf>>,
-    pub lateness_ms: Option<Millis>,
-    pub queue: Option<usize>,
-    pub workers: Option<usize>,
-    pub max_line: Option<usize>,
-    pub max_connections: Option<usize>,
-    pub max_body: Option<usize>,
-    pub idle_timeout_secs: Option<u64>,
-    pub tls_handshake_timeout_secs: Option<u64>,
-    pub udp_sockets: Option<usize>,
-    pub udp_recv_buffer: Option<usize>,
-    pub max_devices: Option<usize>,
-    pub max_evidence: Option<usize>,
-    pub max_pending: Option<usize>,
-    pub state_cache_mb: Option<u64>,
-}
-
-/// Command-line overrides (`None`: not given).
-#[derive(Debug, Default, Clone, clap::Args)]
-pub struct Flags {
-    /// TOML configuration file; flags win over it.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// UDP syslog address (default 127.0.0.1:5514; `off` disables).
-    #[arg(long)]
-    pub udp: Option<String>,
-    /// TCP syslog address, LF or octet-counted framing (default 127.0.0.1:5514; `off` disables).
-    #[arg(long)]
-    pub tcp: Option<String>,
-    /// TLS syslog address (RFC 5425); needs tls_cert and tls_key in the config file.
-    #[arg(long)]
-    pub tls: Option<String>,
-    /// HTTP API address (default 127.0.0.1:9514).
-    #[arg(long)]
-    pub http: Option<SocketAddr>,
-    /// State directory (default ./state).
-    #[arg(long)]
-    pub state: Option<PathBuf>,
-    /// Rules directory (default ./rules).
-    #[arg(long)]
-    pub rules: Option<PathBuf>,
-    /// Change calendar (default ./changes.yaml when present).
-    #[arg(long)]
-    pub changes: Option<PathBuf>,
-    /// NDJSON alert file (default <state>/alerts.ndjson).
-    #[arg(long)]
-    pub alerts: Option<PathBuf>,
-    /// Seconds a syslog TLS client has to complete its handshake (default 10).
-    #[arg(long)]
-    pub tls_handshake_timeout_secs: Option<u64>,
-}
-
-/// `off` disables a listener; anything else is an address.
-fn listener(text: &str, what: &str, at: Place) -> Result<Option<SocketAddr>, ConfigError> {
-    if text.eq_ignore_ascii_case("off") || text.is_empty() {
-        return Ok(None);
-    }
-    text.parse().map(Some).map_err(|e| {
-        at.error(format!(
-            "{what}: {text:?} is not an address: {e} (write IP:PORT, e.g. 127.0.0.1:5514, or \"off\")"
-        ))
-    })
 }
 
 /// Where a setting was written: a line and column of the config file, or the command line.
@@ -249,6 +255,67 @@ const COMMAND_LINE: Place<'static> = Place {
     column: 0,
 };
 
+/// Where each key was last set (the file, or the command line), for checks that involve
+/// several keys and must point at one of them.
+type Places<'a> = HashMap<&'static str, Place<'a>>;
+
+// The readers a key row names: `read(value as written, key, place) -> value or error`.
+
+/// `off` (or nothing) disables a listener; anything else is an address.
+fn listener(text: String, key: &str, at: Place) -> Result<Option<SocketAddr>, ConfigError> {
+    if text.eq_ignore_ascii_case("off") || text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|e| {
+        at.error(format!(
+            "{key}: {text:?} is not an address: {e} (write IP:PORT, e.g. 127.0.0.1:5514, or \"off\")"
+        ))
+    })
+}
+
+fn address(text: String, key: &str, at: Place) -> Result<SocketAddr, ConfigError> {
+    text.parse().map_err(|e| {
+        at.error(format!(
+            "{key}: {text:?} is not an address: {e} (write IP:PORT, e.g. 127.0.0.1:9514)"
+        ))
+    })
+}
+
+fn as_is<T>(v: T, _: &str, _: Place) -> Result<T, ConfigError> {
+    Ok(v)
+}
+
+fn some<T>(v: T, _: &str, _: Place) -> Result<Option<T>, ConfigError> {
+    Ok(Some(v))
+}
+
+fn at_least<T: PartialOrd + fmt::Display + Copy>(
+    min: T,
+) -> impl Fn(T, &str, Place) -> Result<T, ConfigError> {
+    move |v: T, key: &str, at: Place| {
+        if v >= min {
+            Ok(v)
+        } else {
+            Err(at.error(format!("{key} = {v} is out of range: at least {min}")))
+        }
+    }
+}
+
+fn between<T: PartialOrd + fmt::Display + Copy>(
+    min: T,
+    max: T,
+) -> impl Fn(T, &str, Place) -> Result<T, ConfigError> {
+    move |v: T, key: &str, at: Place| {
+        if (min..=max).contains(&v) {
+            Ok(v)
+        } else {
+            Err(at.error(format!(
+                "{key} = {v} is out of range: between {min} and {max}"
+            )))
+        }
+    }
+}
+
 /// Serde's names for Rust's integer types mean nothing to the person editing the file.
 fn plain_words(message: &str) -> String {
     let mut m = message.to_string();
@@ -270,65 +337,35 @@ impl ServeConfig {
     /// Defaults, then the config file, then the flags, then the environment's token.
     pub fn resolve(flags: &Flags, env_token: Option<String>) -> Result<ServeConfig, ConfigError> {
         let mut c = ServeConfig::default();
-        let mut alerts_set = false;
-        let mut file_name = "command line".to_string();
-        let mut text = String::new();
-        // Where the file set the settings that later checks may reject.
-        let (mut tls_at, mut http_at, mut api_tls_at) = (None, None, None);
-        if let Some(path) = &flags.config {
-            file_name = path.display().to_string();
-            text = std::fs::read_to_string(path)
-                .map_err(|e| ConfigError::new(&file_name, 0, 0, format!("cannot read: {e}")))?;
-        }
-        let place = |span: std::ops::Range<usize>| {
-            let (line, column) = line_col(&text, span.start);
-            Place {
-                file: &file_name,
-                line,
-                column,
+        let (file_name, text) = match &flags.config {
+            Some(path) => {
+                let name = path.display().to_string();
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::whole(&name, format!("cannot read: {e}")))?;
+                (name, text)
             }
+            None => (COMMAND_LINE.file.to_string(), String::new()),
         };
+        let mut set = Places::new();
         if flags.config.is_some() {
-            let f: FileConfig = toml::from_str(&text).map_err(|e| {
-                let (line, col) = e.span().map(|s| line_col(&text, s.start)).unwrap_or((0, 0));
-                ConfigError::new(&file_name, line, col, plain_words(e.message()))
+            let mut f: FileConfig = toml::from_str(&text).map_err(|e| {
+                let e = ConfigError::from_toml(&file_name, &text, &e);
+                ConfigError {
+                    reason: plain_words(&e.reason),
+                    ..e
+                }
             })?;
-            if let Some(v) = f.udp {
-                c.udp = listener(v.get_ref(), "udp", place(v.span()))?;
-            }
-            if let Some(v) = f.tcp {
-                c.tcp = listener(v.get_ref(), "tcp", place(v.span()))?;
-            }
-            if let Some(v) = f.tls {
-                tls_at = Some(place(v.span()));
-                c.tls = listener(v.get_ref(), "tls", place(v.span()))?;
-            }
-            c.tls_cert = f.tls_cert.or(c.tls_cert);
-            c.tls_key = f.tls_key.or(c.tls_key);
-            if let Some(v) = f.http {
-                let at = place(v.span());
-                http_at = Some(at);
-                c.http = v.get_ref().parse().map_err(|e| {
-                    at.error(format!(
-                        "http: {:?} is not an address: {e} (write IP:PORT, e.g. 127.0.0.1:9514)",
-                        v.get_ref()
-                    ))
-                })?;
-            }
-            for v in [&f.api_tls_cert, &f.api_tls_key].into_iter().flatten() {
-                api_tls_at = Some(place(v.span()));
-            }
-            c.api_tls_cert = f.api_tls_cert.map(Spanned::into_inner).or(c.api_tls_cert);
-            c.api_tls_key = f.api_tls_key.map(Spanned::into_inner).or(c.api_tls_key);
-            c.state = f.state.unwrap_or(c.state);
-            c.rules = f.rules.unwrap_or(c.rules);
-            c.changes = f.changes.or(c.changes);
-            if let Some(a) = f.alerts {
-                c.alerts = a;
-                alerts_set = true;
-            }
-            c.webhook = f.webhook.or(c.webhook);
-            if let Some(tf) = f.token_file {
+            let place = |span: Range<usize>| {
+                let (line, column) = position(&text, span.start);
+                Place {
+                    file: &file_name,
+                    line,
+                    column,
+                }
+            };
+            let token_file = f.token_file.take();
+            f.apply(&mut c, &mut set, place)?;
+            if let Some(tf) = token_file {
                 let at = place(tf.span());
                 let tf = tf.get_ref();
                 let token = std::fs::read_to_string(tf)
@@ -339,80 +376,33 @@ impl ServeConfig {
                 }
                 c.token = Some(token.trim().into());
             }
-            c.lateness_ms = f.lateness_ms.unwrap_or(c.lateness_ms);
-            c.queue = f.queue.unwrap_or(c.queue).max(1);
-            c.workers = f.workers.unwrap_or(c.workers).clamp(1, 64);
-            c.max_line = f.max_line.unwrap_or(c.max_line).max(256);
-            c.max_connections = f.max_connections.unwrap_or(c.max_connections).max(1);
-            c.max_body = f.max_body.unwrap_or(c.max_body).max(1024);
-            c.idle_timeout_secs = f.idle_timeout_secs.unwrap_or(c.idle_timeout_secs).max(1);
-            c.tls_handshake_timeout_secs = f
-                .tls_handshake_timeout_secs
-                .unwrap_or(c.tls_handshake_timeout_secs)
-                .max(1);
-            c.udp_sockets = f.udp_sockets.unwrap_or(c.udp_sockets).clamp(1, 64);
-            c.udp_recv_buffer = f
-                .udp_recv_buffer
-                .unwrap_or(c.udp_recv_buffer)
-                .clamp(4096, 1 << 30);
-            c.max_devices = f.max_devices.unwrap_or(c.max_devices).max(1);
-            c.max_evidence = f.max_evidence.unwrap_or(c.max_evidence).max(2);
-            c.max_pending = f.max_pending.unwrap_or(c.max_pending).max(1);
-            c.state_cache_mb = f.state_cache_mb.unwrap_or(c.state_cache_mb).max(1);
         }
-        if let Some(v) = &flags.udp {
-            c.udp = listener(v, "--udp", COMMAND_LINE)?;
-        }
-        if let Some(v) = &flags.tcp {
-            c.tcp = listener(v, "--tcp", COMMAND_LINE)?;
-        }
-        if let Some(v) = &flags.tls {
-            tls_at = None;
-            c.tls = listener(v, "--tls", COMMAND_LINE)?;
-        }
-        if let Some(h) = flags.http {
-            http_at = None;
-            c.http = h;
-        }
-        if let Some(secs) = flags.tls_handshake_timeout_secs {
-            c.tls_handshake_timeout_secs = secs.max(1);
-        }
-        c.state = flags.state.clone().unwrap_or(c.state);
-        c.rules = flags.rules.clone().unwrap_or(c.rules);
-        c.changes = flags.changes.clone().or(c.changes);
-        match &flags.alerts {
-            Some(a) => c.alerts = a.clone(),
-            None if !alerts_set => c.alerts = c.state.join("alerts.ndjson"),
-            None => {}
+        flags.apply(&mut c, &mut set)?;
+        if !set.contains_key("alerts") {
+            c.alerts = c.state.join("alerts.ndjson");
         }
         if let Some(t) = env_token.filter(|t| !t.trim().is_empty()) {
             c.token = Some(t.trim().into());
         }
+        let set_at = |key: &str| set.get(key).copied().unwrap_or(COMMAND_LINE);
         if c.tls.is_some() && (c.tls_cert.is_none() || c.tls_key.is_none()) {
-            return Err(tls_at
-                .unwrap_or(COMMAND_LINE)
+            return Err(set_at("tls")
                 .error("tls needs tls_cert and tls_key (PEM files) in the config file"));
         }
         if c.api_tls_cert.is_some() != c.api_tls_key.is_some() {
-            return Err(api_tls_at.unwrap_or(COMMAND_LINE).error(
+            let at = set.get("api_tls_cert").or(set.get("api_tls_key"));
+            return Err(at.copied().unwrap_or(COMMAND_LINE).error(
                 "api_tls_cert and api_tls_key go together: set both to serve the API over HTTPS, or neither",
             ));
         }
         if c.token.is_none() && !c.http.ip().is_loopback() {
-            return Err(http_at.unwrap_or(COMMAND_LINE).error(format!(
+            return Err(set_at("http").error(format!(
                 "refusing to serve the API on {} without a token: set IMAGEWATCH_API_TOKEN or token_file, or bind to a loopback address",
                 c.http
             )));
         }
         Ok(c)
     }
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
 }
 
 #[cfg(test)]
@@ -429,7 +419,6 @@ mod tests {
             (c.max_devices, c.max_evidence, c.state_cache_mb),
             (100_000, 64, 64)
         );
-        assert_eq!(c.tls_handshake_timeout_secs, 10);
 
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("imagewatch.toml");
@@ -451,13 +440,13 @@ mod tests {
         assert_eq!(c.tcp.unwrap().to_string(), "127.0.0.1:7000", "flags win");
         assert_eq!(c.alerts, PathBuf::from("/var/lib/iw/alerts.ndjson"));
         assert_eq!(c.workers, 3);
+        assert_eq!(c.tls_handshake_timeout_secs, 3);
         assert_eq!((c.udp_sockets, c.udp_recv_buffer), (3, 1 << 20));
         assert_eq!(
             (c.max_devices, c.max_evidence, c.state_cache_mb),
             (5000, 16, 32)
         );
         assert_eq!((c.max_pending, c.max_body), (7, 32768));
-        assert_eq!(c.tls_handshake_timeout_secs, 3);
         assert_eq!(c.token.as_ref().map(ApiToken::expose), Some("s3cret"));
         assert!(
             !format!("{c:?}").contains("s3cret"),
@@ -478,13 +467,65 @@ mod tests {
     }
 
     #[test]
-    fn tls_handshake_timeout_from_the_flag() {
-        let flags = Flags {
-            tls_handshake_timeout_secs: Some(2),
+    fn rules_default_to_the_built_in_set_and_a_file_or_flag_names_a_directory() {
+        assert_eq!(ServeConfig::default().rules, None);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("imagewatch.toml");
+        std::fs::write(&file, "rules = \"/etc/iw/rules\"\n").unwrap();
+        let mut flags = Flags {
+            config: Some(file),
             ..Default::default()
         };
         let c = ServeConfig::resolve(&flags, None).unwrap();
-        assert_eq!(c.tls_handshake_timeout_secs, 2);
+        assert_eq!(c.rules, Some(PathBuf::from("/etc/iw/rules")));
+        flags.rules = Some(PathBuf::from("mine"));
+        let c = ServeConfig::resolve(&flags, None).unwrap();
+        assert_eq!(c.rules, Some(PathBuf::from("mine")), "flags win");
+    }
+
+    /// Every bounded key refuses a value past either end at the value's position (no clamping).
+    #[test]
+    fn out_of_range_values_are_errors_where_they_are_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("imagewatch.toml");
+        for (line, says) in [
+            ("workers = 65", "between 1 and 64"),
+            ("queue = 0", "at least 1"),
+            ("max_body = 1023", "at least 1024"),
+            ("idle_timeout_secs = 0", "at least 1"),
+            ("tls_handshake_timeout_secs = 0", "at least 1"),
+            ("udp_recv_buffer = 4095", "between 4096"),
+            ("max_evidence = 1", "at least 2"),
+            ("max_devices = 0", "at least 1"),
+            ("max_pending = 0", "at least 1"),
+            ("max_connections = 0", "at least 1"),
+            ("state_cache_mb = 0", "at least 1"),
+        ] {
+            std::fs::write(&file, format!("udp = \"off\"\n{line}\n")).unwrap();
+            let flags = Flags {
+                config: Some(file.clone()),
+                ..Default::default()
+            };
+            let err = ServeConfig::resolve(&flags, None).unwrap_err();
+            let column = line.find('=').unwrap() + 3;
+            assert_eq!((err.line, err.column), (2, column), "{line}: {err}");
+            assert!(err.reason.contains(line), "{line}: {err}");
+            assert!(err.reason.contains(says), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_bad_flag_is_named_without_a_position() {
+        let flags = Flags {
+            http: Some("localhost".into()),
+            ..Default::default()
+        };
+        let err = ServeConfig::resolve(&flags, None).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("command line: --http: \"localhost\" is not an address"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -30,10 +30,9 @@ pub use config::{Flags, ServeConfig};
 
 use crate::calendar::{ChangeCalendar, Inventory};
 use crate::classify::{Classifier, Focus};
-use crate::config_error::ConfigError;
+use crate::config::{ConfigError, Loaded, RuleSource};
 use crate::correlate::{DeviceMachine, Limits, SequenceRules};
 use crate::pipeline::{Engine, wanted_kinds};
-use crate::replay::load_config;
 use crate::state::{StateError, StateStore, StoreOptions};
 
 use crate::sink::outbox::{Outbox, SinkKind};
@@ -88,9 +87,15 @@ impl Shared {
     /// Re-reads rules and `changes.yaml`; invalid new files keep the old ones and say why.
     pub async fn reload(&self) -> Result<Value, String> {
         let _guard = self.changing.lock().await;
-        let (classifier, sequences, file_calendar) =
-            load_config(&self.config.rules, self.config.changes.as_deref())
-                .map_err(|e| e.to_string())?;
+        let Loaded {
+            classifier,
+            sequences,
+            calendar: file_calendar,
+        } = crate::config::load(
+            &RuleSource::new(self.config.rules.as_deref()),
+            self.config.changes.as_deref(),
+        )
+        .map_err(|e| e.to_string())?;
         let entries = CalendarEntries::open(&self.store).map_err(|e| e.to_string())?;
         let calendar = entries.merged(&file_calendar).map_err(|e| e.to_string())?;
         let summary = json!({
@@ -256,8 +261,14 @@ fn tls_acceptor(cert: &Path, key: &Path) -> Result<tcp::TlsAcceptor, ServeError>
 pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
     // One crypto provider (ring) for TLS in and out; installing twice is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let (classifier, sequences, file_calendar) =
-        load_config(&config.rules, config.changes.as_deref())?;
+    let Loaded {
+        classifier,
+        sequences,
+        calendar: file_calendar,
+    } = crate::config::load(
+        &RuleSource::new(config.rules.as_deref()),
+        config.changes.as_deref(),
+    )?;
     let api_tls = match (&config.api_tls_cert, &config.api_tls_key) {
         (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
         _ => None,

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use imagewatch::classify::{Classifier, SignalKind};
+use imagewatch::classify::SignalKind;
+use imagewatch::config::RuleSource;
 
 const EXTERNAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/external");
 
@@ -92,7 +93,9 @@ const NEVER: &[SignalKind] = &[
 #[test]
 fn real_lines_classify_as_expected() {
     let rules = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/rules"));
-    let classifier = Classifier::load_dir(rules).expect("shipped rules load");
+    let classifier = RuleSource::Dir(rules.to_path_buf())
+        .classifier()
+        .expect("shipped rules load");
     let lines = lines();
     assert!(
         lines.len() > 300,

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use imagewatch::classify::{Classification, Classifier, SignalKind};
+use imagewatch::classify::{Classification, SignalKind};
+use imagewatch::config::RuleSource;
 
 const GEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tools/corpus/gen.py");
 
@@ -189,7 +190,9 @@ fn corpus_args() -> Vec<String> {
 #[test]
 fn generated_corpus_classifies_as_its_templates_say() {
     let rules = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/rules"));
-    let classifier = Classifier::load_dir(rules).expect("shipped rules load");
+    let classifier = RuleSource::Dir(rules.to_path_buf())
+        .classifier()
+        .expect("shipped rules load");
     let dir = tempfile::tempdir().expect("temp dir");
     let status = Command::new("python3")
         .arg(GEN)

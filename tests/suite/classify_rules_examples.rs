@@ -3,10 +3,11 @@
 use std::path::Path;
 
 use imagewatch::classify::Classifier;
+use imagewatch::config::RuleSource;
 
 fn shipped() -> Classifier {
     let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/rules"));
-    match Classifier::load_dir(dir) {
+    match RuleSource::Dir(dir.to_path_buf()).classifier() {
         Ok(c) => c,
         Err(e) => panic!("shipped rules do not load: {e}"),
     }

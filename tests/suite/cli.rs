@@ -103,3 +103,143 @@ fn summary_reports_counts_on_stderr() {
     assert!(err.contains("x.log:2:"), "{err}");
     assert!(out.stdout.is_empty());
 }
+
+/// Every attack and benign scenario's lines in one log (the scenarios' own calendars left out,
+/// so the attacks raise alerts).
+fn scenario_log(dir: &std::path::Path) -> std::path::PathBuf {
+    #[derive(serde::Deserialize)]
+    struct Scenario {
+        lines: String,
+    }
+    let mut paths: Vec<_> = std::fs::read_dir(super::root().join("tests/scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    let mut log = String::new();
+    for path in paths {
+        let s: Scenario = serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        log.push_str(&s.lines);
+    }
+    let file = dir.join("scenarios.log");
+    std::fs::write(&file, log).unwrap();
+    file
+}
+
+/// An installed binary needs no checkout: from a directory without `rules/`, `replay` runs the
+/// built-in rules, and they raise exactly what the shipped rules directory raises.
+#[test]
+fn replay_without_rules_runs_the_built_in_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = scenario_log(tmp.path());
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_imagewatch"))
+            .arg("replay")
+            .args(extra)
+            .arg(&log)
+            .current_dir(&empty)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let built_in = run(&[]);
+    let from_dir = run(&["--rules", super::rules_dir().to_str().unwrap()]);
+    assert!(built_in.lines().count() >= 5, "{built_in}");
+    assert_eq!(built_in, from_dir);
+}
+
+/// `rules export` writes the built-in set as the shipped tree, `rules test` passes on the
+/// export and on the built-in set, and a second export does not overwrite without `--force`.
+#[test]
+fn rules_export_writes_the_shipped_tree_and_rules_test_passes_on_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("my-rules");
+    let out = imagewatch(&["rules", "export", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+
+    let shipped = super::rules_dir();
+    for sub in ["signals", "sequences"] {
+        let names = |root: &std::path::Path| {
+            let mut n: Vec<_> = std::fs::read_dir(root.join(sub))
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            n.sort();
+            n
+        };
+        assert_eq!(names(&dir), names(&shipped), "{sub}/");
+        for name in names(&shipped) {
+            let path = std::path::Path::new(sub).join(&name);
+            assert_eq!(
+                std::fs::read(dir.join(&path)).unwrap(),
+                std::fs::read(shipped.join(&path)).unwrap(),
+                "{}",
+                path.display()
+            );
+        }
+    }
+
+    for args in [
+        &["rules", "test", "--rules", dir.to_str().unwrap()][..],
+        &["rules", "test"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_imagewatch"))
+            .args(args)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?}: {stdout}");
+        assert!(stdout.contains(" 0 failures"), "{args:?}: {stdout}");
+    }
+
+    let cisco = dir.join("signals/cisco_ios.yaml");
+    std::fs::write(&cisco, "customised").unwrap();
+    let again = imagewatch(&["rules", "export", dir.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&cisco).unwrap(), "customised");
+    let forced = imagewatch(&["rules", "export", "--force", dir.to_str().unwrap()]);
+    assert!(forced.status.success(), "{forced:?}");
+    assert_eq!(
+        std::fs::read(&cisco).unwrap(),
+        std::fs::read(shipped.join("signals/cisco_ios.yaml")).unwrap()
+    );
+}
+
+/// A rules directory that is not there is named, with the reason, and no `0:0` position.
+#[test]
+fn missing_rules_directory_is_named_without_a_position() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = tmp.path().join("nope");
+    let log = tmp.path().join("x.log");
+    std::fs::write(&log, "").unwrap();
+    let out = imagewatch(&[
+        "replay",
+        "--rules",
+        rules.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}: cannot read directory: No such file or directory",
+            rules.join("signals").display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains(":0:0"), "{err}");
+}

@@ -340,6 +340,49 @@ const ROWS: &[Row] = &[
         "2:15",
         &["\"250ms\"", "expected a whole number"],
     ),
+    // Out of a key's range: refused where it is written, never clamped.
+    row(
+        "serve: no workers",
+        Serve,
+        "udp = \"off\"\nworkers = 0\n",
+        "2:11",
+        &["workers = 0", "out of range", "between 1 and 64"],
+    ),
+    row(
+        "serve: an empty queue",
+        Serve,
+        "udp = \"off\"\nqueue = 0\n",
+        "2:9",
+        &["queue = 0", "at least 1"],
+    ),
+    row(
+        "serve: too many UDP sockets",
+        Serve,
+        "udp = \"off\"\nudp_sockets = 100000\n",
+        "2:15",
+        &["udp_sockets = 100000", "between 1 and 64"],
+    ),
+    row(
+        "serve: max_line too small",
+        Serve,
+        "udp = \"off\"\nmax_line = 100\n",
+        "2:12",
+        &["max_line = 100", "at least 256"],
+    ),
+    row(
+        "serve: negative lateness",
+        Serve,
+        "udp = \"off\"\nlateness_ms = -5\n",
+        "2:15",
+        &["lateness_ms = -5", "at least 0"],
+    ),
+    row(
+        "serve: UDP receive buffer too large",
+        Serve,
+        "udp = \"off\"\nudp_recv_buffer = 2147483648\n",
+        "2:19",
+        &["udp_recv_buffer", "between 4096 and 1073741824"],
+    ),
 ];
 
 /// Runs the command a row's file goes to; returns (exit code, stderr, the file's name).

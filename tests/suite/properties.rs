@@ -9,6 +9,7 @@ use std::sync::{Arc, LazyLock};
 use bytes::BytesMut;
 use imagewatch::calendar::ChangeCalendar;
 use imagewatch::classify::Classifier;
+use imagewatch::config::RuleSource;
 use imagewatch::correlate::SequenceRules;
 use imagewatch::parse::header::parse_header;
 use imagewatch::pipeline::{DEFAULT_LATENESS, Origin, Pipeline};
@@ -28,8 +29,16 @@ struct Rules {
 }
 
 static RULES: LazyLock<Rules> = LazyLock::new(|| Rules {
-    classifier: Arc::new(Classifier::load_dir(&super::rules_dir()).expect("rules load")),
-    sequences: Arc::new(SequenceRules::load_dir(&super::rules_dir()).expect("sequences load")),
+    classifier: Arc::new(
+        RuleSource::Dir(super::rules_dir())
+            .classifier()
+            .expect("rules load"),
+    ),
+    sequences: Arc::new(
+        RuleSource::Dir(super::rules_dir())
+            .sequences()
+            .expect("sequences load"),
+    ),
 });
 
 /// M1 (rtr-0042, unknown server, no ticket) and B1 (moved to rtr-0043, inside its ticket) in

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use imagewatch::calendar::ChangeCalendar;
-use imagewatch::classify::Classifier;
-use imagewatch::correlate::SequenceRules;
+use imagewatch::config::RuleSource;
 use imagewatch::pipeline::{Origin, Pipeline};
 use imagewatch::source::InputFormat;
 use imagewatch::source::lines::LineReader;
@@ -46,8 +45,12 @@ struct Expected {
 /// Runs lines through a fresh pipeline (temporary state) and returns the last revision of
 /// every alert, in the order the alerts first appeared.
 pub fn run_lines(changes: &str, lines: &str, format: InputFormat) -> Vec<Alert> {
-    let classifier = Classifier::load_dir(&super::rules_dir()).expect("rules load");
-    let sequences = SequenceRules::load_dir(&super::rules_dir()).expect("sequences load");
+    let classifier = RuleSource::Dir(super::rules_dir())
+        .classifier()
+        .expect("rules load");
+    let sequences = RuleSource::Dir(super::rules_dir())
+        .sequences()
+        .expect("sequences load");
     let calendar = ChangeCalendar::from_yaml(changes, "changes.yaml").expect("calendar loads");
     let mut pipeline = Pipeline::new(
         Arc::new(classifier),

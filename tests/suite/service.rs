@@ -71,7 +71,7 @@ pub fn config(dir: &Path) -> ServeConfig {
         tcp: Some("127.0.0.1:0".parse().unwrap()),
         http: "127.0.0.1:0".parse().unwrap(),
         state: dir.join("state"),
-        rules: super::rules_dir(),
+        rules: Some(super::rules_dir()),
         changes: Some(dir.join("changes.yaml")),
         alerts: dir.join("alerts.ndjson"),
         ..ServeConfig::default()
@@ -362,7 +362,7 @@ async fn absence_finding_fires_on_a_quiet_feed() {
     let text = std::fs::read_to_string(&seq).unwrap();
     std::fs::write(&seq, text.replace("within: 24h", "within: 2s")).unwrap();
     let cfg = ServeConfig {
-        rules,
+        rules: Some(rules),
         ..config(tmp.path())
     };
     let running = serve::start(cfg).await.unwrap();
@@ -569,7 +569,7 @@ async fn reload_keeps_old_rules_on_error_and_follows_the_calendar_file() {
     let rules = tmp.path().join("rules");
     copy_dir(&super::rules_dir(), &rules);
     let cfg = ServeConfig {
-        rules: rules.clone(),
+        rules: Some(rules.clone()),
         ..config(tmp.path())
     };
     let running = serve::start(cfg).await.unwrap();

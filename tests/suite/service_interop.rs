@@ -73,7 +73,7 @@ fn config(dir: &Path, changes: PathBuf) -> ServeConfig {
         tls: None,
         http: any_port(),
         state: dir.join("state"),
-        rules: super::rules_dir(),
+        rules: Some(super::rules_dir()),
         changes: Some(changes),
         alerts: dir.join("alerts.ndjson"),
         webhook: None,
