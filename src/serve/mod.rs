@@ -175,6 +175,8 @@ pub struct Running {
     pub http: SocketAddr,
     pub shared: Arc<Shared>,
     stop: CancellationToken,
+    /// Cancelled after the listeners have finished: stops the workers and sinks.
+    drain: CancellationToken,
     listeners: Vec<JoinHandle<()>>,
     workers: Vec<JoinHandle<()>>,
     sinks: Vec<JoinHandle<()>>,
@@ -187,6 +189,7 @@ impl Running {
         for h in self.listeners {
             let _ = h.await;
         }
+        self.drain.cancel();
         for h in self.workers {
             let _ = h.await;
         }
@@ -330,14 +333,18 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         configured: Arc::new(ArcSwap::from_pointee(configured)),
         changing: Mutex::new(()),
     });
+    // Two stops, in order: `stop` ends the listeners and the API; `drain` ends the workers and
+    // sinks once every listener (and every connection's last held message) has handed over
+    // what it had, so a message accepted before the shutdown is processed, not dropped.
     let stop = CancellationToken::new();
+    let drain = CancellationToken::new();
     let workers = engines
         .into_iter()
         .map(|(engine, rx)| {
-            tokio::spawn(worker::run(engine, rx, Arc::clone(&shared), stop.clone()))
+            tokio::spawn(worker::run(engine, rx, Arc::clone(&shared), drain.clone()))
         })
         .collect();
-    let sinks = outbox.spawn(Arc::clone(&metrics), stop.clone());
+    let sinks = outbox.spawn(Arc::clone(&metrics), drain.clone());
     let intake = Intake {
         configured: Arc::clone(&shared.configured),
         metrics: Arc::clone(&metrics),
@@ -454,6 +461,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         http: bound_http,
         shared,
         stop,
+        drain,
         listeners,
         workers,
         sinks,

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::serve::worker::now_ms;
 
@@ -31,10 +32,17 @@ pub async fn tcp(
     let limit = Arc::new(Semaphore::new(intake.limits.max_connections));
     let transport = if tls.is_some() { "tls" } else { "tcp" };
     let intake = Arc::new(intake);
+    // Connections are tracked so the listener finishes only once each has handed over its
+    // last (held) message: the service stops its workers after its listeners.
+    let connections = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => {
+                connections.close();
+                connections.wait().await;
+                return;
+            }
         };
         let (stream, peer) = match accepted {
             Ok(x) => x,
@@ -51,17 +59,19 @@ pub async fn tcp(
         let intake = Arc::clone(&intake);
         let stop = stop.clone();
         let tls = tls.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             intake.metrics.connections.inc();
             match tls {
                 // The handshake has a time limit: a client that connects and never finishes
                 // it would otherwise hold a connection slot for good.
-                Some(acceptor) => match tokio::time::timeout(
-                    intake.limits.tls_handshake_timeout,
-                    acceptor.accept(stream),
-                )
-                .await
-                {
+                Some(acceptor) => match tokio::select! {
+                    r = tokio::time::timeout(
+                        intake.limits.tls_handshake_timeout,
+                        acceptor.accept(stream),
+                    ) => r,
+                    // A handshake still under way when the service stops has sent nothing yet.
+                    _ = stop.cancelled() => Ok(Err(std::io::Error::other("service stopping"))),
+                } {
                     Ok(Ok(s)) => connection(s, peer, transport, &intake, &stop).await,
                     Ok(Err(e)) => tracing::warn!(%peer, error = %e, "TLS handshake failed."),
                     Err(_) => {

@@ -168,3 +168,44 @@ async fn multi_line_banner_alerts_the_same_through_every_input() {
         assert_eq!(comparable(got), want, "{how:?} differs from replay");
     }
 }
+
+/// A stream listener holds a message until it knows no continuation follows. A shutdown in
+/// that moment must still hand the held message to the engine: the service stops its workers
+/// only after every connection has passed on what it held. (Before, the workers could stop
+/// first and the restart banner, with the version that makes the finding, was lost.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_held_at_shutdown_is_still_processed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let running = serve::start(ServeConfig {
+        lateness_ms: 0,
+        ..config(tmp.path())
+    })
+    .await
+    .expect("the service starts");
+    let alerts_file = running.shared.config.alerts.clone();
+    let mut tcp = tokio::net::TcpStream::connect(running.tcp.unwrap())
+        .await
+        .unwrap();
+    send(&mut tcp, &stream(), Transport::LfTcp).await;
+    // Once the three messages before it have been handed on, the banner is held for its
+    // continuation wait (100 ms): stop the service then.
+    let metrics = format!("http://{}/metrics", running.http);
+    let handed = eventually(Duration::from_secs(5), async || {
+        let text = reqwest::get(&metrics).await.ok()?.text().await.ok()?;
+        text.lines()
+            .any(|l| l == "imagewatch_lines_received_total{transport=\"tcp\"} 3")
+            .then_some(())
+    })
+    .await;
+    assert!(handed.is_some(), "the first three messages arrive");
+    running.shutdown().await;
+    let alerts = file_alerts(&alerts_file);
+    assert!(
+        alerts.iter().any(|a| a["rule_id"] == "t1601.image_replaced"
+            && a["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("booted 15.7(3)M7"))),
+        "{alerts:#?}"
+    );
+    drop(tcp);
+}
