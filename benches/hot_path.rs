@@ -14,14 +14,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use imagewatch::calendar::ChangeCalendar;
-use imagewatch::classify::Classifier;
-use imagewatch::config::RuleSource;
-use imagewatch::correlate::SequenceRules;
-use imagewatch::pipeline::{DEFAULT_LATENESS, Engine, Extractor, Origin, Receipt, wanted_kinds};
-use imagewatch::source::{self, Framed, InputFormat, StampCache};
-use imagewatch::state::StateStore;
-use imagewatch::suppress::Alert;
+use imagewatch::Alert;
+use imagewatch::ChangeCalendar;
+use imagewatch::Classifier;
+use imagewatch::RuleSource;
+use imagewatch::SequenceRules;
+use imagewatch::StateStore;
+use imagewatch::{DEFAULT_LATENESS, Engine, Extractor, Origin, Receipt, wanted_kinds};
+use imagewatch::{Framed, InputFormat, StampCache};
 
 const RULES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rules");
 
@@ -74,7 +74,7 @@ fn prefilter_frame(c: &mut Criterion, l: &Loaded) {
     let mut cache = StampCache::default();
     g.bench_function("noise", |b| {
         b.iter(
-            || match source::frame(black_box(NOISE), InputFormat::Auto, &mut cache) {
+            || match imagewatch::frame(black_box(NOISE), InputFormat::Auto, &mut cache) {
                 Framed::Text { message, .. } => l.classifier.may_match(message),
                 _ => unreachable!("a collector-prefixed line"),
             },

@@ -21,16 +21,33 @@
 //! - [`config`]: rules (built in or a directory) and the calendar loaded for `replay` and
 //!   `serve`; the located error of every user-written file.
 
-pub mod calendar;
-pub mod classify;
-pub mod config;
-pub mod correlate;
-pub mod parse;
-pub mod pipeline;
+mod calendar;
+mod classify;
+mod config;
+mod correlate;
+mod parse;
+mod pipeline;
 pub mod replay;
 pub mod serve;
-pub mod sink;
-pub mod source;
-pub mod state;
-pub mod suppress;
-pub mod time;
+mod sink;
+mod source;
+mod state;
+mod suppress;
+mod time;
+
+// What the binary, the integration tests, the benchmarks and the fuzz targets use; everything
+// else is crate-private, so the compiler reports what nothing calls.
+pub use calendar::{ChangeCalendar, canonical_host};
+pub use classify::rules::{RawExamples, RawFile};
+pub use classify::{Classification, Classifier, Signal, SignalFields, SignalKind};
+pub use config::{ConfigError, Loaded, RuleSource, export_builtin_rules, load as load_config};
+pub use correlate::{DEFAULT_MAX_DEVICES, Limits, SequenceRules};
+pub use parse::parse_header;
+pub use pipeline::{DEFAULT_LATENESS, Engine, Extractor, Origin, Pipeline, Receipt, wanted_kinds};
+pub use source::framing::SyslogFramer;
+pub use source::lines::{LineReader, MAX_LINE};
+pub use source::ndjson::{arrival_hint, decode as decode_ndjson};
+pub use source::{Framed, InputFormat, StampCache, decode_message, frame};
+pub use state::{DEFAULT_CACHE_BYTES, StateStore, StoreOptions};
+pub use suppress::Alert;
+pub use time::{Millis, SECOND, parse_rfc3339};

@@ -4,10 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use imagewatch::config::{self, RuleSource, builtin};
 use imagewatch::replay::{self, ReplayOptions};
 use imagewatch::serve::{self, Flags, ServeConfig};
-use imagewatch::source::InputFormat;
+use imagewatch::{InputFormat, Loaded, RuleSource};
 
 #[derive(Parser)]
 #[command(
@@ -45,7 +44,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
         format: InputFormat,
         /// Device machines held in memory; idle ones past it wait in the state store.
-        #[arg(long, default_value_t = imagewatch::correlate::DEFAULT_MAX_DEVICES)]
+        #[arg(long, default_value_t = imagewatch::DEFAULT_MAX_DEVICES)]
         max_devices: usize,
         /// Files to read; `-` is stdin.
         #[arg(required = true)]
@@ -188,11 +187,11 @@ async fn wait_for_stop(running: &serve::Running) {
 }
 
 fn rules_test(rules: &RuleSource) -> ExitCode {
-    let config::Loaded {
+    let Loaded {
         classifier,
         sequences,
         ..
-    } = match config::load(rules, None) {
+    } = match imagewatch::load_config(rules, None) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -218,7 +217,7 @@ fn rules_test(rules: &RuleSource) -> ExitCode {
 }
 
 fn rules_export(dir: &std::path::Path, force: bool) -> ExitCode {
-    match builtin::export(dir, force) {
+    match imagewatch::export_builtin_rules(dir, force) {
         Ok(written) => {
             println!(
                 "{} rule files written to {}; use them with --rules {}",

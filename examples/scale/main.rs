@@ -25,14 +25,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use imagewatch::calendar::ChangeCalendar;
-use imagewatch::classify::{Signal, SignalFields, SignalKind};
-use imagewatch::config::RuleSource;
-use imagewatch::correlate::Limits;
-use imagewatch::pipeline::Engine;
-use imagewatch::state::{StateStore, StoreOptions};
-use imagewatch::suppress::Alert;
-use imagewatch::time::Millis;
+use imagewatch::Alert;
+use imagewatch::ChangeCalendar;
+use imagewatch::Engine;
+use imagewatch::Limits;
+use imagewatch::Millis;
+use imagewatch::RuleSource;
+use imagewatch::{Signal, SignalFields, SignalKind};
+use imagewatch::{StateStore, StoreOptions};
 
 /// The service's reorder delay (`lateness_ms`): signals wait this long for earlier lines.
 const LATENESS: Millis = 250;
@@ -114,16 +114,8 @@ fn main() {
     let state: String = arg(&args, "--state", String::new());
     let n: u64 = arg(&args, "--devices", 1_000_000);
     let pending_every: u64 = arg(&args, "--pending-every", 20);
-    let max_devices: usize = arg(
-        &args,
-        "--max-devices",
-        imagewatch::correlate::DEFAULT_MAX_DEVICES,
-    );
-    let cache_mb: u64 = arg(
-        &args,
-        "--cache-mb",
-        imagewatch::state::DEFAULT_CACHE_BYTES >> 20,
-    );
+    let max_devices: usize = arg(&args, "--max-devices", imagewatch::DEFAULT_MAX_DEVICES);
+    let cache_mb: u64 = arg(&args, "--cache-mb", imagewatch::DEFAULT_CACHE_BYTES >> 20);
     let touch: u64 = arg(&args, "--touch", 20_000);
     let rules_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
     let rules = Arc::new(

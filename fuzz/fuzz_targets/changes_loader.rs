@@ -4,7 +4,7 @@
 
 #![no_main]
 
-use imagewatch::calendar::ChangeCalendar;
+use imagewatch::ChangeCalendar;
 use libfuzzer_sys::fuzz_target;
 
 /// 2026-06-01T00:00:00Z.

@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use imagewatch::classify::Classifier;
+use imagewatch::Classifier;
 
 /// The shipped signal rule files, as (name, text), in file-name order, as the loader reads them.
 pub const SIGNAL_FILES: [(&str, &str); 7] = [

@@ -6,9 +6,9 @@
 
 #![no_main]
 
-use imagewatch::parse::header::parse_header;
-use imagewatch::source::lines::{LineReader, MAX_LINE};
-use imagewatch::source::{self, Framed, InputFormat, StampCache, ndjson};
+use imagewatch::parse_header;
+use imagewatch::{LineReader, MAX_LINE};
+use imagewatch::{Framed, InputFormat, StampCache};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
@@ -29,18 +29,18 @@ fn text_stages(text: &str, reference: i64) {
 }
 
 fn line_stages(line: &[u8], format: InputFormat, cache: &mut StampCache) {
-    match source::frame(line, format, cache) {
+    match imagewatch::frame(line, format, cache) {
         Framed::Blank => {}
         Framed::Text {
             arrival, message, ..
         } => {
-            let text = source::decode_message(message);
+            let text = imagewatch::decode_message(message);
             text_stages(&text, arrival.unwrap_or(NOW));
         }
         Framed::Json(raw) => {
-            let _ = ndjson::arrival_hint(raw);
-            if let Ok(rec) = ndjson::decode(raw) {
-                let text = source::decode_message(rec.message.as_bytes());
+            let _ = imagewatch::arrival_hint(raw);
+            if let Ok(rec) = imagewatch::decode_ndjson(raw) {
+                let text = imagewatch::decode_message(rec.message.as_bytes());
                 text_stages(&text, rec.arrival.unwrap_or(NOW));
             }
         }

@@ -5,7 +5,7 @@
 #![no_main]
 
 use bytes::BytesMut;
-use imagewatch::source::framing::SyslogFramer;
+use imagewatch::SyslogFramer;
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::Decoder;
 

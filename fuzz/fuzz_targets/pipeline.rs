@@ -5,13 +5,13 @@
 
 use std::sync::{Arc, LazyLock};
 
-use imagewatch::calendar::ChangeCalendar;
-use imagewatch::classify::Classifier;
-use imagewatch::correlate::SequenceRules;
-use imagewatch::pipeline::{Origin, Pipeline};
-use imagewatch::source::InputFormat;
-use imagewatch::source::lines::LineReader;
-use imagewatch::state::StateStore;
+use imagewatch::ChangeCalendar;
+use imagewatch::Classifier;
+use imagewatch::SequenceRules;
+use imagewatch::{Origin, Pipeline};
+use imagewatch::InputFormat;
+use imagewatch::LineReader;
+use imagewatch::StateStore;
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]

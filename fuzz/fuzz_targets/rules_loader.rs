@@ -3,8 +3,8 @@
 
 #![no_main]
 
-use imagewatch::classify::Classifier;
-use imagewatch::correlate::SequenceRules;
+use imagewatch::Classifier;
+use imagewatch::SequenceRules;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,6 +21,6 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(rules) = SequenceRules::from_sources(&files) {
-        let _ = imagewatch::pipeline::wanted_kinds(&rules);
+        let _ = imagewatch::wanted_kinds(&rules);
     }
 });

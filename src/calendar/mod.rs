@@ -24,7 +24,7 @@ use std::path::Path;
 use jiff::tz::TimeZone;
 
 pub use device_id::{canonical_host, name_key};
-pub use inventory::{Inventory, InventoryDevice};
+pub use inventory::Inventory;
 pub use ticket::ChangeTicket;
 pub use window::MaintenanceWindow;
 

@@ -7,13 +7,12 @@
 //! - [`examples`]: the rule files' example lines, checked through the whole classifier.
 //! - `prefilter`: the literal automaton every input line goes through.
 
-pub mod classifier;
+pub(crate) mod classifier;
 mod compile;
-pub mod examples;
+pub(crate) mod examples;
 mod prefilter;
-pub mod rules;
-pub mod signal;
+pub(crate) mod rules;
+pub(crate) mod signal;
 
 pub use classifier::{Classifier, Focus};
-pub use examples::ExampleFailure;
 pub use signal::{Classification, Signal, SignalFields, SignalKind};

@@ -7,9 +7,10 @@
 //!
 //! The service's own settings (listeners, limits) are `serve::config`.
 
-pub mod builtin;
-pub mod error;
-pub mod loader;
+mod builtin;
+pub(crate) mod error;
+mod loader;
 
+pub use builtin::export as export_builtin_rules;
 pub use error::ConfigError;
-pub use loader::{Loaded, RuleKind, RuleSource, load};
+pub use loader::{Loaded, RuleSource, load};

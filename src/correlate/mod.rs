@@ -1,19 +1,19 @@
 //! Correlate stage: per-device state machines over signals, driven by sequence rules and event
 //! time. Synchronous and free of I/O, so that `replay`, `serve` and the tests share it exactly.
 
-pub mod finding;
-pub mod machine;
-pub mod resident;
-pub mod sequence;
-pub mod summary;
-pub mod version;
+pub(crate) mod finding;
+pub(crate) mod machine;
+pub(crate) mod resident;
+pub(crate) mod sequence;
+pub(crate) mod summary;
+pub(crate) mod version;
 
 use std::collections::{BTreeSet, HashMap};
 
 use resident::Resident;
 use std::sync::Arc;
 
-pub use finding::{Evidence, Facts, Finding};
+pub use finding::Finding;
 pub use machine::{
     Baseline, BaselineSource, DEFAULT_MAX_EVIDENCE, DEFAULT_MAX_PENDING, DeviceMachine,
 };

@@ -49,10 +49,6 @@ impl Resident {
         self.slots.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
-    }
-
     pub fn get(&self, id: &str) -> Option<&DeviceMachine> {
         self.slots.get(id).map(|s| &s.machine)
     }

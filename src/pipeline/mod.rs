@@ -5,16 +5,16 @@
 //! written back in the order [`write_back`] keeps. `replay` runs both in one thread ([`Pipeline`]);
 //! the service runs extractors in its listeners and engines in device-sharded workers.
 
-pub mod engine;
-pub mod extract;
-pub mod reorder;
-pub mod write_back;
+pub(crate) mod engine;
+pub(crate) mod extract;
+pub(crate) mod reorder;
+pub(crate) mod write_back;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub use engine::{AlertHook, Engine};
-pub use extract::{CLOCK_TOLERANCE, Extracted, Extractor, Receipt};
+pub use engine::Engine;
+pub use extract::{Extractor, Receipt};
 
 use crate::calendar::ChangeCalendar;
 use crate::classify::{Classifier, SignalKind};

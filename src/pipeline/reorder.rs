@@ -92,10 +92,12 @@ impl ReorderBuffer {
         self.waiting.last_key_value().map(|(k, _)| k.0)
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.waiting.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.waiting.is_empty()
     }

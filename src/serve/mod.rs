@@ -7,13 +7,13 @@
 //! [`start`] binds everything (port 0 works, for tests) and returns a [`Running`] handle;
 //! the binary waits for a signal and calls [`Running::shutdown`].
 
-pub mod api;
-pub mod api_error;
-pub mod calendar_api;
-pub mod config;
-pub mod https;
+pub(crate) mod api;
+pub(crate) mod api_error;
+pub(crate) mod calendar_api;
+mod config;
+pub(crate) mod https;
 pub mod telemetry;
-pub mod worker;
+pub(crate) mod worker;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -60,25 +60,25 @@ pub enum ServeError {
 }
 
 /// Rules and calendar as loaded, swapped whole on reload.
-pub struct Configured {
-    pub classifier: Arc<Classifier>,
-    pub sequences: Arc<SequenceRules>,
-    pub file_calendar: Arc<ChangeCalendar>,
-    pub calendar: Arc<ChangeCalendar>,
-    pub inventory: Arc<Inventory>,
+pub(crate) struct Configured {
+    pub(crate) classifier: Arc<Classifier>,
+    pub(crate) sequences: Arc<SequenceRules>,
+    pub(crate) file_calendar: Arc<ChangeCalendar>,
+    pub(crate) calendar: Arc<ChangeCalendar>,
+    pub(crate) inventory: Arc<Inventory>,
     /// The classifier narrowed to the kinds the sequences use, for every listener.
-    pub focus: Arc<Focus>,
+    pub(crate) focus: Arc<Focus>,
 }
 
 /// What every task of the service shares.
 pub struct Shared {
     pub config: ServeConfig,
     pub metrics: Arc<Metrics>,
-    pub store: StateStore,
-    pub outbox: Outbox,
-    pub workers: Vec<mpsc::Sender<Job>>,
+    pub(crate) store: StateStore,
+    pub(crate) outbox: Outbox,
+    pub(crate) workers: Vec<mpsc::Sender<Job>>,
     /// Shared with the listeners' [`Intake`], which follow reloads.
-    pub configured: Arc<ArcSwap<Configured>>,
+    pub(crate) configured: Arc<ArcSwap<Configured>>,
     /// Serialises reloads and calendar changes.
     changing: Mutex<()>,
 }
@@ -119,7 +119,7 @@ impl Shared {
     }
 
     /// Rebuilds the calendar after a ticket or window changed through the API.
-    pub async fn apply_calendar(&self) -> Result<(), String> {
+    pub(crate) async fn apply_calendar(&self) -> Result<(), String> {
         let _guard = self.changing.lock().await;
         let current = self.configured.load_full();
         let entries = CalendarEntries::open(&self.store).map_err(|e| e.to_string())?;
@@ -205,7 +205,7 @@ impl Running {
 
 /// A view of a device for the API: baseline, running version, pending sequences with their
 /// evidence, recent signals, open alerts.
-pub fn device_view(m: &DeviceMachine) -> Value {
+pub(crate) fn device_view(m: &DeviceMachine) -> Value {
     let pending: Vec<Value> = m
         .instances
         .iter()

@@ -2,7 +2,7 @@
 //! [`outbox`] first and delivers it from there to the [`ndjson_file`] and [`webhook`] sinks;
 //! `replay` writes alerts to standard output ([`stdout`]).
 
-pub mod ndjson_file;
-pub mod outbox;
-pub mod stdout;
-pub mod webhook;
+pub(crate) mod ndjson_file;
+pub(crate) mod outbox;
+pub(crate) mod stdout;
+pub(crate) mod webhook;

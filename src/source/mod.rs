@@ -6,14 +6,14 @@
 //! RSYSLOG_FileFormat), NDJSON from Filebeat / Elastic Agent (ECS), or a raw syslog message
 //! (wire form, rsyslog traditional).
 
-pub mod continuation;
-pub mod framing;
-pub mod lines;
-pub mod listener;
-pub mod ndjson;
+pub(crate) mod continuation;
+pub(crate) mod framing;
+pub(crate) mod lines;
+pub(crate) mod listener;
+pub(crate) mod ndjson;
 mod recv;
-pub mod tcp;
-pub mod udp;
+pub(crate) mod tcp;
+pub(crate) mod udp;
 
 use std::borrow::Cow;
 

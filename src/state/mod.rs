@@ -379,10 +379,6 @@ impl StateStore {
         }
     }
 
-    pub fn alert_count(&self) -> usize {
-        self.alerts.len()
-    }
-
     pub fn put_clock(&self, clock: &Clock) -> Result<(), StateError> {
         self.meta.insert("clock", Self::encode(clock))?;
         Ok(())

@@ -315,7 +315,7 @@ pub fn alert(finding: &Finding, verdict: Verdict) -> Alert {
 mod tests {
     use super::*;
     use crate::classify::SignalKind;
-    use crate::correlate::{Evidence, Facts};
+    use crate::correlate::finding::{Evidence, Facts};
     use crate::time::parse_rfc3339;
 
     const CAL: &str = r#"

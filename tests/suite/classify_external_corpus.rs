@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use imagewatch::classify::SignalKind;
-use imagewatch::config::RuleSource;
+use imagewatch::RuleSource;
+use imagewatch::SignalKind;
 
 const EXTERNAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/external");
 

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use imagewatch::classify::{Classification, SignalKind};
-use imagewatch::config::RuleSource;
+use imagewatch::RuleSource;
+use imagewatch::{Classification, SignalKind};
 
 const GEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tools/corpus/gen.py");
 

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use imagewatch::classify::Classifier;
-use imagewatch::config::RuleSource;
+use imagewatch::Classifier;
+use imagewatch::RuleSource;
 
 fn shipped() -> Classifier {
     let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/rules"));
@@ -26,7 +26,7 @@ fn shipped_examples_hold() {
 /// Enough examples per rule, each a whole syslog line with its header.
 #[test]
 fn shipped_examples_are_plentiful_and_whole_lines() {
-    use imagewatch::classify::rules::{RawExamples, RawFile};
+    use imagewatch::{RawExamples, RawFile};
 
     let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/signals"));
     let mut rules = 0usize;

@@ -7,18 +7,18 @@
 use std::sync::{Arc, LazyLock};
 
 use bytes::BytesMut;
-use imagewatch::calendar::ChangeCalendar;
-use imagewatch::classify::Classifier;
-use imagewatch::config::RuleSource;
-use imagewatch::correlate::SequenceRules;
-use imagewatch::parse::header::parse_header;
-use imagewatch::pipeline::{DEFAULT_LATENESS, Origin, Pipeline};
-use imagewatch::source::framing::SyslogFramer;
-use imagewatch::source::lines::LineReader;
-use imagewatch::source::{self, Framed, InputFormat, StampCache, ndjson};
-use imagewatch::state::StateStore;
-use imagewatch::suppress::Alert;
-use imagewatch::time::{SECOND, parse_rfc3339};
+use imagewatch::Alert;
+use imagewatch::ChangeCalendar;
+use imagewatch::Classifier;
+use imagewatch::LineReader;
+use imagewatch::RuleSource;
+use imagewatch::SequenceRules;
+use imagewatch::StateStore;
+use imagewatch::SyslogFramer;
+use imagewatch::parse_header;
+use imagewatch::{DEFAULT_LATENESS, Origin, Pipeline};
+use imagewatch::{Framed, InputFormat, StampCache};
+use imagewatch::{SECOND, parse_rfc3339};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use tokio_util::codec::Decoder;
@@ -211,12 +211,12 @@ fn every_stage(input: &[u8], reference: i64, cuts: &[usize]) {
         let mut cache = StampCache::default();
         while let Some(m) = reader.next_message().expect("a slice reads") {
             for format in [InputFormat::Auto, InputFormat::Syslog, InputFormat::Ndjson] {
-                match source::frame(m.bytes, format, &mut cache) {
+                match imagewatch::frame(m.bytes, format, &mut cache) {
                     Framed::Blank => {}
                     Framed::Text {
                         arrival, message, ..
                     } => {
-                        let text = source::decode_message(message);
+                        let text = imagewatch::decode_message(message);
                         let header = parse_header(&text, arrival.unwrap_or(reference));
                         let _ = header.body.len();
                         if classifier.may_match(text.as_bytes()) {
@@ -224,8 +224,8 @@ fn every_stage(input: &[u8], reference: i64, cuts: &[usize]) {
                         }
                     }
                     Framed::Json(raw) => {
-                        let _ = ndjson::arrival_hint(raw);
-                        if let Ok(rec) = ndjson::decode(raw) {
+                        let _ = imagewatch::arrival_hint(raw);
+                        if let Ok(rec) = imagewatch::decode_ndjson(raw) {
                             let _ = parse_header(&rec.message, rec.arrival.unwrap_or(reference));
                             let _ = classifier.classify(&rec.message);
                         }
@@ -234,7 +234,7 @@ fn every_stage(input: &[u8], reference: i64, cuts: &[usize]) {
             }
         }
     }
-    let _ = ndjson::decode(input);
+    let _ = imagewatch::decode_ndjson(input);
     // The stream framer, with the input split into the chosen reads.
     let mut framer = SyslogFramer::new(64);
     let mut buf = BytesMut::new();

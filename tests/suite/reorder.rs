@@ -9,7 +9,7 @@ fn replay(dir: &std::path::Path, input: &std::path::Path) -> Vec<String> {
 
 /// Arrival time (ms) of a collector-prefixed line.
 fn arrival(line: &str) -> i64 {
-    imagewatch::time::parse_rfc3339(line.split(' ').next().unwrap()).unwrap()
+    imagewatch::parse_rfc3339(line.split(' ').next().unwrap()).unwrap()
 }
 
 #[test]

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use imagewatch::calendar::ChangeCalendar;
-use imagewatch::config::RuleSource;
-use imagewatch::pipeline::{Origin, Pipeline};
-use imagewatch::source::InputFormat;
-use imagewatch::source::lines::LineReader;
-use imagewatch::state::StateStore;
-use imagewatch::suppress::Alert;
+use imagewatch::Alert;
+use imagewatch::ChangeCalendar;
+use imagewatch::InputFormat;
+use imagewatch::LineReader;
+use imagewatch::RuleSource;
+use imagewatch::StateStore;
+use imagewatch::{Origin, Pipeline};
 use serde::Deserialize;
 
 #[derive(Deserialize)]

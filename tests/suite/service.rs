@@ -551,7 +551,7 @@ async fn sigterm_exits_zero_and_a_second_instance_is_refused() {
         .expect("signals processed");
     let status = terminate(&mut a.child);
     assert_eq!(status.code(), Some(0), "SIGTERM exits 0");
-    let store = imagewatch::state::StateStore::open(&tmp.path().join("state")).unwrap();
+    let store = imagewatch::StateStore::open(&tmp.path().join("state")).unwrap();
     let dev = store
         .devices()
         .unwrap()
