@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use jiff::tz::TimeZone;
 use serde_saphyr::Spanned;
 
-use super::device_id::{ip_form, name_key, without_routing_engine};
+use super::device_id::{canonical_host, ip_form, name_key, without_routing_engine};
 use super::parse_zone;
 use super::raw::{RawInventoryDevice, Text};
 use crate::config::ConfigError;
@@ -58,6 +58,16 @@ impl Inventory {
     /// spelling) and are never suffix-stripped.
     pub fn resolve(&self, name: &str) -> Option<&str> {
         self.resolve_device(name).map(|d| d.device.as_str())
+    }
+
+    /// The device id a name or address stands for: its inventory entry's name, else the
+    /// canonical form of a host the inventory does not know. Every place that turns a name
+    /// into a device id (lines, API paths and filters) goes through here.
+    pub fn device_id(&self, name: &str) -> String {
+        match self.resolve(name) {
+            Some(device) => device.to_owned(),
+            None => canonical_host(name),
+        }
     }
 
     /// The entry any name or address resolves to (see [`Inventory::resolve`]).

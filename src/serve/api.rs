@@ -157,6 +157,10 @@ async fn alerts(State(shared): State<Arc<Shared>>, ApiQuery(q): ApiQuery<AlertQu
         other => other.flatten(),
     };
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let device = q
+        .device
+        .as_deref()
+        .map(|d| shared.configured.load().inventory.device_id(d));
     let mut seen = HashSet::new();
     let mut out: Vec<Alert> = Vec::new();
     let mut next = None;
@@ -170,10 +174,7 @@ async fn alerts(State(shared): State<Arc<Shared>>, ApiQuery(q): ApiQuery<AlertQu
         };
         let first = parse_rfc3339(&alert.first_seen).unwrap_or(0);
         let last = parse_rfc3339(&alert.last_seen).unwrap_or(0);
-        let keep = q
-            .device
-            .as_ref()
-            .is_none_or(|d| d.eq_ignore_ascii_case(&alert.device))
+        let keep = device.as_ref().is_none_or(|d| *d == alert.device)
             && since.is_none_or(|s| last >= s)
             && until.is_none_or(|u| first <= u)
             && min_severity.is_none_or(|m| alert.severity >= m)
@@ -234,16 +235,9 @@ fn summary(v: &Value) -> Value {
 /// One device, read from the state store (the workers write every change there first).
 async fn device(State(shared): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
     let store = shared.store.clone();
-    let key = id.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        let lower = key.to_ascii_lowercase();
-        match store.device(&lower)? {
-            Some(m) => Ok(Some(m)),
-            None if lower != key => store.device(&key),
-            None => Ok(None),
-        }
-    })
-    .await;
+    // An alias, an address or a domain-qualified name finds the device as a line would.
+    let key = shared.configured.load().inventory.device_id(&id);
+    let found = tokio::task::spawn_blocking(move || store.device(&key)).await;
     match found {
         Ok(Ok(Some(m))) => Json(device_view(&m)).into_response(),
         Ok(Ok(None)) => error(StatusCode::NOT_FOUND, format!("no device {id:?}")),

@@ -705,6 +705,21 @@ async fn evicted_devices_still_alert_and_the_api_pages_them() {
         .unwrap();
     assert_eq!(v["running"], "15.7(3)M9");
     assert_eq!(v["baseline"]["version"], "15.6(3)M9");
+    // The API names devices as lines do: by an inventory alias (its address) or a
+    // domain-qualified name, through the one device-id function.
+    for name in ["10.64.0.91", "edge-0091.example.net", "EDGE-0091."] {
+        let v: Value = reqwest::get(format!("http://{http}/api/v1/devices/{name}"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["device"], "edge-0091", "{name}: {v}");
+        let a = wait_alerts(http, &format!("device={name}"), Duration::from_secs(1))
+            .await
+            .unwrap_or_default();
+        assert_eq!(a.len(), 1, "alerts?device={name}: {a:?}");
+    }
 
     let metrics = reqwest::get(format!("http://{http}/metrics"))
         .await
