@@ -33,6 +33,7 @@ mod sink;
 mod source;
 mod state;
 mod suppress;
+pub mod telemetry;
 mod time;
 
 // What the binary, the integration tests, the benchmarks and the fuzz targets use; everything

@@ -78,6 +78,11 @@ fn utc_in_known_hour(text: &str) -> Option<Millis> {
     Some(hour + minute * MINUTE + second * SECOND + millis)
 }
 
+/// The wall clock now: the arrival time of what the service receives.
+pub fn now_ms() -> Millis {
+    jiff::Timestamp::now().as_millisecond()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,3 +14,20 @@ mod loader;
 pub use builtin::export as export_builtin_rules;
 pub use error::ConfigError;
 pub use loader::{Loaded, RuleSource, load};
+
+use std::sync::Arc;
+
+use crate::calendar::{ChangeCalendar, Inventory};
+use crate::classify::{Classifier, Focus};
+use crate::correlate::SequenceRules;
+
+/// Rules and calendar as loaded, swapped whole on reload.
+pub struct Configured {
+    pub classifier: Arc<Classifier>,
+    pub sequences: Arc<SequenceRules>,
+    pub file_calendar: Arc<ChangeCalendar>,
+    pub calendar: Arc<ChangeCalendar>,
+    pub inventory: Arc<Inventory>,
+    /// The classifier narrowed to the kinds the sequences use, for every listener.
+    pub focus: Arc<Focus>,
+}

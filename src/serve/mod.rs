@@ -12,7 +12,6 @@ pub(crate) mod api_error;
 pub(crate) mod calendar_api;
 mod config;
 pub(crate) mod https;
-pub mod telemetry;
 pub(crate) mod worker;
 
 use std::net::SocketAddr;
@@ -28,10 +27,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{Flags, ServeConfig};
 
-use crate::calendar::{ChangeCalendar, Inventory};
-use crate::classify::{Classifier, Focus};
 use crate::config::{ConfigError, Loaded, RuleSource};
-use crate::correlate::{DeviceMachine, Limits, SequenceRules};
+use crate::correlate::{DeviceMachine, Limits};
 use crate::pipeline::{Engine, wanted_kinds};
 use crate::state::{StateError, StateStore, StoreOptions};
 
@@ -39,9 +36,10 @@ use crate::sink::outbox::{Outbox, SinkKind};
 use crate::source::listener::{Intake, ListenerLimits};
 use crate::source::{tcp, udp};
 
+use crate::config::Configured;
+use crate::source::{Job, shard};
+use crate::telemetry::Metrics;
 use calendar_api::CalendarEntries;
-use telemetry::Metrics;
-use worker::Job;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -57,17 +55,6 @@ pub enum ServeError {
     },
     #[error("TLS: {0}")]
     Tls(String),
-}
-
-/// Rules and calendar as loaded, swapped whole on reload.
-pub(crate) struct Configured {
-    pub(crate) classifier: Arc<Classifier>,
-    pub(crate) sequences: Arc<SequenceRules>,
-    pub(crate) file_calendar: Arc<ChangeCalendar>,
-    pub(crate) calendar: Arc<ChangeCalendar>,
-    pub(crate) inventory: Arc<Inventory>,
-    /// The classifier narrowed to the kinds the sequences use, for every listener.
-    pub(crate) focus: Arc<Focus>,
 }
 
 /// What every task of the service shares.
@@ -297,7 +284,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
     let mut engines = Vec::with_capacity(n);
     for idx in 0..n {
         let (tx, rx) = mpsc::channel(config.queue);
-        let owns = move |d: &str| worker::shard(d, n) == idx;
+        let owns = move |d: &str| shard(d, n) == idx;
         let mut engine = Engine::new(
             Arc::clone(&sequences),
             Arc::clone(&calendar),

@@ -7,35 +7,16 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::calendar::ChangeCalendar;
-use crate::classify::Signal;
-use crate::correlate::SequenceRules;
 use crate::pipeline::Engine;
+use crate::source::Job;
 use crate::suppress::Alert;
+use crate::time::now_ms;
 
 use super::Shared;
-use super::telemetry::TransportLabel;
+use crate::telemetry::TransportLabel;
 
 /// How often a worker looks at the clock.
 pub const TICK: Duration = Duration::from_millis(50);
-
-pub enum Job {
-    /// A signal and the transport it came by.
-    Signal(Box<Signal>, &'static str),
-    Reconfigure(Arc<SequenceRules>, Arc<ChangeCalendar>),
-    /// Answered once everything sent before it has been processed and stored.
-    Sync(oneshot::Sender<()>),
-}
-
-/// Which worker owns a device. XXH3-64 of the device id, the fixed hash fingerprints use:
-/// sharding is not stored, but a fixed hash keeps it the same on every build.
-pub fn shard(device: &str, workers: usize) -> usize {
-    (xxhash_rust::xxh3::xxh3_64(device.as_bytes()) % workers as u64) as usize
-}
-
-pub fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
-}
 
 /// Jobs taken from the queue at once at most (one state flush for all of them). After a full
 /// batch the worker yields, so a flood cannot starve the API and the sinks of the runtime's
@@ -153,18 +134,4 @@ pub async fn run(
     }
     let _ = engine.checkpoint();
     let _ = engine.store().flush();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Shards come from the same published hash as fingerprints (XXH3-64), not from std's
-    /// unspecified one, so a device's worker is the same on every build.
-    #[test]
-    fn shard_uses_the_fixed_hash() {
-        assert_eq!(0x8a68_8379_b4b8_e24e_u64 % 7, 6);
-        assert_eq!(shard("rtr-0042", 7), 6);
-        assert!((0..100).all(|i| shard(&format!("d{i}"), 4) < 4));
-    }
 }

@@ -9,9 +9,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::serve::telemetry::{Metrics, SinkLabel};
 use crate::state::{StateError, StateStore};
 use crate::suppress::Alert;
+use crate::telemetry::{Metrics, SinkLabel};
 
 use super::ndjson_file::NdjsonFile;
 use super::webhook::Webhook;

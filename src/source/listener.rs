@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use prometheus_client::metrics::counter::Counter;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
+use crate::calendar::ChangeCalendar;
+use crate::classify::Signal;
+use crate::config::Configured;
+use crate::correlate::SequenceRules;
 use crate::pipeline::{Extractor, Origin, Receipt};
-use crate::serve::Configured;
-use crate::serve::telemetry::{KindLabel, Metrics, TransportLabel};
-use crate::serve::worker::{Job, shard};
 use crate::source::InputFormat;
+use crate::telemetry::{KindLabel, Metrics, TransportLabel};
 
 /// The narrow handle the service passes to its listeners: the rules to extract with, where
 /// signals go, the counters they bump and the limits they keep. Nothing else of the service
@@ -25,6 +27,22 @@ pub struct Intake {
     /// One queue per engine worker; a device's signals always go to the same one.
     pub workers: Vec<mpsc::Sender<Job>>,
     pub limits: ListenerLimits,
+}
+
+/// What goes down a worker's queue: signals from the listeners, and the service's own
+/// requests (new rules, a barrier).
+pub enum Job {
+    /// A signal and the transport it came by.
+    Signal(Box<Signal>, &'static str),
+    Reconfigure(Arc<SequenceRules>, Arc<ChangeCalendar>),
+    /// Answered once everything sent before it has been processed and stored.
+    Sync(oneshot::Sender<()>),
+}
+
+/// Which worker owns a device. XXH3-64 of the device id, the fixed hash fingerprints use:
+/// sharding is not stored, but a fixed hash keeps it the same on every build.
+pub fn shard(device: &str, workers: usize) -> usize {
+    (xxhash_rust::xxh3::xxh3_64(device.as_bytes()) % workers as u64) as usize
 }
 
 /// Limits of the syslog listeners (from the service configuration).
@@ -176,5 +194,19 @@ impl ListenerExtractor {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shards come from the same published hash as fingerprints (XXH3-64), not from std's
+    /// unspecified one, so a device's worker is the same on every build.
+    #[test]
+    fn shard_uses_the_fixed_hash() {
+        assert_eq!(0x8a68_8379_b4b8_e24e_u64 % 7, 6);
+        assert_eq!(shard("rtr-0042", 7), 6);
+        assert!((0..100).all(|i| shard(&format!("d{i}"), 4) < 4));
     }
 }

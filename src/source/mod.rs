@@ -15,6 +15,8 @@ mod recv;
 pub(crate) mod tcp;
 pub(crate) mod udp;
 
+pub(crate) use listener::{Job, shard};
+
 use std::borrow::Cow;
 
 use crate::time::Millis;

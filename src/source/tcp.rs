@@ -14,7 +14,7 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::serve::worker::now_ms;
+use crate::time::now_ms;
 
 use super::continuation::StreamJoiner;
 use super::framing::SyslogFramer;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::serve::worker::now_ms;
+use crate::time::now_ms;
 
 use super::listener::{Intake, ListenerExtractor};
 use super::recv;

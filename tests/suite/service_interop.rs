@@ -184,7 +184,7 @@ async fn expect_one_critical(running: &Running, device: &str, sent: Instant) -> 
 /// could not parse: every line a client sent arrived whole, framed as sent.
 async fn expect_received(running: &Running, transport: &'static str, n: u64) {
     let metrics = &running.shared.metrics;
-    let label = serve::telemetry::TransportLabel { transport };
+    let label = imagewatch::telemetry::TransportLabel { transport };
     let what = format!("{n} lines received over {transport}");
     until(&what, Duration::from_secs(5), async || {
         (metrics.lines_received.get_or_create(&label).get() >= n).then_some(())
@@ -356,7 +356,7 @@ async fn webhook_down_then_up_gets_each_alert_exactly_once() {
             .shared
             .metrics
             .delivery_failures
-            .get_or_create(&serve::telemetry::SinkLabel { sink: "webhook" })
+            .get_or_create(&imagewatch::telemetry::SinkLabel { sink: "webhook" })
             .get()
     };
     until(

@@ -91,7 +91,7 @@ async fn stalled_tls_handshake_is_closed_and_frees_its_slot() {
         .await
         .unwrap();
     tls.flush().await.unwrap();
-    let label = serve::telemetry::TransportLabel { transport: "tls" };
+    let label = imagewatch::telemetry::TransportLabel { transport: "tls" };
     let heard = super::service::eventually(Duration::from_secs(5), async || {
         (metrics.lines_received.get_or_create(&label).get() == 1).then_some(())
     })
