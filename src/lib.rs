@@ -4,22 +4,36 @@
 //!
 //! # Layout
 //!
-//! Data flows one way, one stage per module, a plain type between stages:
-//! `source → parse → classify → correlate → suppress → sink`.
+//! Data flows one way, one stage per folder, a plain type between stages:
+//! `source → parse → classify → correlate → suppress → sink`; `pipeline` chains them.
 //!
-//! - [`source`]: every input: files, stdin, UDP, TCP, TLS; framing, collector prefixes, rsyslog file formats, ECS NDJSON.
-//! - [`parse`]: the syslog header (PRI, RFC 5424/3164, Cisco/NX-OS/Junos/EOS/ASA) and device clocks.
-//! - [`classify`]: signal rules (`rules/signals/*.yaml`) turn a message into a [`classify::Signal`].
-//! - [`correlate`]: per-device machines run sequence rules (`rules/sequences/*.yaml`) into [`correlate::Finding`]s.
-//! - [`suppress`]: the change calendar turns findings into [`suppress::Alert`]s (suppressed, escalated or plain).
-//! - [`calendar`]: `changes.yaml`: maintenance windows, change tickets, allowlist, inventory.
-//! - [`sink`]: every output: the durable outbox, the NDJSON alert file, the webhook, replay's stdout.
-//! - [`state`]: device machines, alerts and the clock in sled.
-//! - [`pipeline`]: the one code path from a line to alerts, shared by `replay` and `serve`.
-//! - [`replay`]: the `replay` command.
-//! - [`time`]: milliseconds since the epoch, the one time unit of every stage.
-//! - [`config`]: rules (built in or a directory) and the calendar loaded for `replay` and
-//!   `serve`; the located error of every user-written file.
+//! - `source/`: every input and its framing: files and stdin (`lines`), the one continuation
+//!   rule (`continuation`), TCP/TLS framing (`framing`), UDP (`udp`, `recv`), TCP and TLS
+//!   listeners (`tcp`), what a listener hands the workers (`listener`), collector prefixes,
+//!   rsyslog file formats and ECS NDJSON (`ndjson`).
+//! - `parse/`: the syslog header (PRI, RFC 5424/3164, Cisco/NX-OS/Junos/EOS/ASA) and device
+//!   clocks and zones.
+//! - `classify/`: signal rules (`rules/signals/*.yaml`): serde mirror (`rules`), compiling
+//!   (`compile`), the literal prefilter (`prefilter`), matching (`classifier`), example checks
+//!   (`examples`); the closed set of signal kinds (`signal`).
+//! - `correlate/`: per-device machines (`machine`), sequence rules (`sequence`), findings and
+//!   their wording from the rules (`finding`, `summary`), vendor versions (`version`), the
+//!   machines held in memory (`resident`).
+//! - `suppress/`: the change calendar's verdict on a finding: suppressed, escalated or plain,
+//!   and the baseline an authorised change moves.
+//! - `calendar/`: `changes.yaml`: maintenance windows, change tickets, allowlist, inventory,
+//!   and the one canonical device id (`device_id`).
+//! - `state/`: sled trees: machines, deadlines, alerts, outbox, reorder buffer, clock.
+//! - `sink/`: every output: the durable outbox, the NDJSON alert file, the webhook, replay's
+//!   stdout.
+//! - `pipeline/`: the one path shared by `replay` and `serve`: extract (line → signal), the
+//!   reorder buffer and watermark (`reorder`), the engine, the write-back order (`write_back`).
+//! - `config/`: what a run is configured with: rules built in or from a directory
+//!   (`builtin`, `loader`), the calendar, and the one located error (`error`).
+//! - `serve/`: the service: its settings (`config`), the HTTP API, engine workers, start-up and
+//!   shutdown.
+//! - `replay`: the `replay` command. `telemetry`: the service's metrics. `time`: milliseconds
+//!   since the epoch, the one time unit of every stage.
 
 mod calendar;
 mod classify;
