@@ -467,9 +467,11 @@ fn yaml_bomb_and_huge_input_are_rejected_quickly() {
     huge.push_str("s]\n");
     for (name, text, reason) in [("bomb", bomb, "expected string"), ("huge", huge, "budget")] {
         let started = std::time::Instant::now();
+        // The bound catches a hang or an expansion, not a speed goal: a debug build on a busy
+        // 2-core machine takes seconds for the huge list.
         let err = ChangeCalendar::from_yaml(&text, "x.yaml").expect_err(name);
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(10),
+            started.elapsed() < std::time::Duration::from_secs(60),
             "{name} took too long"
         );
         assert!(err.reason.contains(reason), "{name}: {err}");
