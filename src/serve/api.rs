@@ -36,9 +36,17 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), auth));
+    // With a token, the metrics (device counts, rates, sink state) are behind it too, unless
+    // the operator says they are public.
+    let metrics_route = Router::new().route("/metrics", get(metrics));
+    let metrics_route = if shared.config.metrics_public {
+        metrics_route
+    } else {
+        metrics_route.layer(middleware::from_fn_with_state(Arc::clone(&shared), auth))
+    };
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(metrics))
+        .merge(metrics_route)
         .nest("/api/v1", api)
         .layer(DefaultBodyLimit::max(shared.config.max_body))
         .layer(middleware::from_fn_with_state(

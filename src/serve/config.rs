@@ -192,6 +192,9 @@ keys! {
         /// Sequence instances kept per device; past it the least recently advanced unreported
         /// one is dropped (its evidence counted as dropped). Default 32, at least 1.
         max_pending: usize = crate::correlate::DEFAULT_MAX_PENDING; usize => at_least(1);
+        /// Serve `GET /metrics` without the API token even when one is configured; default
+        /// false (with a token, `/metrics` needs it like the API).
+        metrics_public: bool = false; bool => as_is;
         /// sled page cache in MiB (sled's own default is 1 GiB); default 64, at least 1.
         state_cache_mb: u64 = crate::state::DEFAULT_CACHE_BYTES >> 20; u64 => at_least(1);
     }

@@ -130,14 +130,44 @@ async fn every_api_route_needs_the_bearer_token() {
             .unwrap();
         assert_ne!(r.status(), 401, "{method} {path} with the right token");
     }
-    for open in ["/healthz", "/metrics"] {
-        let r = client
-            .get(format!("http://{http}{open}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{open} needs no token");
-    }
+    let get = |path: &'static str, token: Option<&'static str>| {
+        let mut req = client.get(format!("http://{http}{path}"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(get("/healthz", None).await, 200, "/healthz needs no token");
+    // The metrics tell device counts, rates and sink state: behind the token like the API.
+    assert_eq!(
+        get("/metrics", None).await,
+        401,
+        "/metrics without the token"
+    );
+    assert_eq!(get("/metrics", Some("wrong")).await, 401);
+    assert_eq!(get("/metrics", Some("s3cret-token")).await, 200);
+    running.shutdown().await;
+}
+
+/// `metrics_public = true` opens `/metrics` to scrapers that hold no token; the API stays
+/// closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_public_opens_only_the_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let running = serve::start(ServeConfig {
+        token: Some("s3cret-token".into()),
+        metrics_public: true,
+        ..config(tmp.path())
+    })
+    .await
+    .unwrap();
+    let http = running.http;
+    let status = |path: &str| {
+        let url = format!("http://{http}{path}");
+        async move { reqwest::get(url).await.unwrap().status() }
+    };
+    assert_eq!(status("/metrics").await, 200);
+    assert_eq!(status("/api/v1/alerts").await, 401);
     running.shutdown().await;
 }
 
