@@ -17,6 +17,7 @@
 //! - [`state`]: device machines, alerts and the clock in sled.
 //! - [`pipeline`]: the one code path from a line to alerts, shared by `replay` and `serve`.
 //! - [`replay`]: the `replay` command.
+//! - [`explain`]: the `explain` command: how each line is read, as JSON.
 //! - [`time`]: milliseconds since the epoch, the one time unit of every stage.
 //! - [`config`]: rules (built in or a directory) and the calendar loaded for `replay` and
 //!   `serve`; the located error of every user-written file.
@@ -25,6 +26,7 @@ mod calendar;
 mod classify;
 mod config;
 mod correlate;
+pub mod explain;
 mod parse;
 mod pipeline;
 pub mod replay;

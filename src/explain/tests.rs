@@ -1,0 +1,3 @@
+//! Lines of each vendor through `explain`.
+
+use super::*;
