@@ -381,6 +381,74 @@ pub(crate) fn looks_like_syslog(message: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    /// Each way to an event time, with the clock it came from and why the device's was not
+    /// trusted: what the pipeline uses and what `explain` prints.
+    #[test]
+    fn event_time_says_which_clock_and_why() {
+        let stamp = |millis, sync| {
+            Some(DeviceStamp {
+                millis,
+                sync,
+                had_year: true,
+                zone_known: true,
+                offset_minutes: 0,
+            })
+        };
+        let t = 1_000 * MINUTE;
+        let (synced, star) = (ClockSync::Synced, ClockSync::NotAuthoritative);
+        let at = |millis, source, distrust| {
+            Some(EventTime {
+                millis,
+                source,
+                distrust,
+            })
+        };
+        use TimeSource::{Arrival, Device};
+        let cases = [
+            (
+                stamp(t, synced),
+                Some(t + MINUTE),
+                None,
+                at(t, Device, None),
+            ),
+            (stamp(t, synced), None, Some(0), at(t, Device, None)),
+            (
+                stamp(t, synced),
+                Some(t + 6 * MINUTE),
+                None,
+                at(t + 6 * MINUTE, Arrival, Some(Distrust::Skewed(-6 * MINUTE))),
+            ),
+            (
+                stamp(t, star),
+                Some(t),
+                None,
+                at(t, Arrival, Some(Distrust::NotSynced(star))),
+            ),
+            (None, Some(t), None, at(t, Arrival, Some(Distrust::NoStamp))),
+            (
+                stamp(t, star),
+                None,
+                Some(5),
+                at(5, Arrival, Some(Distrust::NotSynced(star))),
+            ),
+            (
+                stamp(t, star),
+                None,
+                None,
+                at(t, Device, Some(Distrust::Unchecked(star))),
+            ),
+            (None, None, Some(5), at(5, Arrival, Some(Distrust::NoStamp))),
+            (None, None, None, None),
+        ];
+        for (i, (device, received, feed, want)) in cases.into_iter().enumerate() {
+            assert_eq!(event_time(device, received, feed), want, "case {i}");
+        }
+        assert_eq!(
+            Distrust::Skewed(-6 * MINUTE).to_string(),
+            "the device clock is 6m behind the arrival time, more than 5 minutes"
+        );
+    }
+
     /// Fingerprints are stored in sled (each device remembers recent ones to drop resends), so
     /// their value must not depend on std's unspecified hasher: these values are XXH3-64 as
     /// published (cross-checked with the Python `xxhash` binding) and must never change.
