@@ -32,13 +32,15 @@
 //!   (`builtin`, `loader`), the calendar, and the one located error (`error`).
 //! - `serve/`: the service: its settings (`config`), the HTTP API, engine workers, start-up and
 //!   shutdown.
-//! - `replay`: the `replay` command. `telemetry`: the service's metrics. `time`: milliseconds
-//!   since the epoch, the one time unit of every stage.
+//! - `replay`: the `replay` command; `explain`: the `explain` command, how each line is read;
+//!   `telemetry`: the service's metrics; `time`: milliseconds since the epoch, the one time
+//!   unit of every stage.
 
 mod calendar;
 mod classify;
 mod config;
 mod correlate;
+pub mod explain;
 mod parse;
 mod pipeline;
 pub mod replay;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use imagewatch::explain::{self, ExplainOptions};
 use imagewatch::replay::{self, ReplayOptions};
 use imagewatch::serve::{self, Flags, ServeConfig};
 use imagewatch::{InputFormat, Loaded, RuleSource};
@@ -49,6 +50,21 @@ enum Command {
         /// Files to read; `-` is stdin.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Shows how each line is read: host, device, clock, event time, and the signal rule it
+    /// matches or why none (one JSON object per line; every rule, every line's header).
+    Explain {
+        /// Change calendar: its inventory names devices, their vendors and clock zones.
+        #[arg(long)]
+        changes: Option<PathBuf>,
+        /// Rules directory (signals/ and sequences/); the built-in rules without it.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Input format, detected per line by default.
+        #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+        format: InputFormat,
+        /// File to read; stdin when absent or `-`.
+        file: Option<PathBuf>,
     },
     /// Rule maintenance.
     Rules {
@@ -104,6 +120,28 @@ fn main() -> ExitCode {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
             match replay::run(&opts, &mut out) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(e.exit_code() as u8)
+                }
+            }
+        }
+        Command::Explain {
+            changes,
+            rules,
+            format,
+            file,
+        } => {
+            let opts = ExplainOptions {
+                changes,
+                rules,
+                format,
+                file,
+            };
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+            match explain::run(&opts, &mut out) {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");

@@ -31,6 +31,9 @@ pub struct DeviceStamp {
     /// The zone is known: written and understood, or the device's own zone applied with
     /// [`DeviceStamp::in_zone`] (else UTC was assumed).
     pub zone_known: bool,
+    /// The offset the wall time was read in, minutes east of UTC (0 when UTC was assumed):
+    /// `millis` plus this offset is the wall time the device wrote.
+    pub offset_minutes: i32,
 }
 
 impl DeviceStamp {
@@ -51,6 +54,7 @@ impl DeviceStamp {
             Ok(t) => DeviceStamp {
                 millis: t.as_millisecond(),
                 zone_known: true,
+                offset_minutes: zone.to_offset(t).seconds() / 60,
                 ..self
             },
             Err(_) => self,
@@ -438,6 +442,17 @@ fn days_in_month(y: i64, m: u8) -> u8 {
     }
 }
 
+/// Which year a stamp that wrote none belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum YearOf {
+    /// The year that puts the stamp nearest this time (the arrival time), stepping back a
+    /// year rather than landing more than a day after it.
+    Nearest(Millis),
+    /// This calendar year, whatever the date: for a line read with no arrival time at all,
+    /// where "nearest now" would move a December stamp read in January a year back.
+    Calendar(i32),
+}
+
 /// Years the engine will reason about; keeps the arithmetic far from overflow whatever the
 /// reference or the written year.
 const MIN_YEAR: i64 = 1;
@@ -466,18 +481,22 @@ impl WallTime {
         )
     }
 
-    /// Converts to UTC. A year-less stamp takes the year that puts it nearest `reference`,
-    /// stepping back one year if that lands more than a day after it (a device writing
-    /// `Dec 31 23:59:50` that arrives on Jan 1 belongs to the old year). None when the date
-    /// does not exist (`May 00`, `Feb 30`).
-    pub(crate) fn resolve(&self, sync: ClockSync, reference: Millis) -> Option<DeviceStamp> {
+    /// Converts to UTC. A year-less stamp takes its year as `year` says: the year that puts it
+    /// nearest the reference, stepping back one year if that lands more than a day after it (a
+    /// device writing `Dec 31 23:59:50` that arrives on Jan 1 belongs to the old year), or a
+    /// given calendar year. None when the date does not exist (`May 00`, `Feb 30`).
+    pub(crate) fn resolve_in(&self, sync: ClockSync, year: YearOf) -> Option<DeviceStamp> {
         let (offset, zone_known) = match self.zone {
             Zone::Offset(m) => (m, true),
             Zone::Unwritten | Zone::Unknown => (0, false),
         };
-        let millis = match self.year {
-            Some(y) => self.millis_in_year(i64::from(y), offset)?,
-            None => {
+        let millis = match (self.year, year) {
+            (Some(y), _) => self.millis_in_year(i64::from(y), offset)?,
+            // Feb 29 in a common year: the leap year before it.
+            (None, YearOf::Calendar(y)) => {
+                (0..4).find_map(|back| self.millis_in_year(i64::from(y) - back, offset))?
+            }
+            (None, YearOf::Nearest(reference)) => {
                 let ref_year =
                     year_of_days(reference.div_euclid(DAY)).clamp(MIN_YEAR + 1, MAX_YEAR - 1);
                 let best = (ref_year - 1..=ref_year + 1)
@@ -495,6 +514,7 @@ impl WallTime {
             sync,
             had_year: self.year.is_some(),
             zone_known,
+            offset_minutes: offset,
         })
     }
 }
@@ -512,7 +532,7 @@ mod tests {
             assert_eq!(zend, b.len(), "zone must consume the rest of {text:?}");
             wall.zone = zone;
         }
-        wall.resolve(ClockSync::Synced, rfc(reference).unwrap())
+        wall.resolve_in(ClockSync::Synced, YearOf::Nearest(rfc(reference).unwrap()))
     }
 
     fn utc(text: &str) -> Millis {
@@ -627,6 +647,64 @@ mod tests {
         assert_eq!(s.in_zone(&berlin).millis, utc("2026-03-29T01:30:00Z"));
     }
 
+    /// The offset a stamp was read in travels with it: explain prints the wall time the device
+    /// wrote with it, and an inventory zone yields its offset at that instant.
+    #[test]
+    fn the_offset_read_is_kept() {
+        let r = "2023-08-01T00:00:00Z";
+        assert_eq!(
+            stamp("Aug 12 2023 12:14:24.412 mdt", r)
+                .unwrap()
+                .offset_minutes,
+            -360
+        );
+        assert_eq!(
+            stamp("May 6 2023 16:13:09 UTC+07:30", r)
+                .unwrap()
+                .offset_minutes,
+            450
+        );
+        assert_eq!(
+            stamp("May 6 2023 16:13:09 VIENNA", r)
+                .unwrap()
+                .offset_minutes,
+            0
+        );
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        let s = stamp("Jun  1 2026 03:10:00", r).unwrap().in_zone(&berlin);
+        assert_eq!(s.offset_minutes, 120);
+        let s = stamp("Jan 15 2026 03:10:00", r).unwrap().in_zone(&berlin);
+        assert_eq!(s.offset_minutes, 60);
+    }
+
+    /// With no arrival time, a year-less stamp is put in the given calendar year, even where
+    /// the nearest year would be another one; Feb 29 falls back to the last leap year.
+    #[test]
+    fn a_calendar_year_is_taken_as_is() {
+        let in_year = |text: &str, y| {
+            let (wall, _) = parse_date_stamp(text.as_bytes(), 0).unwrap();
+            wall.resolve_in(ClockSync::Synced, YearOf::Calendar(y))
+                .unwrap()
+                .millis
+        };
+        assert_eq!(
+            in_year("Dec 31 23:59:50", 2026),
+            utc("2026-12-31T23:59:50Z")
+        );
+        assert_eq!(
+            in_year("Jan  1 00:00:10", 2026),
+            utc("2026-01-01T00:00:10Z")
+        );
+        assert_eq!(
+            in_year("Feb 29 12:00:00", 2026),
+            utc("2024-02-29T12:00:00Z")
+        );
+        assert_eq!(
+            in_year("Jun  1 2021 00:00:00", 2026),
+            utc("2021-06-01T00:00:00Z")
+        );
+    }
+
     #[test]
     fn unknown_zone_is_utc_and_not_known() {
         let s = stamp("May 6 2023 16:13:09 VIENNA", "2023-05-01T00:00:00Z").unwrap();
@@ -663,7 +741,7 @@ mod tests {
     fn extreme_references_do_not_overflow() {
         for r in [i64::MIN, i64::MAX, 0, -1] {
             let (wall, _) = parse_bsd(b"Jan  1 00:00:00", 0).unwrap();
-            let _ = wall.resolve(ClockSync::Synced, r);
+            let _ = wall.resolve_in(ClockSync::Synced, YearOf::Nearest(r));
         }
     }
 }

@@ -23,7 +23,7 @@
 //! `str::get` anyway so a logic slip degrades to a shorter body rather than a panic.
 
 use super::clock::{ClockSync, DeviceStamp, WallTime, Zone, parse_date_stamp, parse_rfc3339};
-use super::clock::{parse_uptime, parse_zone};
+use super::clock::{YearOf, parse_uptime, parse_zone};
 use crate::time::Millis;
 
 /// The layers in front of a syslog message, as far as they could be recognised.
@@ -66,9 +66,15 @@ pub struct SyslogHeader<'a> {
 /// inference; when the relay wrote a year, its stamp is the better reference for a year-less
 /// device stamp and is used instead. Never panics.
 pub fn parse_header(raw: &str, reference: Millis) -> SyslogHeader<'_> {
+    parse_header_in(raw, YearOf::Nearest(reference))
+}
+
+/// [`parse_header`] with the year of year-less stamps chosen by `year` (a relay stamp that
+/// writes its year still decides the device stamp's).
+pub(crate) fn parse_header_in(raw: &str, year: YearOf) -> SyslogHeader<'_> {
     let mut w = Walk::new(raw);
     let body_at = w.run(0, Mode::Line);
-    w.finish(body_at, reference)
+    w.finish(body_at, year)
 }
 
 /// A stamp followed by a host: either a relay header or a BSD-style device header.
@@ -575,7 +581,7 @@ impl<'a> Walk<'a> {
         Some(self.run(msg, Mode::Msg5424))
     }
 
-    fn finish(self, body_at: usize, reference: Millis) -> SyslogHeader<'a> {
+    fn finish(self, body_at: usize, year: YearOf) -> SyslogHeader<'a> {
         if !self.recognized {
             return SyslogHeader {
                 pri: None,
@@ -599,17 +605,17 @@ impl<'a> Walk<'a> {
             (None, _) => (None, None),
         };
         let relay_time = relay
-            .and_then(|p| p.wall.resolve(ClockSync::Synced, reference))
+            .and_then(|p| p.wall.resolve_in(ClockSync::Synced, year))
             .map(|s| s.millis);
         // A relay stamp with a written year knows the year better than the caller's reference.
-        let device_ref = match (relay, relay_time) {
-            (Some(p), Some(t)) if p.wall.year.is_some() => t,
-            _ => reference,
+        let device_year = match (relay, relay_time) {
+            (Some(p), Some(t)) if p.wall.year.is_some() => YearOf::Nearest(t),
+            _ => year,
         };
         let device_time = match (self.stamp_5424, self.device, device_pair) {
-            (Some(w), _, _) => w.resolve(ClockSync::Synced, device_ref),
-            (None, Some((w, sync)), _) => w.resolve(sync, device_ref),
-            (None, None, Some(p)) => p.wall.resolve(ClockSync::Synced, device_ref),
+            (Some(w), _, _) => w.resolve_in(ClockSync::Synced, device_year),
+            (None, Some((w, sync)), _) => w.resolve_in(sync, device_year),
+            (None, None, Some(p)) => p.wall.resolve_in(ClockSync::Synced, device_year),
             (None, None, None) => None,
         };
         let body_offset = body_at.min(self.b.len());

@@ -9,6 +9,7 @@ mod cli;
 mod config_errors;
 mod corpus;
 mod crash_loop;
+mod explain;
 mod external;
 mod limits;
 mod one_framing;
