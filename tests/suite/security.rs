@@ -278,6 +278,12 @@ async fn tokens_never_reach_logs_or_alerts() {
             "trace logs are written: {}",
             &text[..text.len().min(2000)]
         );
+        // Logs into a pipe or a journal carry no terminal colour codes.
+        assert!(
+            !text.contains('\u{1b}'),
+            "ANSI escapes in logs written to a pipe: {}",
+            &text[..text.len().min(500)]
+        );
         outputs.push(err);
     }
     outputs.push(std::fs::read(dir.join("state/alerts.ndjson")).unwrap());
