@@ -45,6 +45,23 @@ pub struct ChangeCalendar {
     pub inventory: Inventory,
 }
 
+impl ChangeCalendar {
+    /// What is in force, in words for a log line: `2 windows, 5 tickets, 200 inventory
+    /// devices, 1 allowlisted server`.
+    pub fn describe(&self) -> String {
+        let n = |count: usize, what: &str| {
+            format!("{count} {what}{}", if count == 1 { "" } else { "s" })
+        };
+        format!(
+            "{}, {}, {}, {}",
+            n(self.windows.len(), "window"),
+            n(self.tickets.len(), "ticket"),
+            n(self.inventory.devices().len(), "inventory device"),
+            n(self.allowlist.servers.len(), "allowlisted server"),
+        )
+    }
+}
+
 /// Servers from which image transfers are always expected (software repositories).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Allowlist {

@@ -271,6 +271,24 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
     )?;
     let entries = CalendarEntries::open(&store)?;
     let calendar = entries.merged(&file_calendar)?;
+    let rules = RuleSource::new(config.rules.as_deref());
+    match &config.changes {
+        Some(path) => tracing::info!(
+            %rules,
+            signal_rules = classifier.rule_count(),
+            sequence_rules = sequences.sequences.len(),
+            changes = %path.display(),
+            calendar = %calendar.describe(),
+            "Rules and change calendar loaded."
+        ),
+        None => tracing::warn!(
+            %rules,
+            signal_rules = classifier.rule_count(),
+            sequence_rules = sequences.sequences.len(),
+            calendar = %calendar.describe(),
+            "Rules loaded; no changes.yaml: nothing is suppressed but what the API adds."
+        ),
+    }
     let metrics = Arc::new(Metrics::new());
     let mut sinks = vec![SinkKind::File(config.alerts.clone())];
     if let Some(url) = &config.webhook {
@@ -440,7 +458,17 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
             stop.clone(),
         )));
     }
-    tracing::info!(udp = ?bound_udp, tcp = ?bound_tcp, tls = ?bound_tls, http = %bound_http, https = api_tls_on, state = %config.state.display(), "Serving.");
+    let shown = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_owned(), |a| a.to_string());
+    tracing::info!(
+        udp = %shown(bound_udp),
+        tcp = %shown(bound_tcp),
+        tls = %shown(bound_tls),
+        http = %bound_http,
+        https = api_tls_on,
+        state = %config.state.display(),
+        alerts = %config.alerts.display(),
+        "Serving."
+    );
     Ok(Running {
         udp: bound_udp,
         tcp: bound_tcp,

@@ -278,6 +278,21 @@ async fn tokens_never_reach_logs_or_alerts() {
             "trace logs are written: {}",
             &text[..text.len().min(2000)]
         );
+        // Start-up says what it serves and what calendar is in force, in plain values.
+        assert!(
+            text.contains("2 inventory devices") && text.contains("udp=off"),
+            "start-up summary: {}",
+            &text[..text.len().min(2000)]
+        );
+        let own: Vec<&str> = text.lines().filter(|l| l.contains(" imagewatch")).collect();
+        assert!(
+            own.iter().all(|l| !l.contains("Some(")),
+            "Rust option syntax in the logs: {:?}",
+            own.iter()
+                .filter(|l| l.contains("Some("))
+                .take(3)
+                .collect::<Vec<_>>()
+        );
         // Logs into a pipe or a journal carry no terminal colour codes.
         assert!(
             !text.contains('\u{1b}'),
