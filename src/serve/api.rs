@@ -335,13 +335,16 @@ async fn delete_window(State(s): State<Arc<Shared>>, ApiPath(id): ApiPath<String
 async fn reload(State(shared): State<Arc<Shared>>) -> Response {
     match shared.reload().await {
         Ok(summary) => Json(json!({"reloaded": true, "summary": summary})).into_response(),
-        Err(reason) => (
+        Err(reason) => {
+            tracing::error!(%reason, "Reload through the API failed; the previous rules stay in force.");
+            (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(
                 json!({"reloaded": false, "error": reason, "field": null, "kept": "previous rules and calendar"}),
             ),
         )
-            .into_response(),
+            .into_response()
+        }
     }
 }
 

@@ -47,7 +47,7 @@ pub enum ServeError {
     Config(#[from] ConfigError),
     #[error("{0}")]
     State(#[from] StateError),
-    #[error("cannot listen on {addr} ({what}): {source}")]
+    #[error("cannot listen on {addr} ({what}): {source}{}", privileged_port_hint(*addr, source))]
     Bind {
         what: &'static str,
         addr: SocketAddr,
@@ -187,6 +187,17 @@ impl Running {
         }
         let _ = self.shared.store.flush();
         tracing::info!("Stopped; state flushed.");
+    }
+}
+
+/// Ports below 1024 need `CAP_NET_BIND_SERVICE` (or root): a bare "Permission denied" does
+/// not say so.
+fn privileged_port_hint(addr: SocketAddr, err: &std::io::Error) -> &'static str {
+    if err.kind() == std::io::ErrorKind::PermissionDenied && addr.port() < 1024 {
+        "; ports below 1024 need the CAP_NET_BIND_SERVICE capability (the systemd unit in the \
+         README grants it: AmbientCapabilities=CAP_NET_BIND_SERVICE) or a port of 1024 and up"
+    } else {
+        ""
     }
 }
 
@@ -502,5 +513,34 @@ async fn watch_changes(path: std::path::PathBuf, shared: Arc<Shared>, stop: Canc
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Binding syslog's port 514 without the capability says what to grant, not only
+    /// "Permission denied"; other failures and high ports read as before.
+    #[test]
+    fn a_privileged_port_refused_names_the_capability() {
+        let denied = |port| ServeError::Bind {
+            what: "udp",
+            addr: SocketAddr::from(([0, 0, 0, 0], port)),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        let low = denied(514).to_string();
+        assert!(low.contains("CAP_NET_BIND_SERVICE"), "{low}");
+        assert!(
+            low.starts_with("cannot listen on 0.0.0.0:514 (udp): permission denied"),
+            "{low}"
+        );
+        assert!(!denied(5514).to_string().contains("CAP_"));
+        let in_use = ServeError::Bind {
+            what: "tcp",
+            addr: SocketAddr::from(([127, 0, 0, 1], 514)),
+            source: std::io::Error::from(std::io::ErrorKind::AddrInUse),
+        };
+        assert!(!in_use.to_string().contains("CAP_"));
     }
 }
