@@ -67,10 +67,13 @@ pub struct SyslogHeader<'a> {
 /// inference; when the relay wrote a year, its stamp is the better reference for a year-less
 /// device stamp and is used instead. Never panics.
 pub fn parse_header(raw: &str, reference: Millis) -> SyslogHeader<'_> {
+    with_record_header(walk(raw, reference), raw, reference)
+}
+
+fn walk(raw: &str, reference: Millis) -> SyslogHeader<'_> {
     let mut w = Walk::new(raw);
     let body_at = w.run(0, Mode::Line);
-    let header = w.finish(body_at, reference);
-    with_record_header(header, reference)
+    w.finish(body_at, reference)
 }
 
 /// A firewall record that carries its own time and device name in the body (FortiGate
@@ -78,7 +81,11 @@ pub fn parse_header(raw: &str, reference: Millis) -> SyslogHeader<'_> {
 /// are the device's, so a syslog stamp and host in front of it were written by whoever
 /// forwarded it and become the relay's; a PAN-OS record only fills what its own syslog header
 /// (which PAN-OS writes) left out.
-fn with_record_header(mut h: SyslogHeader<'_>, reference: Millis) -> SyslogHeader<'_> {
+fn with_record_header<'a>(
+    mut h: SyslogHeader<'a>,
+    raw: &'a str,
+    reference: Millis,
+) -> SyslogHeader<'a> {
     let Some(record) = record_header(h.body) else {
         return h;
     };
@@ -92,6 +99,12 @@ fn with_record_header(mut h: SyslogHeader<'_>, reference: Millis) -> SyslogHeade
     h.recognized = true;
     match record.shape {
         RecordShape::FortiGate => {
+            if h.relay_time.is_none() && h.device_time.is_some_and(|d| !d.had_year) {
+                // The record's dated clock knows the year of a year-less forwarder's stamp
+                // better than the caller's reference.
+                let again = walk(raw, stamp.millis);
+                h.device_time = again.device_time;
+            }
             if h.relay_time.is_none() && !h.uptime {
                 h.relay_time = h.device_time.map(|d| d.millis);
             }

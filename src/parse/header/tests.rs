@@ -1128,6 +1128,20 @@ fn firewall_records_name_their_device_and_clock() {
             ..W
         },
     );
+    // The same, read years later with no arrival time: the record's year dates the relay's
+    // year-less stamp, not the reference.
+    check(
+        "Aug 23 15:56:05 _gateway date=2026-08-23 time=15:56:05 devname=\"DAHUA_FORTIGATE\" logid=\"0100032002\" type=\"event\" subtype=\"system\" tz=\"+0200\"",
+        "2031-01-05T00:00:00Z",
+        Want {
+            relay_time: Some("2026-08-23T15:56:05Z"),
+            relay_host: Some("_gateway"),
+            host: Some("DAHUA_FORTIGATE"),
+            device: Some(("2026-08-23T13:56:05Z", Synced, true, true)),
+            body: "date=2026-08-23",
+            ..W
+        },
+    );
     // apache/metron PAN-OS SYSTEM test line: the BSD header names the device; the CSV agrees.
     check(
         "<14>Mar 25 00:00:56 PAN1.exampleCustomer.com 1,2016/03/25 00:00:56,003002112674,SYSTEM,general,0,2016/03/25 00:00:56,,general,,0,0,general,informational,User HarryPotter logged in via Web from 10.255.255.255 using http,156324,0x0,0,0,0,0,,SUNKUPAN1",
