@@ -915,11 +915,15 @@ fn garbage_is_not_recognized() {
 
 #[test]
 fn pri_only_lines_keep_their_text() {
+    // The body is the whole record; its own date, time and devname (a FortiGate record, no tz)
+    // give the clock and the device.
     check(
         "<189>date=2019-04-09 time=04:27:29 devname=fw01",
         "2026-01-01T00:00:00Z",
         Want {
             pri: Some(189),
+            host: Some("fw01"),
+            device: Some(("2019-04-09T04:27:29Z", Synced, true, false)),
             body: "date=2019-04-09 time=04:27:29 devname=fw01",
             ..W
         },
