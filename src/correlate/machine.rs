@@ -48,6 +48,11 @@ pub struct Emitted {
     pub revision: u32,
     pub severity: Severity,
     pub confidence: f64,
+    /// The version the device was reported to boot: a version learnt after the boot line
+    /// (FortiGate and PAN-OS report it in a line of their own) is news even when it raises
+    /// neither severity nor confidence. Absent in records written before it existed.
+    #[serde(default)]
+    pub version_after: Option<String>,
 }
 
 /// One run of a sequence rule on one device.
@@ -351,7 +356,11 @@ impl DeviceMachine {
         let inst = &mut self.instances[i];
         let raised = match &inst.emitted {
             None => true,
-            Some(e) => f.severity > e.severity || f.confidence > e.confidence + 1e-9,
+            Some(e) => {
+                f.severity > e.severity
+                    || f.confidence > e.confidence + 1e-9
+                    || (f.facts.version_after.is_some() && f.facts.version_after != e.version_after)
+            }
         };
         if !raised {
             return;
@@ -362,6 +371,7 @@ impl DeviceMachine {
             revision,
             severity: f.severity,
             confidence: f.confidence,
+            version_after: f.facts.version_after.clone(),
         });
         out.push(f);
     }
@@ -713,6 +723,50 @@ mod tests {
         );
         assert_eq!(out.len(), 2);
         assert_eq!(m.running.as_deref(), Some("15.5(3)M10"));
+    }
+
+    /// FortiGate and PAN-OS log the running version in a line of its own after the start-up
+    /// line: the finding the start-up line completed is reported again with the version,
+    /// though severity and confidence stay the same.
+    #[test]
+    fn a_version_line_after_the_boot_line_is_reported() {
+        let rules = rules();
+        let allow = allow();
+        let ctx = Context::new(&allow, DEFAULT_MAX_EVIDENCE);
+        let mut m = machine();
+        let mut out = Vec::new();
+        let steps = [
+            (SignalKind::Transfer, 0, image("x.bin")),
+            (SignalKind::InstallActivate, 10 * MINUTE, image("x.bin")),
+            (SignalKind::Reload, 20 * MINUTE, SignalFields::default()),
+            (SignalKind::Boot, 30 * MINUTE, SignalFields::default()),
+        ];
+        for (kind, t, fields) in steps {
+            m.on_signal(&rules, &ctx, &sig(kind, t, fields), &mut out);
+        }
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].facts.version_after, None);
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Version, 31 * MINUTE, version("15.7(3)M9")),
+            &mut out,
+        );
+        assert_eq!(out.len(), 2, "the version is news");
+        assert_eq!(
+            (out[1].id.as_str(), out[1].revision),
+            (out[0].id.as_str(), 2)
+        );
+        assert_eq!(out[1].severity, out[0].severity);
+        assert_eq!(out[1].facts.version_after.as_deref(), Some("15.7(3)M9"));
+        // The same version again is not.
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Version, 32 * MINUTE, version("15.7(3)M9")),
+            &mut out,
+        );
+        assert_eq!(out.len(), 2);
     }
 
     #[test]

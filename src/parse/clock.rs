@@ -382,6 +382,29 @@ pub(crate) fn parse_rfc3339(b: &[u8], i: usize) -> Option<(WallTime, usize)> {
     Some((wall, end))
 }
 
+/// A date and a clock written as two fields, `YYYY<sep>MM<sep>DD` and `hh:mm:ss[.fff]`
+/// (FortiGate `date=2020-04-23 time=14:24:13`, PAN-OS `2021/10/26 15:05:03`); both must be
+/// consumed whole. The zone is unwritten.
+pub(crate) fn parse_date_and_clock(date: &[u8], sep: u8, clock: &[u8]) -> Option<WallTime> {
+    if date.len() != 10 || at(date, 4) != sep || at(date, 7) != sep {
+        return None;
+    }
+    let y = fixed_digits(date, 0, 4)?;
+    let mo = fixed_digits(date, 5, 2)?;
+    let d = fixed_digits(date, 8, 2)?;
+    let (hour, minute, second, milli, end) = parse_clock(clock, 0)?;
+    (end == clock.len()).then_some(WallTime {
+        year: Some(y as i32),
+        month: mo as u8,
+        day: d as u8,
+        hour,
+        minute,
+        second,
+        milli,
+        zone: Zone::Unwritten,
+    })
+}
+
 /// Any wall-clock stamp shape at `i`: RFC 3339, NX-OS year-first, or BSD/Cisco.
 pub(crate) fn parse_date_stamp(b: &[u8], i: usize) -> Option<(WallTime, usize)> {
     match at(b, i) {

@@ -24,6 +24,7 @@
 
 use super::clock::{ClockSync, DeviceStamp, WallTime, Zone, parse_date_stamp, parse_rfc3339};
 use super::clock::{YearOf, parse_uptime, parse_zone};
+use super::firewall::{RecordShape, record_header};
 use crate::time::Millis;
 
 /// The layers in front of a syslog message, as far as they could be recognised.
@@ -72,9 +73,56 @@ pub fn parse_header(raw: &str, reference: Millis) -> SyslogHeader<'_> {
 /// [`parse_header`] with the year of year-less stamps chosen by `year` (a relay stamp that
 /// writes its year still decides the device stamp's).
 pub(crate) fn parse_header_in(raw: &str, year: YearOf) -> SyslogHeader<'_> {
+    with_record_header(walk(raw, year), raw, year)
+}
+
+fn walk(raw: &str, year: YearOf) -> SyslogHeader<'_> {
     let mut w = Walk::new(raw);
     let body_at = w.run(0, Mode::Line);
     w.finish(body_at, year)
+}
+
+/// A firewall record that carries its own time and device name in the body (FortiGate
+/// key=value, PAN-OS CSV; see [`super::firewall`]). A FortiGate record's clock and `devname`
+/// are the device's, so a syslog stamp and host in front of it were written by whoever
+/// forwarded it and become the relay's; a PAN-OS record only fills what its own syslog header
+/// (which PAN-OS writes) left out.
+fn with_record_header<'a>(mut h: SyslogHeader<'a>, raw: &'a str, year: YearOf) -> SyslogHeader<'a> {
+    let Some(record) = record_header(h.body) else {
+        return h;
+    };
+    // As in `finish`: a relay stamp knows the year better than the caller's reference.
+    let Some(stamp) = record.wall.resolve_in(
+        ClockSync::Synced,
+        h.relay_time.map_or(year, YearOf::Nearest),
+    ) else {
+        return h;
+    };
+    h.recognized = true;
+    match record.shape {
+        RecordShape::FortiGate => {
+            if h.relay_time.is_none() && h.device_time.is_some_and(|d| !d.had_year) {
+                // The record's dated clock knows the year of a year-less forwarder's stamp
+                // better than the caller's reference.
+                let again = walk(raw, YearOf::Nearest(stamp.millis));
+                h.device_time = again.device_time;
+            }
+            if h.relay_time.is_none() && !h.uptime {
+                h.relay_time = h.device_time.map(|d| d.millis);
+            }
+            h.relay_host = h.relay_host.or(h.host);
+            h.host = record.host;
+            h.device_time = Some(stamp);
+            h.uptime = false;
+        }
+        RecordShape::PanOs => {
+            h.host = h.host.or(record.host);
+            if h.device_time.is_none() && !h.uptime {
+                h.device_time = Some(stamp);
+            }
+        }
+    }
+    h
 }
 
 /// A stamp followed by a host: either a relay header or a BSD-style device header.

@@ -2,6 +2,7 @@
 //! line and turns the device's clock text into UTC time, handing the body to classify.
 
 pub(crate) mod clock;
+pub(crate) mod firewall;
 pub(crate) mod header;
 
 pub use header::parse_header;

@@ -365,8 +365,12 @@ fn fingerprint(body: &str, kind: SignalKind) -> u64 {
     hasher.digest()
 }
 
-/// A message with any syslog structure: PRI, a timestamp, a Cisco `%FAC-SEV-MNEMONIC` token.
+/// A message with any syslog structure: PRI, a timestamp, a Cisco `%FAC-SEV-MNEMONIC` token,
+/// or a FortiGate record sent without a syslog header (`date=2020-04-23 time=…`).
 pub(crate) fn looks_like_syslog(message: &[u8]) -> bool {
+    if message.starts_with(b"date=") {
+        return true;
+    }
     match message.first() {
         Some(b'<' | b'%' | b'*' | b'.' | b'0'..=b'9') => true,
         Some(_) => {

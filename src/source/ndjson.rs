@@ -168,14 +168,24 @@ pub fn arrival_hint(line: &[u8]) -> Option<Millis> {
         })
 }
 
-/// The line from its `"message"` key on (the whole line when there is none): the part a
-/// prefilter has to look at, since only the message is classified. Shipper fields before it
-/// (`@timestamp`, `host`, `log`, ...) are skipped.
+/// The line from its `"message"` or `original"` key on, whichever comes first (the whole line
+/// when there is neither): the part a prefilter has to look at, since only the message (or the
+/// original it came from) is classified. Shipper fields before it (`@timestamp`, `host`,
+/// `log`, ...) are skipped. The original can come first: Elastic's firewall integrations keep
+/// the whole line in `event.original` and only a part of it in `message` (FortiGate's `msg`,
+/// a fragment of the PAN-OS CSV), and documents often list `event` before `message`.
 pub fn message_onward(line: &[u8]) -> &[u8] {
     use memchr::memmem::Finder;
     use std::sync::LazyLock;
     static MESSAGE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"message\""));
-    MESSAGE.find(line).map_or(line, |at| &line[at..])
+    static ORIGINAL: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"original\""));
+    let message = MESSAGE.find(line);
+    // Only the part before the message needs searching for the original.
+    let original = ORIGINAL.find(&line[..message.unwrap_or(line.len())]);
+    match (original, message) {
+        (Some(at), _) | (None, Some(at)) => &line[at..],
+        (None, None) => line,
+    }
 }
 
 /// The string value of the key that ends at `at`: `: "value"`, white space allowed.
@@ -300,6 +310,12 @@ mod tests {
         let first = br#"{"message":"copy tftp: flash:","host":{"name":"sw1"}}"#;
         assert_eq!(message_onward(first), &first[1..]);
         assert_eq!(message_onward(b"{\"a\":1}"), b"{\"a\":1}");
+        // Elastic's fortinet_fortigate document: the whole line is in `event.original`, before
+        // a `message` that holds only `msg`.
+        let fgt = br#"{"@timestamp":"2026-06-07T09:08:31.000Z","event":{"code":"0100032009","original":"<190>date=2026-06-07 time=09:08:31 logid=\"0100032009\" msg=\"FortiGate started\""},"message":"FortiGate started"}"#;
+        assert!(message_onward(fgt).starts_with(br#"original":"<190>"#));
+        let dotted = br#"{"host":{"name":"copy-sw1"},"event.original":"<189>x","message":"y"}"#;
+        assert!(message_onward(dotted).starts_with(br#"original":"<189>"#));
     }
 
     #[test]

@@ -914,11 +914,15 @@ fn garbage_is_not_recognized() {
 
 #[test]
 fn pri_only_lines_keep_their_text() {
+    // The body is the whole record; its own date, time and devname (a FortiGate record, no tz)
+    // give the clock and the device.
     check(
         "<189>date=2019-04-09 time=04:27:29 devname=fw01",
         "2026-01-01T00:00:00Z",
         Want {
             pri: Some(189),
+            host: Some("fw01"),
+            device: Some(("2019-04-09T04:27:29Z", Synced, true, false)),
             body: "date=2019-04-09 time=04:27:29 devname=fw01",
             ..W
         },
@@ -1094,4 +1098,75 @@ fn huge_inputs_stay_linear_and_safe() {
     assert_sane(&big, 0);
     let big = format!("<189>1 - h a p m {}", "[x a=\"\\".repeat(50_000));
     assert_sane(&big, 0);
+}
+
+/// Firewall records carry their own clock and device name in the body. FortiGate: the record
+/// is the device's, so a BSD stamp and host in front of it are a forwarder's; PAN-OS writes its
+/// own BSD/IETF header, and its CSV only fills what the header left out.
+#[test]
+fn firewall_records_name_their_device_and_clock() {
+    // Elastic `fortinet_fortigate` `test-fortinet.log`: PRI, then the record; no syslog header.
+    check(
+        "<189>date=2020-04-23 time=14:24:13 devname=\"testswitch3\" devid=\"someotherrouteridagain\" logid=\"0100041006\" type=\"event\" subtype=\"system\" level=\"notice\" vd=\"root\" eventtime=1587230655301863513 tz=\"-0300\" logdesc=\"FortiSandbox AV database updated\" version=\"1.522479\" msg=\"FortiSandbox AV database updated\"",
+        "2020-04-23T17:25:00Z",
+        Want {
+            pri: Some(189),
+            host: Some("testswitch3"),
+            device: Some(("2020-04-23T17:24:13Z", Synced, true, true)),
+            body: "date=2020-04-23 time=14:24:13",
+            ..W
+        },
+    );
+    // real-formats §6.1 (collector output pasted in a notes file): a relay's BSD header with
+    // no PRI in front of the record; the relay is `_gateway`, the device `DAHUA_FORTIGATE`.
+    check(
+        "Aug 23 15:56:05 _gateway date=2026-08-23 time=15:56:05 devname=\"DAHUA_FORTIGATE\" devid=\"FG100ETK20014183\" logid=\"0100032002\" type=\"event\" subtype=\"system\" level=\"alert\" vd=\"root\" eventtime=1787493365290855265 tz=\"+0200\" logdesc=\"Admin login failed\"",
+        "2026-08-23T13:56:06Z",
+        Want {
+            relay_time: Some("2026-08-23T15:56:05Z"),
+            relay_host: Some("_gateway"),
+            host: Some("DAHUA_FORTIGATE"),
+            device: Some(("2026-08-23T13:56:05Z", Synced, true, true)),
+            body: "date=2026-08-23",
+            ..W
+        },
+    );
+    // The same, read years later with no arrival time: the record's year dates the relay's
+    // year-less stamp, not the reference.
+    check(
+        "Aug 23 15:56:05 _gateway date=2026-08-23 time=15:56:05 devname=\"DAHUA_FORTIGATE\" logid=\"0100032002\" type=\"event\" subtype=\"system\" tz=\"+0200\"",
+        "2031-01-05T00:00:00Z",
+        Want {
+            relay_time: Some("2026-08-23T15:56:05Z"),
+            relay_host: Some("_gateway"),
+            host: Some("DAHUA_FORTIGATE"),
+            device: Some(("2026-08-23T13:56:05Z", Synced, true, true)),
+            body: "date=2026-08-23",
+            ..W
+        },
+    );
+    // apache/metron PAN-OS SYSTEM test line: the BSD header names the device; the CSV agrees.
+    check(
+        "<14>Mar 25 00:00:56 PAN1.exampleCustomer.com 1,2016/03/25 00:00:56,003002112674,SYSTEM,general,0,2016/03/25 00:00:56,,general,,0,0,general,informational,User HarryPotter logged in via Web from 10.255.255.255 using http,156324,0x0,0,0,0,0,,SUNKUPAN1",
+        "2016-03-25T00:01:00Z",
+        Want {
+            pri: Some(14),
+            host: Some("PAN1.exampleCustomer.com"),
+            device: Some(("2016-03-25T00:00:56Z", Synced, false, false)),
+            body: "1,2016/03/25 00:00:56,003002112674,SYSTEM",
+            ..W
+        },
+    );
+    // Elastic `panw` `test-panw-panos-system-sample.log`: bare CSV (a shipper's
+    // `event.original`): the device name and the high-resolution time come from the record.
+    check(
+        "1,2021/10/26 15:05:03,,SYSTEM,general,2561,2021/10/26 15:05:03,,general,,0,0,general,informational,\"Connection to Update server closed: updates.paloaltonetworks.com, source: 81.2.69.193\",1234567890,0x0,0,0,0,0,,PA-VM,0,0,2021-10-26T15:05:03.440-07:00",
+        "2021-10-26T22:05:04Z",
+        Want {
+            host: Some("PA-VM"),
+            device: Some(("2021-10-26T22:05:03.440Z", Synced, true, true)),
+            body: "1,2021/10/26 15:05:03,,SYSTEM",
+            ..W
+        },
+    );
 }
