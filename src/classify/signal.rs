@@ -17,6 +17,10 @@ pub enum SignalKind {
     InstallAdd,
     /// Added packages were activated (IOS-XE `install activate`), which reloads the device.
     InstallActivate,
+    /// One command that installs an image and reloads the device by itself (NX-OS `install all`,
+    /// Junos `request system software add … reboot`). Correlated as the steps it stands for:
+    /// see [`SignalKind::correlates_as`].
+    InstallReload,
     /// An activated install was committed (IOS-XE `install commit`).
     InstallCommit,
     /// The running configuration was saved (`write memory`, `copy run start`).
@@ -38,12 +42,13 @@ pub enum SignalKind {
 }
 
 impl SignalKind {
-    pub const ALL: [SignalKind; 14] = [
+    pub const ALL: [SignalKind; 15] = [
         SignalKind::Transfer,
         SignalKind::Verify,
         SignalKind::BootVar,
         SignalKind::InstallAdd,
         SignalKind::InstallActivate,
+        SignalKind::InstallReload,
         SignalKind::InstallCommit,
         SignalKind::ConfigSave,
         SignalKind::ConfigCopy,
@@ -63,6 +68,7 @@ impl SignalKind {
             SignalKind::BootVar => "boot_var",
             SignalKind::InstallAdd => "install_add",
             SignalKind::InstallActivate => "install_activate",
+            SignalKind::InstallReload => "install_reload",
             SignalKind::InstallCommit => "install_commit",
             SignalKind::ConfigSave => "config_save",
             SignalKind::ConfigCopy => "config_copy",
@@ -72,6 +78,34 @@ impl SignalKind {
             SignalKind::Boot => "boot",
             SignalKind::Version => "version",
             SignalKind::IntegrityFailure => "integrity_failure",
+        }
+    }
+}
+
+impl SignalKind {
+    /// The kinds sequence rules see this kind as, in the order they happen. A kind is itself,
+    /// except a command that does several steps at once: `install_reload` is the image set to
+    /// boot next (`install_activate`) and the reload the command implies (`reload_cmd`), at the
+    /// time of its line. So the rules need no step of their own for it, a staged image followed
+    /// by such a command and a boot completes `t1601.image_replaced`, and one that stops there
+    /// times out as staged *and reloaded*.
+    pub fn correlates_as(self) -> &'static [SignalKind] {
+        match self {
+            SignalKind::InstallReload => &[SignalKind::InstallActivate, SignalKind::ReloadCmd],
+            SignalKind::Transfer => &[SignalKind::Transfer],
+            SignalKind::Verify => &[SignalKind::Verify],
+            SignalKind::BootVar => &[SignalKind::BootVar],
+            SignalKind::InstallAdd => &[SignalKind::InstallAdd],
+            SignalKind::InstallActivate => &[SignalKind::InstallActivate],
+            SignalKind::InstallCommit => &[SignalKind::InstallCommit],
+            SignalKind::ConfigSave => &[SignalKind::ConfigSave],
+            SignalKind::ConfigCopy => &[SignalKind::ConfigCopy],
+            SignalKind::ConfigChange => &[SignalKind::ConfigChange],
+            SignalKind::ReloadCmd => &[SignalKind::ReloadCmd],
+            SignalKind::Reload => &[SignalKind::Reload],
+            SignalKind::Boot => &[SignalKind::Boot],
+            SignalKind::Version => &[SignalKind::Version],
+            SignalKind::IntegrityFailure => &[SignalKind::IntegrityFailure],
         }
     }
 }

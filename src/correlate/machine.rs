@@ -234,8 +234,42 @@ impl DeviceMachine {
         let facts = VersionFacts::of(self, boot_version.as_deref());
         self.expire_lingering(rules, sig.time);
 
+        // A line that stands for several steps (an install that reloads by itself) is offered
+        // once per step, in order; its evidence is kept once per instance.
+        for (n, &kind) in sig.kind.correlates_as().iter().enumerate() {
+            let offer = Offer {
+                sig,
+                kind,
+                again: n > 0,
+            };
+            self.offer(rules, ctx, &offer, &facts, out);
+        }
+        if let Some(v) = boot_version {
+            self.running = Some(v.clone());
+            if self.baseline.as_ref().is_none_or(|b| b.version.is_none()) {
+                self.baseline = Some(Baseline {
+                    version: Some(v),
+                    image: None,
+                    source: BaselineSource::Learned,
+                    since: Some(sig.time),
+                });
+            }
+        }
+    }
+
+    /// Offers a signal, read as one of the kinds it stands for, to the rules in priority order:
+    /// the first running instance that takes it, else the first rule it can start, has it.
+    fn offer(
+        &mut self,
+        rules: &SequenceRules,
+        ctx: &Context<'_>,
+        offer: &Offer<'_>,
+        facts: &VersionFacts,
+        out: &mut Vec<Finding>,
+    ) {
+        let sig = offer.sig;
         'rules: for (ri, rule) in rules.sequences.iter().enumerate() {
-            if !rule.involves(sig.kind) {
+            if !rule.involves(offer.kind) {
                 continue;
             }
             // Offer the signal to running instances of this rule, most recent first.
@@ -244,14 +278,14 @@ impl DeviceMachine {
                 .collect();
             order.sort_by_key(|&i| std::cmp::Reverse(self.instances[i].last));
             for i in order {
-                if let Some(change) = accepts(rule, &self.instances[i], sig, &facts) {
+                if let Some(change) = accepts(rule, &self.instances[i], offer, facts) {
                     let inst = &mut self.instances[i];
-                    apply(inst, rule, sig, change, &facts, ctx);
+                    apply(inst, rule, offer, change, facts, ctx);
                     self.report(ri, rules, ctx, i, out);
                     break 'rules;
                 }
             }
-            if let Some(step) = start_step(rule, sig, &facts) {
+            if let Some(step) = start_step(rule, offer.kind, facts) {
                 self.make_room(ctx);
                 let no = self.next_no;
                 self.next_no += 1;
@@ -272,7 +306,7 @@ impl DeviceMachine {
                     emitted: None,
                 };
                 inst.step_times[step] = Some(sig.time);
-                add_evidence(&mut inst, rule, sig, &facts, ctx);
+                add_evidence(&mut inst, rule, offer, facts, ctx);
                 if step + 1 == rule.steps.len() {
                     inst.completed = Some(sig.time);
                 }
@@ -280,17 +314,6 @@ impl DeviceMachine {
                 let i = self.instances.len() - 1;
                 self.report(ri, rules, ctx, i, out);
                 break 'rules;
-            }
-        }
-        if let Some(v) = boot_version {
-            self.running = Some(v.clone());
-            if self.baseline.as_ref().is_none_or(|b| b.version.is_none()) {
-                self.baseline = Some(Baseline {
-                    version: Some(v),
-                    image: None,
-                    source: BaselineSource::Learned,
-                    since: Some(sig.time),
-                });
             }
         }
     }
@@ -419,6 +442,15 @@ impl VersionFacts {
     }
 }
 
+/// A signal read as one of the kinds it stands for ([`SignalKind::correlates_as`]).
+struct Offer<'a> {
+    sig: &'a Signal,
+    kind: SignalKind,
+    /// Not the first kind of the line: an instance that already holds the line as evidence
+    /// does not get it twice.
+    again: bool,
+}
+
 /// How a running instance takes a signal.
 #[derive(Clone, Copy, Debug)]
 enum Change {
@@ -443,12 +475,18 @@ fn joins_ok(rule: &Sequence, inst: &Instance, sig: &Signal) -> bool {
     })
 }
 
-fn step_matches(rule: &Sequence, step: usize, sig: &Signal, facts: &VersionFacts) -> bool {
+fn step_matches(rule: &Sequence, step: usize, kind: SignalKind, facts: &VersionFacts) -> bool {
     let s = &rule.steps[step];
-    s.kinds.contains(&sig.kind) && s.conditions.iter().all(|&c| facts.holds(c))
+    s.kinds.contains(&kind) && s.conditions.iter().all(|&c| facts.holds(c))
 }
 
-fn accepts(rule: &Sequence, inst: &Instance, sig: &Signal, facts: &VersionFacts) -> Option<Change> {
+fn accepts(
+    rule: &Sequence,
+    inst: &Instance,
+    offer: &Offer<'_>,
+    facts: &VersionFacts,
+) -> Option<Change> {
+    let (sig, kind) = (offer.sig, offer.kind);
     if !joins_ok(rule, inst, sig) {
         return None;
     }
@@ -456,7 +494,7 @@ fn accepts(rule: &Sequence, inst: &Instance, sig: &Signal, facts: &VersionFacts)
     if inst.completed.is_none() {
         // Forward: the next steps, skipping optional ones.
         for j in inst.reached + 1..rule.steps.len() {
-            if step_matches(rule, j, sig, facts) {
+            if step_matches(rule, j, kind, facts) {
                 let within = rule.steps[j].within.unwrap_or(Millis::MAX);
                 if sig.time >= last_step_time && sig.time - last_step_time <= within {
                     return Some(Change::Advance(j));
@@ -472,7 +510,7 @@ fn accepts(rule: &Sequence, inst: &Instance, sig: &Signal, facts: &VersionFacts)
     for j in 0..inst.reached {
         if inst.step_times[j].is_none()
             && rule.steps[j].optional
-            && step_matches(rule, j, sig, facts)
+            && step_matches(rule, j, kind, facts)
         {
             let next = inst.step_times[j + 1..].iter().flatten().next().copied();
             if next.is_some_and(|n| sig.time <= n) {
@@ -481,25 +519,26 @@ fn accepts(rule: &Sequence, inst: &Instance, sig: &Signal, facts: &VersionFacts)
         }
     }
     // Evidence only: a repeat of the furthest step (a second boot line) or a context kind.
-    let repeat = rule.steps[inst.reached].kinds.contains(&sig.kind);
-    if repeat || rule.context.contains(&sig.kind) {
+    let repeat = rule.steps[inst.reached].kinds.contains(&kind);
+    if repeat || rule.context.contains(&kind) {
         return Some(Change::Absorb);
     }
     None
 }
 
-fn start_step(rule: &Sequence, sig: &Signal, facts: &VersionFacts) -> Option<usize> {
-    (0..=rule.last_start_step()).find(|&i| step_matches(rule, i, sig, facts))
+fn start_step(rule: &Sequence, kind: SignalKind, facts: &VersionFacts) -> Option<usize> {
+    (0..=rule.last_start_step()).find(|&i| step_matches(rule, i, kind, facts))
 }
 
 fn apply(
     inst: &mut Instance,
     rule: &Sequence,
-    sig: &Signal,
+    offer: &Offer<'_>,
     change: Change,
     facts: &VersionFacts,
     ctx: &Context<'_>,
 ) {
+    let sig = offer.sig;
     match change {
         Change::Advance(j) => {
             inst.reached = j;
@@ -511,16 +550,17 @@ fn apply(
         Change::Fill(j) => inst.step_times[j] = Some(sig.time),
         Change::Absorb => {}
     }
-    add_evidence(inst, rule, sig, facts, ctx);
+    add_evidence(inst, rule, offer, facts, ctx);
 }
 
 fn add_evidence(
     inst: &mut Instance,
     rule: &Sequence,
-    sig: &Signal,
+    offer: &Offer<'_>,
     facts: &VersionFacts,
     ctx: &Context<'_>,
 ) {
+    let sig = offer.sig;
     for f in &rule.same {
         match f {
             JoinField::Image if inst.image.is_none() => inst.image = sig.fields.image.clone(),
@@ -536,6 +576,14 @@ fn add_evidence(
     }
     inst.first = inst.first.min(sig.time);
     inst.last = inst.last.max(sig.time);
+    if offer.again
+        && inst
+            .evidence
+            .iter()
+            .any(|e| e.time == sig.time && e.rule_id == sig.rule_id && e.message == sig.message)
+    {
+        return;
+    }
     let pos = inst.evidence.partition_point(|e| e.time <= sig.time);
     inst.evidence.insert(
         pos,
@@ -563,10 +611,13 @@ fn add_evidence(
 
 /// True when `e` is the line that matched one of the instance's steps.
 fn is_step_evidence(rule: &Sequence, inst: &Instance, e: &Evidence) -> bool {
-    inst.step_times
-        .iter()
-        .zip(&rule.steps)
-        .any(|(t, step)| *t == Some(e.time) && step.kinds.contains(&e.kind))
+    inst.step_times.iter().zip(&rule.steps).any(|(t, step)| {
+        *t == Some(e.time)
+            && e.kind
+                .correlates_as()
+                .iter()
+                .any(|k| step.kinds.contains(k))
+    })
 }
 
 fn rule_of<'a>(rules: &'a SequenceRules, id: &str) -> Option<&'a Sequence> {
@@ -982,6 +1033,70 @@ mod tests {
             .unwrap();
         assert_eq!(f.evidence[0].kind, SignalKind::Transfer);
         assert!(f.summary.contains("x999.bin"), "{}", f.summary);
+    }
+
+    /// NX-OS `install all` / Junos `software add … reboot`: one line that stages the image and
+    /// reloads the device. Alone it is staged and reloaded (its timeout says so); a boot
+    /// completes it; after a transfer it continues that transfer's instance; its line is
+    /// evidence once.
+    #[test]
+    fn an_install_that_reloads_by_itself_is_a_stage_and_a_reload() {
+        let rules = rules();
+        let allow = allow();
+        let ctx = Context::new(&allow, DEFAULT_MAX_EVIDENCE);
+        let mut out = Vec::new();
+
+        let mut m = machine();
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::InstallReload, 0, image("x.bin")),
+            &mut out,
+        );
+        assert_eq!(m.instances.len(), 1);
+        let inst = &m.instances[0];
+        assert_eq!(inst.rule, "t1601.image_replaced");
+        assert_eq!(inst.step_times, vec![None, Some(0), Some(0), None]);
+        assert_eq!(inst.evidence.len(), 1, "one line, one piece of evidence");
+        let deadline = m.deadlines(&rules)[0].0;
+        m.on_time(&rules, &ctx, deadline + 1, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].rule_id, "t1601.image_staged_reloaded");
+        assert_eq!(out[0].severity, Severity::Medium);
+
+        let mut m = machine();
+        let mut out = Vec::new();
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Transfer, 0, image("x.bin")),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::InstallReload, 10 * MINUTE, image("x.bin")),
+            &mut out,
+        );
+        assert_eq!(m.instances.len(), 1, "the transfer's instance takes it");
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Boot, 30 * MINUTE, SignalFields::default()),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].rule_id, "t1601.image_replaced");
+        assert_eq!(out[0].facts.steps, ["transfer", "stage", "reload", "boot"]);
+        let kinds: Vec<SignalKind> = out[0].evidence.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                SignalKind::Transfer,
+                SignalKind::InstallReload,
+                SignalKind::Boot
+            ]
+        );
     }
 
     #[test]

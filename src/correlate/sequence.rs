@@ -226,8 +226,12 @@ impl Sequence {
             .max_by_key(|t| t.reached)
     }
 
+    /// True when a signal of `kind` can start, advance or add to an instance of this rule (a
+    /// kind that stands for several steps counts when one of them does).
     pub fn involves(&self, kind: SignalKind) -> bool {
-        self.context.contains(&kind) || self.steps.iter().any(|s| s.kinds.contains(&kind))
+        kind.correlates_as()
+            .iter()
+            .any(|k| self.context.contains(k) || self.steps.iter().any(|s| s.kinds.contains(k)))
     }
 }
 

@@ -83,6 +83,7 @@ const NEVER: &[SignalKind] = &[
     SignalKind::BootVar,
     SignalKind::InstallAdd,
     SignalKind::InstallActivate,
+    SignalKind::InstallReload,
     SignalKind::InstallCommit,
     SignalKind::Reload,
     SignalKind::ReloadCmd,

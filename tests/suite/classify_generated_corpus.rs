@@ -108,7 +108,9 @@ const MARKERS: &[(&str, SignalKind, Need)] = &[
     ("cmd=no boot system", SignalKind::BootVar, Need::User),
     (":boot nxos", SignalKind::BootVar, Need::Image),
     (":no boot nxos", SignalKind::BootVar, Need::User),
-    // Installs and verification through command accounting.
+    // Installs and verification through command accounting; `reboot` makes the install one
+    // that reloads by itself.
+    ("no-validate reboot", SignalKind::InstallReload, Need::Image),
     (
         "request system software add",
         SignalKind::InstallAdd,
@@ -142,6 +144,7 @@ const SEQUENCE_KINDS: &[SignalKind] = &[
     SignalKind::BootVar,
     SignalKind::InstallAdd,
     SignalKind::InstallActivate,
+    SignalKind::InstallReload,
     SignalKind::InstallCommit,
     SignalKind::Reload,
     SignalKind::ReloadCmd,
@@ -267,7 +270,7 @@ fn generated_corpus_classifies_as_its_templates_say() {
         "copy scp:",
         "logged command:boot system",
         "Started install add",
-        "request system software add",
+        "no-validate reboot",
         "/kernel: JUNOS",
         "%SYSMGR-5-SYSTEM_BOOTED",
         "%SYS-5-SYSTEM_RESTARTED",
