@@ -8,6 +8,7 @@ use crate::correlate::finding::{Facts, Finding};
 use crate::correlate::machine::Instance;
 use crate::correlate::sequence::{Condition, JoinField, Sequence, TimeoutFinding};
 use crate::correlate::version;
+use crate::parse::trust::CLOCK_TOLERANCE;
 use crate::time::Millis;
 
 fn push_unique(list: &mut Vec<String>, value: &Option<String>) {
@@ -99,11 +100,13 @@ pub(crate) fn finding(
         confidence,
         first_seen: inst.first,
         // The last moment anything of it was seen: a device clock a little behind the
-        // collector must not end the finding before its last line arrived.
+        // collector must not end the finding before its last line arrived. A line a relay
+        // delivered late (its device clock kept, far behind arrival) says nothing of when the
+        // work ended: its arrival is not counted.
         last_seen: inst
             .evidence
             .iter()
-            .filter_map(|e| e.received)
+            .filter_map(|e| e.received.filter(|&r| r - e.time <= CLOCK_TOLERANCE))
             .fold(inst.last, Millis::max),
         evidence: inst.evidence.clone(),
         summary: summarise(device, rule, &inst.step_times, &facts),

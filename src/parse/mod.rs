@@ -3,5 +3,6 @@
 
 pub(crate) mod clock;
 pub(crate) mod header;
+pub(crate) mod trust;
 
 pub use header::parse_header;

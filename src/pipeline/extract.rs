@@ -8,15 +8,13 @@ use jiff::tz::TimeZone;
 
 use crate::calendar::{Inventory, canonical_host};
 use crate::classify::{Classifier, Focus, Signal, SignalKind};
-use crate::parse::clock::ClockSync;
 use crate::parse::header::parse_header;
+use crate::parse::trust::ClockBook;
 use crate::source::{self, Framed, InputFormat, StampCache, ndjson};
-use crate::time::{MINUTE, Millis};
+use crate::time::Millis;
 
 use super::{ExtractStats, LineProblem, Origin};
 
-/// A device clock further than this from the arrival time is not trusted (wrong zone, drift).
-pub const CLOCK_TOLERANCE: Millis = 5 * MINUTE;
 /// Longest evidence line kept.
 const MAX_EVIDENCE_LINE: usize = 4096;
 /// How many unusable lines are reported one by one.
@@ -45,6 +43,9 @@ pub struct Extractor {
     focus: Arc<Focus>,
     format: InputFormat,
     stamps: StampCache,
+    /// Recent device clock offsets, to tell a late relay from a wrong clock: the extractor's
+    /// own, or one shared by every listener of the service (see [`Extractor::share_clocks`]).
+    clocks: Arc<ClockBook>,
     /// Event time of the last signal, for lines that carry no time of their own.
     last_time: Option<Millis>,
     /// Latest time a line proved (an arrival, or a signal's trusted event time): the
@@ -68,11 +69,18 @@ impl Extractor {
             inventory,
             format,
             stamps: StampCache::default(),
+            clocks: Arc::default(),
             last_time: None,
             latest: None,
             stats: ExtractStats::default(),
             problems: Vec::new(),
         }
+    }
+
+    /// Learns device clocks in `clocks`, shared with other extractors (a device may reach the
+    /// service over several connections).
+    pub fn share_clocks(&mut self, clocks: Arc<ClockBook>) {
+        self.clocks = clocks;
     }
 
     /// Swaps in reloaded rules and inventory.
@@ -195,18 +203,17 @@ impl Extractor {
         let received = arrival.or(header.relay_time);
         let device_time = header
             .device_time
-            .filter(|_| !header.uptime)
-            .map(|d| zone.as_ref().map_or(d, |z| d.in_zone(z)))
-            .map(|d| (d.millis, d.sync));
-        let time = match (device_time, received) {
-            (Some((t, ClockSync::Synced)), Some(r)) if (t - r).abs() <= CLOCK_TOLERANCE => t,
-            (Some((t, ClockSync::Synced)), None) => t,
-            (_, Some(r)) => r,
-            // An unsynchronised clock with nothing to check it against: the feed's own time
-            // is a better guess than a 1993 default.
-            (Some((t, _)), None) => self.latest.or(self.last_time).unwrap_or(t),
-            (None, None) => reference,
+            .map(|d| zone.as_ref().map_or(d, |z| d.in_zone(z)));
+        // An unsynchronised clock with nothing to check it against: the feed's own time is a
+        // better guess than a 1993 default.
+        let fallback = match device_time.filter(|_| !header.uptime) {
+            Some(d) => self.latest.or(self.last_time).unwrap_or(d.millis),
+            None => reference,
         };
+        let dated = self
+            .clocks
+            .date(&device, device_time, header.uptime, received, fallback);
+        let time = dated.time;
         let mut message = String::from_utf8_lossy(raw_line).into_owned();
         if message.len() > MAX_EVIDENCE_LINE {
             let mut cut = MAX_EVIDENCE_LINE;
@@ -223,6 +230,8 @@ impl Extractor {
             device,
             time,
             received,
+            time_source: dated.source,
+            time_reason: dated.reason,
             kind: class.kind,
             rule_id: class.rule_id.to_string(),
             vendor: class.vendor.to_string(),

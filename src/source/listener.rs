@@ -8,6 +8,7 @@ use arc_swap::ArcSwap;
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
 
+use crate::parse::trust::ClockBook;
 use crate::pipeline::{Extractor, Origin, Receipt};
 use crate::serve::Configured;
 use crate::serve::telemetry::{KindLabel, Metrics, TransportLabel};
@@ -25,6 +26,9 @@ pub struct Intake {
     /// One queue per engine worker; a device's signals always go to the same one.
     pub workers: Vec<mpsc::Sender<Job>>,
     pub limits: ListenerLimits,
+    /// Recent device clock offsets, learned by every listener together: a device's lines may
+    /// come over several connections, and a relay reconnecting must not start from nothing.
+    pub clocks: Arc<ClockBook>,
 }
 
 /// Limits of the syslog listeners (from the service configuration).
@@ -61,12 +65,13 @@ pub struct ListenerExtractor {
 impl ListenerExtractor {
     pub fn new(intake: &Intake, transport: &'static str) -> Self {
         let seen = intake.configured.load_full();
-        let extractor = Extractor::new(
+        let mut extractor = Extractor::new(
             Arc::clone(&seen.classifier),
             Arc::clone(&seen.inventory),
             Arc::clone(&seen.focus),
             InputFormat::Syslog,
         );
+        extractor.share_clocks(Arc::clone(&intake.clocks));
         let label = TransportLabel { transport };
         let m = &intake.metrics;
         ListenerExtractor {
