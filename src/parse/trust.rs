@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::parse::clock::{ClockSync, DeviceStamp};
-use crate::time::{MINUTE, Millis, SECOND};
+use crate::time::{HOUR, MINUTE, Millis, SECOND};
 
 /// A device clock further than this from the arrival time is not trusted on its own (wrong
 /// zone, drift, a clock never set); within it, device and arrival agree.
@@ -26,6 +26,9 @@ const RECENT_OFFSETS: usize = 8;
 const STEADY_AGREEING: usize = 3;
 /// How far offsets of one steady delay may differ (relay batching, network jitter).
 const STEADY_SPREAD: Millis = 60 * SECOND;
+/// Longest delay a relay is believed to add: a stamp further behind arrival is a wrong clock
+/// (or a wrong year for a year-less stamp), however steady.
+const MAX_DELAY: Millis = 24 * HOUR;
 /// Lines within tolerance that make a clock known to be right (for a backlog flush).
 const AGREED_TO_TRUST: u8 = 3;
 /// An offset this close to a whole number of quarter hours, on a stamp whose zone was
@@ -81,6 +84,9 @@ pub enum TimeReason {
     SyncLost,
     /// Arrival: the stamp is ahead of arrival by more than the tolerance; no delivery does that.
     ClockAhead,
+    /// Arrival: the stamp is more than a day behind arrival; no relay is trusted to hold a line
+    /// that long.
+    TooFarBehind,
     /// Arrival: the stamp is behind arrival by an amount this device's recent lines do not
     /// share, and its clock was not seen right before.
     Unsteady,
@@ -101,6 +107,7 @@ impl TimeReason {
             TimeReason::NotSynchronised => "not_synchronised",
             TimeReason::SyncLost => "sync_lost",
             TimeReason::ClockAhead => "clock_ahead",
+            TimeReason::TooFarBehind => "too_far_behind",
             TimeReason::Unsteady => "unsteady",
             TimeReason::ZoneLike => "zone_like",
         }
@@ -124,6 +131,7 @@ impl TimeReason {
             TimeReason::NotSynchronised => "device clock marked '*' (not authoritative)",
             TimeReason::SyncLost => "device clock marked '.' (sync lost)",
             TimeReason::ClockAhead => "device clock more than 5 minutes ahead of arrival",
+            TimeReason::TooFarBehind => "device clock more than a day behind arrival",
             TimeReason::Unsteady => {
                 "device clock more than 5 minutes behind arrival and its offset is not steady"
             }
@@ -234,6 +242,8 @@ impl ClockBook {
             device_time(TimeReason::Agrees)
         } else if offset < 0 {
             arrival_time(TimeReason::ClockAhead)
+        } else if offset > MAX_DELAY {
+            arrival_time(TimeReason::TooFarBehind)
         } else if track.agreed >= AGREED_TO_TRUST {
             device_time(TimeReason::Backlog)
         } else if !track.steady(offset) {
@@ -264,7 +274,6 @@ fn zone_like(offset: Millis) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::HOUR;
 
     const T0: Millis = 1_780_000_000_000;
 
@@ -429,6 +438,19 @@ mod tests {
         let t = T0 + 10 * MINUTE;
         let d = book.date("rtr-1", synced(t), false, Some(t + 30 * MINUTE), 0);
         assert_eq!(d.reason, TimeReason::Unsteady, "no longer known right");
+    }
+
+    /// A stamp half a year behind arrival (a year-less stamp from another season, a clock
+    /// reset) is never a relay's delay, however steady.
+    #[test]
+    fn a_delay_over_a_day_is_not_believed() {
+        let book = ClockBook::default();
+        let off = 187 * 24 * HOUR;
+        for i in 0..6 {
+            let t = T0 + i * MINUTE;
+            let d = book.date("rtr-1", synced(t), false, Some(t + off), 0);
+            assert_eq!((d.time, d.reason), (t + off, TimeReason::TooFarBehind));
+        }
     }
 
     #[test]
