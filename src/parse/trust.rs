@@ -231,13 +231,18 @@ impl ClockBook {
         };
         let offset = arrival.saturating_sub(stamp.millis);
         let mut devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());
-        if !devices.contains_key(device) && devices.len() >= MAX_TRACKED_DEVICES {
-            let forget = devices.keys().next().cloned();
-            if let Some(k) = forget {
-                devices.remove(&k);
+        if !devices.contains_key(device) {
+            if devices.len() >= MAX_TRACKED_DEVICES {
+                let forget = devices.keys().next().cloned();
+                if let Some(k) = forget {
+                    devices.remove(&k);
+                }
             }
+            devices.insert(device.to_string(), OffsetTrack::default());
         }
-        let track = devices.entry(device.to_string()).or_default();
+        let track = devices
+            .get_mut(device)
+            .expect("the device's entry exists: inserted above when absent");
         let dated = if offset.abs() <= CLOCK_TOLERANCE {
             device_time(TimeReason::Agrees)
         } else if offset < 0 {
