@@ -22,9 +22,8 @@ use crate::classify::{Classifier, SignalFields, SignalKind};
 use crate::config::{self, ConfigError, Loaded, RuleSource};
 use crate::parse::clock::{DeviceStamp, YearOf};
 use crate::parse::header::parse_header_in;
-use crate::pipeline::extract::{
-    TimeSource, device_id, device_stamp, event_time, looks_like_syslog,
-};
+use crate::parse::trust::{ClockBook, TimeReason, TimeSource};
+use crate::pipeline::extract::{device_id, device_stamp, looks_like_syslog};
 use crate::pipeline::wanted_kinds;
 use crate::source::lines::LineReader;
 use crate::source::{self, Framed, InputFormat, StampCache, ndjson};
@@ -150,6 +149,9 @@ pub(crate) struct Explainer {
     stamps: StampCache,
     /// The year for year-less stamps on lines without an arrival time.
     year: i32,
+    /// Each device's clock as the pipeline learns it (a late relay's steady delay), so a line
+    /// is dated as `replay` of the same input dates it.
+    clocks: ClockBook,
 }
 
 /// What a line's framing said before the header is read.
@@ -172,6 +174,7 @@ impl Explainer {
             format,
             stamps: StampCache::default(),
             year: jiff::Zoned::now().year().into(),
+            clocks: ClockBook::default(),
         }
     }
 
@@ -241,10 +244,27 @@ impl Explainer {
         let zone = zone.flatten();
         let received = f.arrival.or(header.relay_time);
         let stamp = device_stamp(&header, zone.as_ref());
-        if let Some(time) = event_time(stamp, received, None) {
-            out.event_time = Some(format_rfc3339(time.millis));
-            out.time_source = Some(time.source);
-            out.time_reason = time.distrust.map(|d| d.to_string());
+        if stamp.is_some() || received.is_some() {
+            // The pipeline's own decision (`ClockBook::date`); the fallback only matters for a
+            // stamp with no arrival to check it against, which is then the stamp itself.
+            let fallback = stamp.map_or(0, |s| s.millis);
+            let key = device.as_deref().unwrap_or_default();
+            let dated = self
+                .clocks
+                .date(key, stamp, header.uptime, received, fallback);
+            out.event_time = Some(format_rfc3339(dated.time));
+            out.time_source = Some(dated.source);
+            out.time_reason = (dated.reason != TimeReason::Agrees).then(|| {
+                let why = dated.reason.describe();
+                match (stamp, received) {
+                    (Some(st), Some(r)) if st.millis != r => {
+                        let off = std::time::Duration::from_millis(st.millis.abs_diff(r));
+                        let side = if st.millis < r { "behind" } else { "ahead of" };
+                        format!("{why}: {} {side} arrival", humantime::format_duration(off))
+                    }
+                    _ => why.to_owned(),
+                }
+            });
         }
         out.received = received.map(format_rfc3339);
         out.device_time = stamp.map(as_written);

@@ -166,6 +166,12 @@ pub struct Signal {
     /// When the collector received the line, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received: Option<crate::time::Millis>,
+    /// The clock `time` comes from (the device's stamp or the arrival time) ...
+    #[serde(default)]
+    pub time_source: crate::parse::trust::TimeSource,
+    /// ... and why: what `explain` prints next to the time.
+    #[serde(default)]
+    pub time_reason: crate::parse::trust::TimeReason,
     pub kind: SignalKind,
     pub rule_id: String,
     pub vendor: String,

@@ -21,6 +21,16 @@ pub const DEFAULT_MAX_EVIDENCE: usize = 64;
 pub const DEFAULT_MAX_PENDING: usize = 32;
 /// Signal fingerprints remembered per device to drop duplicate deliveries.
 const DEDUPE_MEMORY: usize = 128;
+/// Rule id of the finding a device raises when it loses evidence at its limits.
+pub const EVIDENCE_DROPPED_RULE: &str = "t1601.evidence_dropped";
+/// A device raises one evidence-dropped finding per window, counted from its first loss: one
+/// alert id for the whole flood, not one alert per dropped instance.
+pub const FLOOD_WINDOW: Millis = 24 * crate::time::HOUR;
+/// A flood's count is reported again once no loss has followed for this long.
+pub const FLOOD_SETTLE: Millis = crate::time::MINUTE;
+/// Timer number of a flood's next report or the end of its window (instance numbers count up
+/// from 0).
+const FLOOD_TIMER: u64 = u64::MAX;
 
 /// Where the baseline came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +105,63 @@ pub struct DeviceMachine {
     /// The latest signals, for the analyst looking at the device.
     #[serde(default)]
     pub recent: VecDeque<RecentSignal>,
+    /// What the device lost at its limits in the current flood window, if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flood: Option<Flood>,
+}
+
+/// Evidence a device lost at its limits (`max_pending`, `max_evidence`) within one
+/// [`FLOOD_WINDOW`]: an attacker who floods a device's log with sequence starts pushes the
+/// real one out, so the loss itself is a finding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Flood {
+    /// Alert id, derived from device and the first loss (stable across revisions).
+    pub id: String,
+    /// Event time of the first loss: the window runs from here.
+    pub since: Millis,
+    /// Event time of the latest loss.
+    pub last: Millis,
+    /// Sequence instances dropped at `max_pending`.
+    pub instances: u64,
+    /// Evidence lines dropped, with those instances or at `max_evidence`.
+    pub lines: u64,
+    /// The lines of the first dropped instances (the real sequence is the oldest one pushed
+    /// out), then the latest, up to `max_evidence`.
+    pub evidence: Vec<Evidence>,
+    /// `lines` when a revision was last reported.
+    pub reported: u64,
+    pub revision: u32,
+}
+
+impl Flood {
+    /// What is counted for reports: every dropped instance drops its lines with it.
+    fn total(&self) -> u64 {
+        self.lines
+    }
+
+    fn window_end(&self) -> Millis {
+        self.since.saturating_add(FLOOD_WINDOW)
+    }
+
+    /// When the next report or the end of the window is due without a new loss: the count
+    /// is reported again once the flood has paused for [`FLOOD_SETTLE`].
+    fn deadline(&self) -> Millis {
+        if self.total() > self.reported {
+            self.last
+                .saturating_add(FLOOD_SETTLE)
+                .min(self.window_end())
+        } else {
+            self.window_end()
+        }
+    }
+
+    /// Reported at the first loss and again each time the count reaches the next power of
+    /// ten; besides, once the flood pauses (see [`Flood::deadline`]): few revisions however
+    /// large the flood, the last one with its full size.
+    fn due(&self) -> bool {
+        let order = |n: u64| n.checked_ilog10();
+        self.total() > self.reported && order(self.total()) != order(self.reported)
+    }
 }
 
 /// How many recent signals a device keeps.
@@ -148,6 +215,7 @@ impl DeviceMachine {
             seen: VecDeque::new(),
             last_signal: None,
             recent: VecDeque::new(),
+            flood: None,
         }
     }
 
@@ -168,8 +236,9 @@ impl DeviceMachine {
     }
 
     /// Drops instances until one more fits under `max_pending`: the least recently advanced
-    /// of those not yet reported, else the least recently advanced (a lingering one).
-    fn make_room(&mut self, ctx: &Context<'_>) {
+    /// of those not yet reported, else the least recently advanced (a lingering one). What is
+    /// dropped goes to `lost`, for the evidence-dropped finding.
+    fn make_room(&mut self, ctx: &Context<'_>, lost: &mut Vec<Instance>) {
         while self.instances.len() >= ctx.max_pending.max(1) {
             let oldest = |reported: bool| {
                 (0..self.instances.len())
@@ -182,7 +251,59 @@ impl DeviceMachine {
             let gone = self.instances.remove(victim);
             ctx.evidence_dropped
                 .set(ctx.evidence_dropped.get() + gone.evidence.len() as u64);
+            lost.push(gone);
         }
+    }
+
+    /// Counts what was lost at the limits in this device's flood window, and reports the
+    /// evidence-dropped finding when it is due (see [`Flood::due`]).
+    fn note_loss(
+        &mut self,
+        lost: Vec<Instance>,
+        lines: u64,
+        now: Millis,
+        ctx: &Context<'_>,
+        out: &mut Vec<Finding>,
+    ) {
+        if lost.is_empty() && lines == 0 {
+            return;
+        }
+        let device = &self.device;
+        let flood = self.flood.get_or_insert_with(|| Flood {
+            id: flood_id(device, now),
+            since: now,
+            last: now,
+            instances: 0,
+            lines: 0,
+            evidence: Vec::new(),
+            reported: 0,
+            revision: 0,
+        });
+        flood.last = flood.last.max(now);
+        flood.instances += lost.len() as u64;
+        flood.lines += lines;
+        let cap = ctx.max_evidence.max(2);
+        for e in lost.into_iter().flat_map(|i| i.evidence) {
+            if flood.evidence.len() < cap {
+                flood.evidence.push(e);
+            } else if let Some(latest) = flood.evidence.last_mut() {
+                *latest = e;
+            }
+        }
+        if flood.due() {
+            self.report_flood(ctx, out);
+        }
+    }
+
+    fn report_flood(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        let Some(flood) = &mut self.flood else {
+            return;
+        };
+        flood.revision += 1;
+        flood.reported = flood.total();
+        let mut f = summary::evidence_dropped(&self.device, flood, ctx);
+        f.revision = flood.revision;
+        out.push(f);
     }
 
     /// The earliest time something must happen to this device without a new signal.
@@ -190,6 +311,7 @@ impl DeviceMachine {
         self.instances
             .iter()
             .filter_map(|inst| Some((deadline(rule_of(rules, &inst.rule)?, inst), inst.no)))
+            .chain(self.flood.as_ref().map(|f| (f.deadline(), FLOOD_TIMER)))
             .collect()
     }
 
@@ -233,6 +355,8 @@ impl DeviceMachine {
         };
         let facts = VersionFacts::of(self, boot_version.as_deref());
         self.expire_lingering(rules, sig.time);
+        let dropped_before = ctx.evidence_dropped.get();
+        let mut lost = Vec::new();
 
         // A line that stands for several steps (an install that reloads by itself) is offered
         // once per step, in order; its evidence is kept once per instance.
@@ -242,8 +366,11 @@ impl DeviceMachine {
                 kind,
                 again: n > 0,
             };
-            self.offer(rules, ctx, &offer, &facts, out);
+            self.offer(rules, ctx, &offer, &facts, &mut lost, out);
         }
+        // Every evidence line dropped in this call: with the instances, or at `max_evidence`.
+        let lines = ctx.evidence_dropped.get() - dropped_before;
+        self.note_loss(lost, lines, sig.time, ctx, out);
         if let Some(v) = boot_version {
             self.running = Some(v.clone());
             if self.baseline.as_ref().is_none_or(|b| b.version.is_none()) {
@@ -265,6 +392,7 @@ impl DeviceMachine {
         ctx: &Context<'_>,
         offer: &Offer<'_>,
         facts: &VersionFacts,
+        lost: &mut Vec<Instance>,
         out: &mut Vec<Finding>,
     ) {
         let sig = offer.sig;
@@ -286,7 +414,7 @@ impl DeviceMachine {
                 }
             }
             if let Some(step) = start_step(rule, offer.kind, facts) {
-                self.make_room(ctx);
+                self.make_room(ctx, lost);
                 let no = self.next_no;
                 self.next_no += 1;
                 let mut inst = Instance {
@@ -351,6 +479,16 @@ impl DeviceMachine {
                     t,
                     waited,
                 ));
+            }
+        }
+        if let Some(flood) = &self.flood {
+            let closed = flood.window_end() < now;
+            let paused = flood.last.saturating_add(FLOOD_SETTLE) < now;
+            if flood.total() > flood.reported && (closed || paused) {
+                self.report_flood(ctx, out);
+            }
+            if closed {
+                self.flood = None;
             }
         }
     }
@@ -646,6 +784,12 @@ fn deadline(rule: &Sequence, inst: &Instance) -> Millis {
     }
 }
 
+fn flood_id(device: &str, since: Millis) -> String {
+    const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1f_6a0e_3b1e_4d7a_9c51_1601_a000_0002);
+    let key = format!("{device}\u{0}{EVIDENCE_DROPPED_RULE}\u{0}{since}");
+    uuid::Uuid::new_v5(&NAMESPACE, key.as_bytes()).to_string()
+}
+
 fn alert_id(device: &str, rule: &str, sig: &Signal) -> String {
     const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1f_6a0e_3b1e_4d7a_9c51_1601_a000_0001);
     let key = format!("{device}\u{0}{rule}\u{0}{}\u{0}{}", sig.time, sig.message);
@@ -669,6 +813,8 @@ mod tests {
             device: "rtr-1".into(),
             time: t,
             received: Some(t + 300),
+            time_source: Default::default(),
+            time_reason: Default::default(),
             kind,
             rule_id: format!("test.{kind}"),
             vendor: "cisco_ios".into(),
@@ -949,6 +1095,9 @@ mod tests {
         }
         assert!(m.recent.len() <= 8);
         assert_eq!(ctx.evidence_dropped.get(), 1002 - 8);
+        // The loss is a finding of its own (tested below); here, the sequence's.
+        assert!(out.iter().all(|f| f.rule_id == EVIDENCE_DROPPED_RULE));
+        out.clear();
         m.on_signal(
             &rules,
             &ctx,
@@ -998,7 +1147,11 @@ mod tests {
             );
             assert!(m.instances.len() <= 4, "{} instances", m.instances.len());
         }
-        assert!(out.is_empty(), "{out:?}");
+        assert!(
+            out.iter().all(|f| f.rule_id == EVIDENCE_DROPPED_RULE),
+            "{out:?}"
+        );
+        out.clear();
         assert_eq!(
             ctx.evidence_dropped.get(),
             1000 - 4,
@@ -1096,6 +1249,114 @@ mod tests {
                 SignalKind::InstallReload,
                 SignalKind::Boot
             ]
+        );
+    }
+
+    /// The real sequence start, then a thousand decoy starts that push it out: the loss raises
+    /// one finding (one id) for the device, high and never suppressed, that names the device,
+    /// says how much was dropped and keeps the real start's line; its revisions stay few and
+    /// the last one, once the flood pauses, carries the full count.
+    #[test]
+    fn a_flood_of_sequence_starts_raises_one_evidence_dropped_finding() {
+        let rules = rules();
+        let allow = allow();
+        let ctx = Context::new(&allow, 8);
+        let mut m = machine();
+        let mut out = Vec::new();
+        let real = SignalFields {
+            image: Some("implant.bin".into()),
+            server: Some("198.51.100.7".into()),
+            ..Default::default()
+        };
+        m.on_signal(&rules, &ctx, &sig(SignalKind::Transfer, 0, real), &mut out);
+        for n in 1..=1000 {
+            let decoy = SignalFields {
+                image: Some(format!("decoy{n}.bin")),
+                ..Default::default()
+            };
+            m.on_signal(
+                &rules,
+                &ctx,
+                &sig(SignalKind::Transfer, n * 100, decoy),
+                &mut out,
+            );
+        }
+        let dropped = 1001 - DEFAULT_MAX_PENDING as u64;
+        assert!(out.iter().all(|f| f.rule_id == EVIDENCE_DROPPED_RULE));
+        assert!(out.iter().all(|f| f.id == out[0].id), "one finding");
+        let revisions: Vec<u32> = out.iter().map(|f| f.revision).collect();
+        assert_eq!(revisions, [1, 2, 3], "at 1, 10 and 100 lines dropped");
+        let first = out[0].clone();
+        assert_eq!(first.severity, Severity::High);
+        assert!(first.never_suppress);
+        assert_eq!(first.device, "rtr-1");
+        assert!(first.summary.contains("rtr-1"), "{}", first.summary);
+        assert_eq!(
+            first.evidence[0].fields.image.as_deref(),
+            Some("implant.bin")
+        );
+        assert!(first.facts.images.iter().any(|i| i == "implant.bin"));
+        // The flood pauses: its report is due a minute after the last loss, with the count.
+        let (due, no) = *m.deadlines(&rules).iter().max_by_key(|d| d.1).unwrap();
+        assert_eq!((due, no), (100_000 + FLOOD_SETTLE, FLOOD_TIMER));
+        m.on_time(&rules, &ctx, due + 1, &mut out);
+        assert_eq!(out.len(), 4);
+        let last = &out[3];
+        assert_eq!((last.id.as_str(), last.revision), (first.id.as_str(), 4));
+        let words = format!("{dropped} pending sequence instances and {dropped} evidence lines");
+        assert!(last.summary.contains(&words), "{}", last.summary);
+        assert_eq!(last.evidence.len(), 8, "capped at max_evidence");
+        assert_eq!(
+            last.evidence[0].fields.image.as_deref(),
+            Some("implant.bin")
+        );
+        // Nothing more to say until the window closes; then a new loss opens a new finding.
+        let end = first.first_seen + FLOOD_WINDOW;
+        assert_eq!(m.deadlines(&rules).last(), Some(&(end, FLOOD_TIMER)));
+        m.on_time(&rules, &ctx, end, &mut out);
+        assert_eq!(out.len(), 4);
+        assert!(m.flood.is_some());
+        m.on_time(&rules, &ctx, end + 1, &mut out);
+        assert!(m.flood.is_none());
+        let t = end + 2;
+        for n in 0..DEFAULT_MAX_PENDING as i64 + 1 {
+            let f = SignalFields {
+                image: Some(format!("late{n}.bin")),
+                ..Default::default()
+            };
+            m.on_signal(&rules, &ctx, &sig(SignalKind::Transfer, t + n, f), &mut out);
+        }
+        assert_eq!(out.len(), 6, "at 1 and 10 lines dropped");
+        assert_ne!(out[4].id, first.id, "a new window, a new finding");
+        assert_eq!((out[4].revision, out[5].revision), (1, 2));
+        assert_eq!(out[5].id, out[4].id);
+    }
+
+    /// Evidence lines dropped at `max_evidence` (a line repeated a thousand times) are a loss
+    /// too, even when no instance is dropped.
+    #[test]
+    fn evidence_lines_dropped_at_the_cap_raise_the_finding() {
+        let rules = rules();
+        let allow = allow();
+        let ctx = Context::new(&allow, 8);
+        let mut m = machine();
+        let mut out = Vec::new();
+        for i in 0..20 {
+            let f = image("x.bin");
+            m.on_signal(
+                &rules,
+                &ctx,
+                &sig(SignalKind::BootVar, i * 100, f),
+                &mut out,
+            );
+        }
+        assert_eq!(m.instances.len(), 1);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(out.iter().all(|f| f.rule_id == EVIDENCE_DROPPED_RULE));
+        assert!(
+            out[1]
+                .summary
+                .contains("0 pending sequence instances and 10 evidence lines")
         );
     }
 

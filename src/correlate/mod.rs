@@ -16,6 +16,7 @@ use std::sync::Arc;
 pub use finding::Finding;
 pub use machine::{
     Baseline, BaselineSource, DEFAULT_MAX_EVIDENCE, DEFAULT_MAX_PENDING, DeviceMachine,
+    EVIDENCE_DROPPED_RULE,
 };
 pub use sequence::{SequenceRules, Severity};
 

@@ -5,9 +5,10 @@
 use crate::calendar::Allowlist;
 use crate::classify::SignalKind;
 use crate::correlate::finding::{Facts, Finding};
-use crate::correlate::machine::Instance;
-use crate::correlate::sequence::{Condition, JoinField, Sequence, TimeoutFinding};
+use crate::correlate::machine::{Context, EVIDENCE_DROPPED_RULE, Flood, Instance};
+use crate::correlate::sequence::{Condition, JoinField, Sequence, Severity, TimeoutFinding};
 use crate::correlate::version;
+use crate::parse::trust::CLOCK_TOLERANCE;
 use crate::time::Millis;
 
 fn push_unique(list: &mut Vec<String>, value: &Option<String>) {
@@ -99,11 +100,13 @@ pub(crate) fn finding(
         confidence,
         first_seen: inst.first,
         // The last moment anything of it was seen: a device clock a little behind the
-        // collector must not end the finding before its last line arrived.
+        // collector must not end the finding before its last line arrived. A line a relay
+        // delivered late (its device clock kept, far behind arrival) says nothing of when the
+        // work ended: its arrival is not counted.
         last_seen: inst
             .evidence
             .iter()
-            .filter_map(|e| e.received)
+            .filter_map(|e| e.received.filter(|&r| r - e.time <= CLOCK_TOLERANCE))
             .fold(inst.last, Millis::max),
         evidence: inst.evidence.clone(),
         summary: summarise(device, rule, &inst.step_times, &facts),
@@ -136,6 +139,65 @@ pub(crate) fn timed_out(
     );
     f.revision = 1;
     f
+}
+
+/// The finding of a device that lost evidence at its limits: high, never suppressed (a flood of
+/// sequence starts inside a maintenance window is exactly how a real one would be hidden),
+/// naming the device, how much was lost and the images and servers of what was lost.
+pub(crate) fn evidence_dropped(device: &str, flood: &Flood, ctx: &Context<'_>) -> Finding {
+    let mut facts = Facts::default();
+    for e in &flood.evidence {
+        push_unique(&mut facts.images, &e.fields.image);
+        push_unique(&mut facts.servers, &e.fields.server);
+        push_unique(&mut facts.users, &e.fields.user);
+    }
+    facts.unlisted_servers = facts
+        .servers
+        .iter()
+        .filter(|s| !ctx.allowlist.permits(s))
+        .cloned()
+        .collect();
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut summary = format!(
+        "{device}: {} and {} dropped at its limits (max_pending {}, max_evidence {}) from {} to {}",
+        plural(
+            flood.instances,
+            "pending sequence instance",
+            "pending sequence instances"
+        ),
+        plural(flood.lines, "evidence line", "evidence lines"),
+        ctx.max_pending,
+        ctx.max_evidence,
+        crate::time::format_rfc3339(flood.since),
+        crate::time::format_rfc3339(flood.last),
+    );
+    if !facts.images.is_empty() {
+        const NAMED: usize = 3;
+        let named = facts.images[..facts.images.len().min(NAMED)].join(", ");
+        summary.push_str(&format!("; the first images dropped: {named}"));
+        if facts.images.len() > NAMED {
+            summary.push_str(", …");
+        }
+    }
+    summary.push_str(
+        ". A flood of sequence starts can push a real one out; the first lines lost are attached.",
+    );
+    Finding {
+        id: flood.id.clone(),
+        revision: 0,
+        device: device.to_string(),
+        rule_id: EVIDENCE_DROPPED_RULE.to_string(),
+        title: "Evidence dropped at the device's limits (possible flooding to evade detection)"
+            .to_string(),
+        severity: Severity::High,
+        confidence: 0.9,
+        first_seen: flood.since,
+        last_seen: flood.last,
+        evidence: flood.evidence.clone(),
+        summary,
+        facts,
+        never_suppress: true,
+    }
 }
 
 /// One sentence an analyst can read without opening the evidence: the images and servers, what

@@ -4,5 +4,6 @@
 pub(crate) mod clock;
 pub(crate) mod firewall;
 pub(crate) mod header;
+pub(crate) mod trust;
 
 pub use header::parse_header;

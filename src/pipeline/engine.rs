@@ -341,6 +341,8 @@ mod tests {
             device: device.into(),
             time: t,
             received: Some(t + 300),
+            time_source: Default::default(),
+            time_reason: Default::default(),
             kind,
             rule_id: format!("test.{kind}"),
             vendor: "cisco_ios".into(),

@@ -8,15 +8,14 @@ use jiff::tz::TimeZone;
 
 use crate::calendar::{Inventory, canonical_host};
 use crate::classify::{Classifier, Focus, Signal, SignalKind};
-use crate::parse::clock::{ClockSync, DeviceStamp};
+use crate::parse::clock::DeviceStamp;
 use crate::parse::header::{SyslogHeader, parse_header};
+use crate::parse::trust::ClockBook;
 use crate::source::{self, Framed, InputFormat, StampCache, ndjson};
-use crate::time::{MINUTE, Millis};
+use crate::time::Millis;
 
 use super::{ExtractStats, LineProblem, Origin};
 
-/// A device clock further than this from the arrival time is not trusted (wrong zone, drift).
-pub const CLOCK_TOLERANCE: Millis = 5 * MINUTE;
 /// Longest evidence line kept.
 const MAX_EVIDENCE_LINE: usize = 4096;
 /// How many unusable lines are reported one by one.
@@ -45,6 +44,9 @@ pub struct Extractor {
     focus: Arc<Focus>,
     format: InputFormat,
     stamps: StampCache,
+    /// Recent device clock offsets, to tell a late relay from a wrong clock: the extractor's
+    /// own, or one shared by every listener of the service (see [`Extractor::share_clocks`]).
+    clocks: Arc<ClockBook>,
     /// Event time of the last signal, for lines that carry no time of their own.
     last_time: Option<Millis>,
     /// Latest time a line proved (an arrival, or a signal's trusted event time): the
@@ -68,11 +70,18 @@ impl Extractor {
             inventory,
             format,
             stamps: StampCache::default(),
+            clocks: Arc::default(),
             last_time: None,
             latest: None,
             stats: ExtractStats::default(),
             problems: Vec::new(),
         }
+    }
+
+    /// Learns device clocks in `clocks`, shared with other extractors (a device may reach the
+    /// service over several connections).
+    pub fn share_clocks(&mut self, clocks: Arc<ClockBook>) {
+        self.clocks = clocks;
     }
 
     /// Swaps in reloaded rules and inventory.
@@ -193,9 +202,19 @@ impl Extractor {
         };
         // Arrival time: the collector's, else a relay header's.
         let received = arrival.or(header.relay_time);
-        let device_time = device_stamp(&header, zone.as_ref());
-        let time = event_time(device_time, received, self.latest.or(self.last_time))
-            .map_or(reference, |t| t.millis);
+        let device_time = header
+            .device_time
+            .map(|d| zone.as_ref().map_or(d, |z| d.in_zone(z)));
+        // An unsynchronised clock with nothing to check it against: the feed's own time is a
+        // better guess than a 1993 default.
+        let fallback = match device_time.filter(|_| !header.uptime) {
+            Some(d) => self.latest.or(self.last_time).unwrap_or(d.millis),
+            None => reference,
+        };
+        let dated = self
+            .clocks
+            .date(&device, device_time, header.uptime, received, fallback);
+        let time = dated.time;
         let mut message = String::from_utf8_lossy(raw_line).into_owned();
         if message.len() > MAX_EVIDENCE_LINE {
             let mut cut = MAX_EVIDENCE_LINE;
@@ -212,6 +231,8 @@ impl Extractor {
             device,
             time,
             received,
+            time_source: dated.source,
+            time_reason: dated.reason,
             kind: class.kind,
             rule_id: class.rule_id.to_string(),
             vendor: class.vendor.to_string(),
@@ -253,102 +274,6 @@ pub(crate) fn device_stamp(
         .map(|d| zone.map_or(d, |z| d.in_zone(z)))
 }
 
-/// Which clock an event time was read from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum TimeSource {
-    /// The device's own stamp.
-    Device,
-    /// The arrival time (the collector's, else a relay header's), or the feed's latest time
-    /// for a line that has none.
-    Arrival,
-}
-
-/// Why the device clock was not used as it stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Distrust {
-    /// The line carries no wall time of the device's (none written, or an uptime).
-    NoStamp,
-    /// `*` or `.` before the stamp: the device itself does not vouch for its clock.
-    NotSynced(ClockSync),
-    /// The stamp is this far from the arrival time (device minus arrival), past the tolerance.
-    Skewed(Millis),
-    /// The clock is not vouched for, and there was nothing to check it against: used anyway.
-    Unchecked(ClockSync),
-}
-
-impl std::fmt::Display for Distrust {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mark = |sync: &ClockSync| match sync {
-            ClockSync::NotAuthoritative => "not authoritative (`*`)",
-            ClockSync::SyncLost => "out of sync (`.`)",
-            ClockSync::Synced => "synchronised",
-        };
-        match self {
-            Distrust::NoStamp => f.write_str("the line carries no device wall time"),
-            Distrust::NotSynced(s) => write!(f, "the device marks its clock {}", mark(s)),
-            Distrust::Skewed(d) => write!(
-                f,
-                "the device clock is {} {} the arrival time, more than {} minutes",
-                humantime::format_duration(std::time::Duration::from_secs(d.unsigned_abs() / 1000)),
-                if *d > 0 { "ahead of" } else { "behind" },
-                CLOCK_TOLERANCE / MINUTE
-            ),
-            Distrust::Unchecked(s) => write!(
-                f,
-                "the device marks its clock {} and no arrival time checks it",
-                mark(s)
-            ),
-        }
-    }
-}
-
-/// An event time and where it came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct EventTime {
-    pub millis: Millis,
-    pub source: TimeSource,
-    /// Why the device clock was not trusted; `None` when it was.
-    pub distrust: Option<Distrust>,
-}
-
-/// The event time of a line: the device clock when it vouches for itself and agrees with the
-/// arrival time (`received`) within [`CLOCK_TOLERANCE`], else the arrival time, else `feed`
-/// (the latest time the feed proved). `None` when the line, its arrival and the feed say
-/// nothing about time.
-pub(crate) fn event_time(
-    device: Option<DeviceStamp>,
-    received: Option<Millis>,
-    feed: Option<Millis>,
-) -> Option<EventTime> {
-    let at = |millis, source, distrust| {
-        Some(EventTime {
-            millis,
-            source,
-            distrust,
-        })
-    };
-    let device = device.map(|d| (d.millis, d.sync));
-    match (device, received) {
-        (Some((t, ClockSync::Synced)), Some(r)) if (t - r).abs() <= CLOCK_TOLERANCE => {
-            at(t, TimeSource::Device, None)
-        }
-        (Some((t, ClockSync::Synced)), None) => at(t, TimeSource::Device, None),
-        (Some((t, ClockSync::Synced)), Some(r)) => {
-            at(r, TimeSource::Arrival, Some(Distrust::Skewed(t - r)))
-        }
-        (Some((_, sync)), Some(r)) => at(r, TimeSource::Arrival, Some(Distrust::NotSynced(sync))),
-        (None, Some(r)) => at(r, TimeSource::Arrival, Some(Distrust::NoStamp)),
-        // An unsynchronised clock with nothing to check it against: the feed's own time
-        // is a better guess than a 1993 default.
-        (Some((t, sync)), None) => match feed {
-            Some(f) => at(f, TimeSource::Arrival, Some(Distrust::NotSynced(sync))),
-            None => at(t, TimeSource::Device, Some(Distrust::Unchecked(sync))),
-        },
-        (None, None) => feed.and_then(|f| at(f, TimeSource::Arrival, Some(Distrust::NoStamp))),
-    }
-}
-
 /// Identity of a line's content for duplicate detection: XXH3-64 (seed 0, the published
 /// xxHash spec) of the kind's rule-file name (`transfer`, `reload`, …), a NUL byte, then the
 /// first body line's UTF-8 bytes. Kind names hold no NUL, so no two inputs share their bytes.
@@ -384,74 +309,6 @@ pub(crate) fn looks_like_syslog(message: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Each way to an event time, with the clock it came from and why the device's was not
-    /// trusted: what the pipeline uses and what `explain` prints.
-    #[test]
-    fn event_time_says_which_clock_and_why() {
-        let stamp = |millis, sync| {
-            Some(DeviceStamp {
-                millis,
-                sync,
-                had_year: true,
-                zone_known: true,
-                offset_minutes: 0,
-            })
-        };
-        let t = 1_000 * MINUTE;
-        let (synced, star) = (ClockSync::Synced, ClockSync::NotAuthoritative);
-        let at = |millis, source, distrust| {
-            Some(EventTime {
-                millis,
-                source,
-                distrust,
-            })
-        };
-        use TimeSource::{Arrival, Device};
-        let cases = [
-            (
-                stamp(t, synced),
-                Some(t + MINUTE),
-                None,
-                at(t, Device, None),
-            ),
-            (stamp(t, synced), None, Some(0), at(t, Device, None)),
-            (
-                stamp(t, synced),
-                Some(t + 6 * MINUTE),
-                None,
-                at(t + 6 * MINUTE, Arrival, Some(Distrust::Skewed(-6 * MINUTE))),
-            ),
-            (
-                stamp(t, star),
-                Some(t),
-                None,
-                at(t, Arrival, Some(Distrust::NotSynced(star))),
-            ),
-            (None, Some(t), None, at(t, Arrival, Some(Distrust::NoStamp))),
-            (
-                stamp(t, star),
-                None,
-                Some(5),
-                at(5, Arrival, Some(Distrust::NotSynced(star))),
-            ),
-            (
-                stamp(t, star),
-                None,
-                None,
-                at(t, Device, Some(Distrust::Unchecked(star))),
-            ),
-            (None, None, Some(5), at(5, Arrival, Some(Distrust::NoStamp))),
-            (None, None, None, None),
-        ];
-        for (i, (device, received, feed, want)) in cases.into_iter().enumerate() {
-            assert_eq!(event_time(device, received, feed), want, "case {i}");
-        }
-        assert_eq!(
-            Distrust::Skewed(-6 * MINUTE).to_string(),
-            "the device clock is 6m behind the arrival time, more than 5 minutes"
-        );
-    }
 
     /// Fingerprints are stored in sled (each device remembers recent ones to drop resends), so
     /// their value must not depend on std's unspecified hasher: these values are XXH3-64 as

@@ -121,6 +121,8 @@ mod tests {
             device: "rtr-1".into(),
             time: t,
             received: None,
+            time_source: Default::default(),
+            time_reason: Default::default(),
             kind: SignalKind::ConfigSave,
             rule_id: "test".into(),
             vendor: "cisco_ios".into(),

@@ -371,6 +371,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
             idle_timeout: Duration::from_secs(config.idle_timeout_secs),
             tls_handshake_timeout: Duration::from_secs(config.tls_handshake_timeout_secs),
         },
+        clocks: Arc::default(),
     };
 
     let mut listeners = Vec::new();

@@ -12,6 +12,7 @@ use crate::calendar::ChangeCalendar;
 use crate::classify::Signal;
 use crate::config::Configured;
 use crate::correlate::SequenceRules;
+use crate::parse::trust::ClockBook;
 use crate::pipeline::{Extractor, Origin, Receipt};
 use crate::source::InputFormat;
 use crate::telemetry::{KindLabel, Metrics, TransportLabel};
@@ -27,6 +28,9 @@ pub struct Intake {
     /// One queue per engine worker; a device's signals always go to the same one.
     pub workers: Vec<mpsc::Sender<Job>>,
     pub limits: ListenerLimits,
+    /// Recent device clock offsets, learned by every listener together: a device's lines may
+    /// come over several connections, and a relay reconnecting must not start from nothing.
+    pub clocks: Arc<ClockBook>,
 }
 
 /// What goes down a worker's queue: signals from the listeners, and the service's own
@@ -79,12 +83,13 @@ pub struct ListenerExtractor {
 impl ListenerExtractor {
     pub fn new(intake: &Intake, transport: &'static str) -> Self {
         let seen = intake.configured.load_full();
-        let extractor = Extractor::new(
+        let mut extractor = Extractor::new(
             Arc::clone(&seen.classifier),
             Arc::clone(&seen.inventory),
             Arc::clone(&seen.focus),
             InputFormat::Syslog,
         );
+        extractor.share_clocks(Arc::clone(&intake.clocks));
         let label = TransportLabel { transport };
         let m = &intake.metrics;
         ListenerExtractor {

@@ -208,7 +208,14 @@ pub fn judge(calendar: &ChangeCalendar, finding: &Finding) -> Verdict {
             suppressed_by: None,
             escalated_by: None,
             severity: finding.severity,
-            reason: format!("{summary} Integrity failures are never suppressed."),
+            reason: format!(
+                "{summary} {}",
+                if finding.rule_id == crate::correlate::EVIDENCE_DROPPED_RULE {
+                    "Dropped evidence is never suppressed."
+                } else {
+                    "Integrity failures are never suppressed."
+                }
+            ),
         };
     }
     let device = finding.device.as_str();

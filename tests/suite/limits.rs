@@ -126,3 +126,60 @@ async fn limits_are_enforced_and_counted() {
     wait_metric(http, "imagewatch_api_body_too_large_total", 2.0).await;
     running.shutdown().await;
 }
+
+/// Evasion by flooding, in the service: inside a maintenance window, a device's log is flooded
+/// with a thousand boot-variable changes to decoy images after the real one. Past
+/// `max_pending` the real sequence is pushed out, and the loss raises its own alert: one id
+/// for the device, high, not suppressed by the window, naming the device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_past_max_pending_raises_one_unsuppressed_alert() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = ServeConfig {
+        max_pending: 4,
+        ..config(tmp.path())
+    };
+    // The lines carry a device time of their own (June 2026) that disagrees with the wall
+    // clock they arrive by: they are dated by arrival, so the window spans the test's now.
+    let now = jiff::Timestamp::now();
+    let window = format!(
+        "maintenance_windows:\n  - id: MW-flood\n    devices: [\"rtr-0077\"]\n    start: {}\n    end: {}\n",
+        now - jiff::SignedDuration::from_hours(1),
+        now + jiff::SignedDuration::from_hours(1),
+    );
+    std::fs::write(tmp.path().join("changes.yaml"), window).unwrap();
+    let running = serve::start(cfg).await.unwrap();
+    let (http, tcp) = (running.http, running.tcp.unwrap());
+    let line = |n: u32, image: &str| {
+        format!(
+            "<189>{n}: rtr-0077: Jun  3 02:00:00.000 UTC: %PARSER-5-CFGLOG_LOGGEDCMD: User:mallory  logged command:boot system flash:{image}\n"
+        )
+    };
+    let mut s = tokio::net::TcpStream::connect(tcp).await.unwrap();
+    let mut text = line(1, "c2900-universalk9-mz.SPA.157-3.M9.bin");
+    for n in 1..=1000 {
+        text.push_str(&line(n + 1, &format!("decoy-{n:04}.bin")));
+    }
+    s.write_all(text.as_bytes()).await.unwrap();
+    s.shutdown().await.unwrap();
+    let alerts = eventually(Duration::from_secs(10), async || {
+        let a = super::service::api_alerts(http, "device=rtr-0077").await;
+        (a.len() == 1 && a[0]["revision"].as_u64()? >= 3).then_some(a)
+    })
+    .await
+    .expect("one evidence-dropped alert, revised as the flood grows");
+    let a = &alerts[0];
+    assert_eq!(a["rule_id"], "t1601.evidence_dropped", "{a:#}");
+    assert_eq!(a["severity"], "high");
+    assert_eq!(a["suppressed"], false);
+    assert_eq!(a["device"], "rtr-0077");
+    let reason = a["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("rtr-0077") && reason.contains("max_pending 4"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("c2900-universalk9-mz.SPA.157-3.M9.bin"),
+        "{a:#}"
+    );
+    running.shutdown().await;
+}

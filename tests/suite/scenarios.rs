@@ -172,3 +172,66 @@ fn compare(expect: &[Expected], got: &[Alert]) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Evasion by flooding: an attacker stages a real image, then floods the device's log with a
+/// thousand boot-variable changes to decoy images, inside a maintenance window, so that the
+/// real sequence is pushed out at `max_pending`. The loss is one finding for the device, high,
+/// not suppressed by the window, naming the device, how much was dropped and the real image
+/// (its line is kept as evidence).
+///
+/// Lines: IOS `%PARSER-5-CFGLOG_LOGGEDCMD: User:<user>  logged command:<cmd>` (template S,
+/// ../shared/FORMATS.md §2 "bootvar", Sigma and NOC; the `boot system flash:…` content is
+/// source: unverified), behind the project's collector prefix (README, "Input formats").
+#[test]
+fn a_flood_of_sequence_starts_raises_one_unsuppressed_finding_in_a_window() {
+    let changes = r#"
+maintenance_windows:
+  - id: MW-rtr-0077
+    devices: ["rtr-0077"]
+    start: 2026-06-03T01:00:00Z
+    end: 2026-06-03T05:00:00Z
+inventory:
+  - device: rtr-0077
+    vendor: cisco_ios
+    aliases: ["10.64.0.77"]
+    baseline_version: "15.7(3)M8"
+"#;
+    let line = |n: u32, secs: u32, image: &str| {
+        let (m, s) = (secs / 60, secs % 60);
+        format!(
+            "2026-06-03T02:{m:02}:{s:02}.200Z 10.64.0.77 <189>{n}: rtr-0077: Jun  3 02:{m:02}:{s:02}.000 UTC: %PARSER-5-CFGLOG_LOGGEDCMD: User:mallory  logged command:boot system flash:{image}\n"
+        )
+    };
+    let mut lines = line(1, 0, "c2900-universalk9-mz.SPA.157-3.M9.bin");
+    for n in 1..=1000 {
+        lines.push_str(&line(
+            n + 1,
+            60 + n * 3 / 1000,
+            &format!("decoy-{n:04}.bin"),
+        ));
+    }
+    // The feed goes on after the flood: the finding's count is brought up to date.
+    lines.push_str(
+        "2026-06-03T02:20:00.000Z 10.64.0.77 <189>2002: rtr-0077: Jun  3 02:20:00.000 UTC: %LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to up\n",
+    );
+    let got = run_lines(changes, &lines, InputFormat::Auto);
+    let dropped = 1001 - imagewatch::Limits::default().max_pending;
+    let expect = [Expected {
+        rule_id: "t1601.evidence_dropped".into(),
+        severity: "high".into(),
+        suppressed: false,
+        suppressed_by: None,
+        escalated_by: None,
+        device: Some("rtr-0077".into()),
+        reason_contains: vec![
+            format!("{dropped} pending sequence instances and {dropped} evidence lines"),
+            "c2900-universalk9-mz.SPA.157-3.M9.bin".into(),
+            "Dropped evidence is never suppressed".into(),
+        ],
+        evidence_kinds: Vec::new(),
+    }];
+    if let Err(why) = compare(&expect, &got) {
+        panic!("{why}\n{}", serde_json::to_string_pretty(&got).unwrap());
+    }
+    assert_eq!(got[0].revision, 4, "1, 10 and 100 lines, then the pause");
+}
