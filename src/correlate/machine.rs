@@ -69,6 +69,10 @@ pub struct Instance {
     pub server: Option<String>,
     pub version_before: Option<String>,
     pub version_after: Option<String>,
+    /// The staged image whose file name `version_after` was read from, when the device booted
+    /// without reporting a version (None when the device reported it).
+    #[serde(default)]
+    pub version_inferred_from: Option<String>,
     pub completed: Option<Millis>,
     pub emitted: Option<Emitted>,
 }
@@ -228,6 +232,11 @@ impl DeviceMachine {
         };
         let facts = VersionFacts::of(self, boot_version.as_deref());
         self.expire_lingering(rules, sig.time);
+        // The hint for reading a version out of an image name: what the device is known to
+        // run, else what recognised this line.
+        let vendor = self.vendor.clone().or_else(|| Some(sig.vendor.clone()));
+        // A version read from the staged image's name at a boot that reported none.
+        let mut inferred = None;
 
         'rules: for (ri, rule) in rules.sequences.iter().enumerate() {
             if !rule.involves(sig.kind) {
@@ -242,6 +251,7 @@ impl DeviceMachine {
                 if let Some(change) = accepts(rule, &self.instances[i], sig, &facts) {
                     let inst = &mut self.instances[i];
                     apply(inst, rule, sig, change, &facts, ctx);
+                    inferred = infer_version(inst, rule, vendor.as_deref(), &facts);
                     self.report(ri, rules, ctx, i, out);
                     break 'rules;
                 }
@@ -263,6 +273,7 @@ impl DeviceMachine {
                     server: None,
                     version_before: None,
                     version_after: None,
+                    version_inferred_from: None,
                     completed: None,
                     emitted: None,
                 };
@@ -271,11 +282,18 @@ impl DeviceMachine {
                 if step + 1 == rule.steps.len() {
                     inst.completed = Some(sig.time);
                 }
+                inferred = infer_version(&mut inst, rule, vendor.as_deref(), &facts);
                 self.instances.push(inst);
                 let i = self.instances.len() - 1;
                 self.report(ri, rules, ctx, i, out);
                 break 'rules;
             }
+        }
+        // What the device now runs, as far as the staged image's name tells: the next change
+        // is compared with it, not with a baseline the device has already left. The baseline
+        // itself is only ever learned from a version the device reported.
+        if let Some(v) = inferred {
+            self.running = Some(v);
         }
         if let Some(v) = boot_version {
             self.running = Some(v.clone());
@@ -523,6 +541,7 @@ fn add_evidence(
             inst.version_before = facts.before.clone();
         }
         inst.version_after = facts.after.clone();
+        inst.version_inferred_from = None;
     }
     inst.first = inst.first.min(sig.time);
     inst.last = inst.last.max(sig.time);
@@ -557,6 +576,40 @@ fn is_step_evidence(rule: &Sequence, inst: &Instance, e: &Evidence) -> bool {
         .iter()
         .zip(&rule.steps)
         .any(|(t, step)| *t == Some(e.time) && step.kinds.contains(&e.kind))
+}
+
+/// At a boot that reported no version, the version the staged image's file name carries (the
+/// instance's joined image, else the latest image its evidence named): some platforms never
+/// log the version they run, and the name is the best evidence left. Sets the instance's
+/// versions, marked as inferred, and returns the version; None when the instance is not
+/// complete, already knows the version booted, or no image name can be read.
+fn infer_version(
+    inst: &mut Instance,
+    rule: &Sequence,
+    vendor: Option<&str>,
+    facts: &VersionFacts,
+) -> Option<String> {
+    let boot_step = rule.steps.last()?;
+    if inst.completed.is_none()
+        || inst.version_after.is_some()
+        || facts.after.is_some()
+        || !boot_step.reports_version()
+    {
+        return None;
+    }
+    let image = inst.image.clone().or_else(|| {
+        inst.evidence
+            .iter()
+            .rev()
+            .find_map(|e| e.fields.image.clone())
+    })?;
+    let v = version::version_from_image(vendor, &image)?;
+    if inst.version_before.is_none() {
+        inst.version_before = facts.before.clone();
+    }
+    inst.version_after = Some(v.clone());
+    inst.version_inferred_from = Some(image);
+    Some(v)
 }
 
 fn rule_of<'a>(rules: &'a SequenceRules, id: &str) -> Option<&'a Sequence> {
@@ -928,6 +981,95 @@ mod tests {
             .unwrap();
         assert_eq!(f.evidence[0].kind, SignalKind::Transfer);
         assert!(f.summary.contains("x999.bin"), "{}", f.summary);
+    }
+
+    /// A platform that never logs its version: the boot that completes the sequence takes
+    /// the version from the staged image's name, says so, and a version the device reports
+    /// later replaces it.
+    #[test]
+    fn a_boot_without_a_version_takes_it_from_the_staged_image_name() {
+        let rules = rules();
+        let allow = allow();
+        let ctx = Context::new(&allow, DEFAULT_MAX_EVIDENCE);
+        let mut m = DeviceMachine::new(
+            "rtr-1",
+            Some("juniper_junos".into()),
+            Some(Baseline {
+                version: Some("21.4R3-S5.4".into()),
+                image: None,
+                source: BaselineSource::Inventory,
+                since: None,
+            }),
+        );
+        let mut out = Vec::new();
+        let pkg = "junos-vmhost-install-mx-x86-64-22.4R3.25.tgz";
+        let steps = [
+            (SignalKind::Transfer, 0, image(pkg)),
+            (SignalKind::InstallAdd, 5 * MINUTE, image(pkg)),
+            (SignalKind::Reload, 10 * MINUTE, SignalFields::default()),
+            (SignalKind::Boot, 20 * MINUTE, SignalFields::default()),
+        ];
+        for (kind, t, fields) in steps {
+            m.on_signal(&rules, &ctx, &sig(kind, t, fields), &mut out);
+        }
+        assert_eq!(out.len(), 1, "{out:?}");
+        let f = &out[0];
+        assert_eq!(f.rule_id, "t1601.image_replaced");
+        assert!(f.severity >= Severity::Medium);
+        assert_eq!(f.facts.version_after.as_deref(), Some("22.4R3.25"));
+        assert_eq!(f.facts.version_inferred_from.as_deref(), Some(pkg));
+        assert!(f.facts.version_changed && !f.facts.downgrade);
+        assert!(
+            f.summary.contains(&format!(
+                "booted 22.4R3.25 (version inferred from image name {pkg}, was 21.4R3-S5.4)"
+            )),
+            "{}",
+            f.summary
+        );
+        assert_eq!(m.running.as_deref(), Some("22.4R3.25"));
+        assert_eq!(
+            m.baseline.as_ref().and_then(|b| b.version.as_deref()),
+            Some("21.4R3-S5.4"),
+            "a baseline is never learned from a name"
+        );
+        // The device reports an older version after all: the report wins and raises it.
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Version, 25 * MINUTE, version("21.2R3-S1.3")),
+            &mut out,
+        );
+        let last = out.last().unwrap();
+        assert_eq!(last.facts.version_after.as_deref(), Some("21.2R3-S1.3"));
+        assert_eq!(last.facts.version_inferred_from, None);
+        assert_eq!(last.severity, Severity::Critical);
+    }
+
+    /// With no readable image name there is nothing to infer: the boot still completes the
+    /// sequence, with the version left unknown.
+    #[test]
+    fn an_unreadable_image_name_leaves_the_version_unknown() {
+        let rules = rules();
+        let allow = allow();
+        let ctx = Context::new(&allow, DEFAULT_MAX_EVIDENCE);
+        let mut m = machine();
+        let mut out = Vec::new();
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::BootVar, 0, image("x.bin")),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Boot, MINUTE, SignalFields::default()),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].facts.version_after, None);
+        assert_eq!(out[0].facts.version_inferred_from, None);
+        assert_eq!(m.running.as_deref(), Some("15.7(3)M8"));
     }
 
     #[test]

@@ -49,6 +49,7 @@ pub(crate) fn finding(
         .collect();
     facts.version_before = inst.version_before.clone();
     facts.version_after = inst.version_after.clone();
+    facts.version_inferred_from = inst.version_inferred_from.clone();
     if let (Some(b), Some(a)) = (&facts.version_before, &facts.version_after) {
         facts.version_changed = !version::same(None, b, a);
         facts.downgrade =
@@ -169,12 +170,22 @@ fn summarise(device: &str, rule: &Sequence, step_times: &[Option<Millis>], f: &F
             parts.push(words.clone());
         }
     }
+    // A version the device did not report says where it came from, so that nobody takes it
+    // for the device's own word.
+    let inferred = f
+        .version_inferred_from
+        .as_ref()
+        .map(|image| format!("version inferred from image name {image}"));
     match (&f.version_before, &f.version_after) {
         (Some(b), Some(a)) if f.version_changed => parts.push(format!(
-            "booted {a} (was {b}{})",
+            "booted {a} ({}was {b}{})",
+            inferred.map(|w| w + ", ").unwrap_or_default(),
             if f.downgrade { ", a downgrade" } else { "" }
         )),
-        (_, Some(a)) => parts.push(format!("booted {a}")),
+        (_, Some(a)) => parts.push(match inferred {
+            Some(w) => format!("booted {a} ({w})"),
+            None => format!("booted {a}"),
+        }),
         _ => {}
     }
     if !f.users.is_empty() {
@@ -242,6 +253,7 @@ mod tests {
             server: Some("10.10.0.5".into()),
             version_before: booted.map(|_| "15.7(3)M8".into()),
             version_after: booted.map(str::to_string),
+            version_inferred_from: None,
             completed: Some(T0),
             emitted: None,
         }
