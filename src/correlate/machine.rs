@@ -192,6 +192,22 @@ impl DeviceMachine {
             .collect()
     }
 
+    /// True when a sequence of this device has an image staged and was told to reload, and
+    /// waits for the boot: the device's next line after a silence is that boot.
+    pub fn awaits_boot(&self, rules: &SequenceRules) -> bool {
+        self.instances.iter().any(|inst| {
+            let Some(rule) = rule_of(rules, &inst.rule) else {
+                return false;
+            };
+            let reloaded = rule.steps[inst.reached]
+                .kinds
+                .iter()
+                .any(|k| matches!(k, SignalKind::Reload | SignalKind::ReloadCmd));
+            let staged = inst.step_times[..inst.reached].iter().any(Option::is_some);
+            inst.completed.is_none() && reloaded && staged
+        })
+    }
+
     /// A change the calendar authorised becomes the new baseline.
     pub fn authorise(&mut self, version: Option<&str>, image: Option<&str>, at: Millis) {
         let old = self.baseline.take();

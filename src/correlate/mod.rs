@@ -244,6 +244,24 @@ impl Correlator {
         self.reindex(&sig.device);
     }
 
+    /// True when the device's machine is in memory and waits for a boot after a reload (see
+    /// [`DeviceMachine::awaits_boot`]).
+    pub fn awaits_boot(&self, id: &str) -> bool {
+        self.devices
+            .get(id)
+            .is_some_and(|m| m.awaits_boot(&self.rules))
+    }
+
+    /// The longest any step waits for the next: past it, nothing awaits a reloaded device.
+    pub fn longest_wait(&self) -> Millis {
+        self.rules
+            .sequences
+            .iter()
+            .flat_map(|s| s.steps.iter().filter_map(|step| step.within))
+            .max()
+            .unwrap_or(crate::time::HOUR)
+    }
+
     /// The earliest pending deadline, if any.
     pub fn next_deadline(&self) -> Option<Millis> {
         self.timers.first().map(|t| t.0)

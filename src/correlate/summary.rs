@@ -3,7 +3,7 @@
 //! renamed or added step speaks for itself. Which instance reports when is the machine's.
 
 use crate::calendar::Allowlist;
-use crate::classify::SignalKind;
+use crate::classify::{RESUMED_BOOT_RULE, SignalKind};
 use crate::correlate::finding::{Facts, Finding};
 use crate::correlate::machine::Instance;
 use crate::correlate::sequence::{Condition, JoinField, Sequence, TimeoutFinding};
@@ -107,10 +107,16 @@ pub(crate) fn finding(
             .filter_map(|e| e.received)
             .fold(inst.last, Millis::max),
         evidence: inst.evidence.clone(),
-        summary: summarise(device, rule, &inst.step_times, &facts),
+        summary: summarise(device, rule, &inst.step_times, &facts, resumed_boot(inst)),
         facts,
         never_suppress: rule.never_suppress,
     }
+}
+
+/// True when the instance's boot is a reloaded device's return (its first line after a
+/// silence) rather than a line that says so: the analyst must know the boot was inferred.
+fn resumed_boot(inst: &Instance) -> bool {
+    inst.evidence.iter().any(|e| e.rule_id == RESUMED_BOOT_RULE)
 }
 
 /// The finding of an instance that stopped half-way: the rule's timeout finding, its summary
@@ -141,7 +147,13 @@ pub(crate) fn timed_out(
 
 /// One sentence an analyst can read without opening the evidence: the images and servers, what
 /// each step seen says (the rule's words), the version booted, the users.
-fn summarise(device: &str, rule: &Sequence, step_times: &[Option<Millis>], f: &Facts) -> String {
+fn summarise(
+    device: &str,
+    rule: &Sequence,
+    step_times: &[Option<Millis>],
+    f: &Facts,
+    resumed: bool,
+) -> String {
     let mut parts = Vec::new();
     if !f.images.is_empty() {
         let mut p = format!("image {}", f.images.join(", "));
@@ -187,6 +199,9 @@ fn summarise(device: &str, rule: &Sequence, step_times: &[Option<Millis>], f: &F
             None => format!("booted {a}"),
         }),
         _ => {}
+    }
+    if resumed {
+        parts.push("the boot is the device logging again after a silence".to_string());
     }
     if !f.users.is_empty() {
         parts.push(format!("by {}", f.users.join(", ")));

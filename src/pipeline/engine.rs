@@ -14,6 +14,7 @@ use crate::suppress::{self, Alert};
 use crate::time::Millis;
 
 use super::EngineStats;
+use super::awaiting::AwaitingBoot;
 use super::reorder::ReorderBuffer;
 use super::write_back::WriteBack;
 
@@ -33,6 +34,11 @@ pub struct Engine {
     on_alert: Option<AlertHook>,
     /// Machines changed and buffer entries processed in the current `run`, not yet written.
     write_back: WriteBack,
+    /// Devices told to reload, awaiting their boot (shared with the extractors, which add
+    /// them): the engine forgets those with no image staged, and those that never came back.
+    awaiting: Arc<AwaitingBoot>,
+    /// Watermark at which forgotten devices are next looked for.
+    next_expiry: Millis,
     pub stats: EngineStats,
 }
 
@@ -74,6 +80,8 @@ impl Engine {
             changed: false,
             on_alert: None,
             write_back: WriteBack::default(),
+            awaiting: Arc::default(),
+            next_expiry: Millis::MIN,
             stats: EngineStats::default(),
         };
         for (time, seq, sig) in engine.store.buffered()? {
@@ -94,6 +102,11 @@ impl Engine {
     /// Sets what receives each alert once stored (see [`AlertHook`]).
     pub fn set_alert_hook(&mut self, hook: AlertHook) {
         self.on_alert = Some(hook);
+    }
+
+    /// Shares the set of devices awaiting a boot with the extractors (one set per process).
+    pub fn set_awaiting(&mut self, awaiting: Arc<AwaitingBoot>) {
+        self.awaiting = awaiting;
     }
 
     /// Sets how many machines stay in memory and how much evidence an instance keeps.
@@ -188,6 +201,7 @@ impl Engine {
                     let (slot, sig) = self.reorder.pop().expect("peeked above");
                     self.load(&sig.device)?;
                     self.correlator.on_signal(&sig, &mut self.findings);
+                    self.settle_awaiting(&sig.device, sig.time);
                     self.emit(out)?;
                     self.write_back.machine_changed(&sig.device);
                     if self.durable_buffer {
@@ -197,8 +211,30 @@ impl Engine {
                 (None, Some(_)) => self.fire_timers(watermark, out)?,
             }
         }
+        self.expire_awaiting(watermark);
         self.write_back()?;
         self.evict()
+    }
+
+    /// A device awaits a boot only while one of its sequences has an image staged and was
+    /// told to reload: the extractors cannot know that, the machine does.
+    fn settle_awaiting(&mut self, device: &str, time: Millis) {
+        if !self.awaiting.is_empty() && !self.correlator.awaits_boot(device) {
+            self.awaiting.settle(device, time);
+        }
+    }
+
+    /// Forgets, once a minute of event time, devices whose reload is older than any sequence
+    /// waits: they never came back (or their machine is elsewhere), and an entry left behind
+    /// would keep the noise path reading headers.
+    fn expire_awaiting(&mut self, watermark: Millis) {
+        if self.awaiting.is_empty() || watermark < self.next_expiry {
+            return;
+        }
+        self.next_expiry = watermark.saturating_add(crate::time::MINUTE);
+        let wait = self.correlator.longest_wait();
+        self.awaiting
+            .expire(watermark.saturating_sub(wait.saturating_add(super::awaiting::BOOT_SILENCE)));
     }
 
     fn fire_timers(&mut self, now: Millis, out: &mut Vec<Alert>) -> Result<(), StateError> {
@@ -208,6 +244,7 @@ impl Engine {
             let Some(device) = self.correlator.fire_next(now, &mut self.findings) else {
                 break;
             };
+            self.settle_awaiting(&device, now);
             self.emit(out)?;
             self.write_back.machine_changed(&device);
         }

@@ -8,7 +8,8 @@ use arc_swap::ArcSwap;
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
 
-use crate::pipeline::{Extractor, Origin, Receipt};
+use crate::classify::Signal;
+use crate::pipeline::{AwaitingBoot, Extractor, Origin, Receipt};
 use crate::serve::Configured;
 use crate::serve::telemetry::{KindLabel, Metrics, TransportLabel};
 use crate::serve::worker::{Job, shard};
@@ -25,6 +26,8 @@ pub struct Intake {
     /// One queue per engine worker; a device's signals always go to the same one.
     pub workers: Vec<mpsc::Sender<Job>>,
     pub limits: ListenerLimits,
+    /// Devices told to reload, awaiting their boot: shared with every listener and worker.
+    pub awaiting: Arc<AwaitingBoot>,
 }
 
 /// Limits of the syslog listeners (from the service configuration).
@@ -61,12 +64,13 @@ pub struct ListenerExtractor {
 impl ListenerExtractor {
     pub fn new(intake: &Intake, transport: &'static str) -> Self {
         let seen = intake.configured.load_full();
-        let extractor = Extractor::new(
+        let mut extractor = Extractor::new(
             Arc::clone(&seen.classifier),
             Arc::clone(&seen.inventory),
             Arc::clone(&seen.focus),
             InputFormat::Syslog,
         );
+        extractor.set_awaiting(Arc::clone(&intake.awaiting));
         let label = TransportLabel { transport };
         let m = &intake.metrics;
         ListenerExtractor {
@@ -92,8 +96,8 @@ impl ListenerExtractor {
         }
     }
 
-    /// Extracts one received message: its signal and the worker it goes to, or None for noise
-    /// (counted as processed here).
+    /// Extracts one received message: its signals (a device's return after a reload, then the
+    /// line's own) with the worker they go to, or nothing for noise (counted as processed).
     fn extract(
         &mut self,
         intake: &Intake,
@@ -101,7 +105,7 @@ impl ListenerExtractor {
         truncated: bool,
         sender: &str,
         arrival: i64,
-    ) -> Option<(usize, Job)> {
+    ) -> [Option<(usize, Job)>; 2] {
         let m = &intake.metrics;
         if truncated {
             m.truncated_lines.inc();
@@ -121,17 +125,22 @@ impl ListenerExtractor {
             self.last_unparsed = stats.unparsed;
             self.extractor.problems.clear();
         }
-        let Some(signal) = got.signal else {
+        if got.signal.is_none() && got.resumed.is_none() {
             self.processed.inc();
-            return None;
-        };
-        m.signals
+        }
+        [got.resumed, got.signal].map(|s| s.map(|s| self.job(intake, s)))
+    }
+
+    fn job(&self, intake: &Intake, signal: Signal) -> (usize, Job) {
+        intake
+            .metrics
+            .signals
             .get_or_create(&KindLabel {
                 kind: signal.kind.as_str(),
             })
             .inc();
         let worker = shard(&signal.device, intake.workers.len());
-        Some((worker, Job::Signal(Box::new(signal), self.transport)))
+        (worker, Job::Signal(Box::new(signal), self.transport))
     }
 
     /// One message from a stream, received at `arrival`: waits for room in the queue
@@ -146,7 +155,11 @@ impl ListenerExtractor {
     ) {
         self.follow(intake);
         self.received.inc();
-        if let Some((worker, job)) = self.extract(intake, bytes, truncated, sender, arrival) {
+        for (worker, job) in self
+            .extract(intake, bytes, truncated, sender, arrival)
+            .into_iter()
+            .flatten()
+        {
             intake.metrics.queue_depth.inc();
             if intake.workers[worker].send(job).await.is_err() {
                 intake.metrics.queue_depth.dec();
@@ -163,18 +176,20 @@ impl ListenerExtractor {
         sender: &str,
         arrival: i64,
     ) -> bool {
-        let Some((worker, job)) = self.extract(intake, bytes, truncated, sender, arrival) else {
-            return true;
-        };
-        // Counted before the send: the worker may take the job (and decrement) at once.
-        intake.metrics.queue_depth.inc();
-        match intake.workers[worker].try_send(job) {
-            Ok(()) => true,
-            Err(_) => {
+        let mut sent = true;
+        for (worker, job) in self
+            .extract(intake, bytes, truncated, sender, arrival)
+            .into_iter()
+            .flatten()
+        {
+            // Counted before the send: the worker may take the job (and decrement) at once.
+            intake.metrics.queue_depth.inc();
+            if intake.workers[worker].try_send(job).is_err() {
                 intake.metrics.queue_depth.dec();
                 intake.metrics.udp_dropped.inc();
-                false
+                sent = false;
             }
         }
+        sent
     }
 }
