@@ -159,7 +159,8 @@ impl Extractor {
                 }
             }
             Framed::Json(raw) => {
-                if !self.focus.may_match(ndjson::message_onward(raw)) && !self.awaiting.is_empty() {
+                let candidate = self.focus.may_match(ndjson::message_onward(raw));
+                if !candidate && !self.awaiting.is_empty() {
                     // Noise while a device awaits its boot: whose is it?
                     match ndjson::decode(raw) {
                         Ok(rec) => {
@@ -173,7 +174,7 @@ impl Extractor {
                         }
                         Err(reason) => self.problem(origin, reason),
                     }
-                } else if !self.focus.may_match(ndjson::message_onward(raw)) {
+                } else if !candidate {
                     match ndjson::arrival_hint(raw) {
                         Some(a) => {
                             self.stats.parsed += 1;
