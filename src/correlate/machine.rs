@@ -48,6 +48,10 @@ pub struct Emitted {
     pub revision: u32,
     pub severity: Severity,
     pub confidence: f64,
+    /// The version reported was inferred from an image name: the device's own report of it
+    /// is worth a new revision even when it raises nothing.
+    #[serde(default)]
+    pub version_inferred: bool,
 }
 
 /// One run of a sequence rule on one device.
@@ -192,20 +196,25 @@ impl DeviceMachine {
             .collect()
     }
 
-    /// True when a sequence of this device has an image staged and was told to reload, and
-    /// waits for the boot: the device's next line after a silence is that boot.
-    pub fn awaits_boot(&self, rules: &SequenceRules) -> bool {
-        self.instances.iter().any(|inst| {
-            let Some(rule) = rule_of(rules, &inst.rule) else {
-                return false;
-            };
-            let reloaded = rule.steps[inst.reached]
-                .kinds
-                .iter()
-                .any(|k| matches!(k, SignalKind::Reload | SignalKind::ReloadCmd));
-            let staged = inst.step_times[..inst.reached].iter().any(Option::is_some);
-            inst.completed.is_none() && reloaded && staged
-        })
+    /// When a sequence of this device has an image staged, was told to reload and waits for
+    /// the boot, the time of that reload (the latest, if several): the device's next line
+    /// after a silence is that boot.
+    pub fn awaited_boot(&self, rules: &SequenceRules) -> Option<Millis> {
+        self.instances
+            .iter()
+            .filter(|inst| {
+                let Some(rule) = rule_of(rules, &inst.rule) else {
+                    return false;
+                };
+                let reloaded = rule.steps[inst.reached]
+                    .kinds
+                    .iter()
+                    .any(|k| matches!(k, SignalKind::Reload | SignalKind::ReloadCmd));
+                let staged = inst.step_times[..inst.reached].iter().any(Option::is_some);
+                inst.completed.is_none() && reloaded && staged
+            })
+            .filter_map(|inst| inst.step_times[inst.reached])
+            .max()
     }
 
     /// A change the calendar authorised becomes the new baseline.
@@ -239,7 +248,10 @@ impl DeviceMachine {
             rule_id: sig.rule_id.clone(),
             message: sig.message.clone(),
         });
-        if self.vendor.is_none() && matches!(sig.kind, SignalKind::Boot | SignalKind::Version) {
+        if self.vendor.is_none()
+            && !sig.vendor.is_empty()
+            && matches!(sig.kind, SignalKind::Boot | SignalKind::Version)
+        {
             self.vendor = Some(sig.vendor.clone());
         }
         let boot_version = match sig.kind {
@@ -383,9 +395,14 @@ impl DeviceMachine {
         }
         let mut f = summary::finding(&self.device, rule, &self.instances[i], ctx.allowlist);
         let inst = &mut self.instances[i];
+        let reported = f.facts.version_after.is_some() && f.facts.version_inferred_from.is_none();
         let raised = match &inst.emitted {
             None => true,
-            Some(e) => f.severity > e.severity || f.confidence > e.confidence + 1e-9,
+            Some(e) => {
+                f.severity > e.severity
+                    || f.confidence > e.confidence + 1e-9
+                    || (e.version_inferred && reported)
+            }
         };
         if !raised {
             return;
@@ -396,6 +413,7 @@ impl DeviceMachine {
             revision,
             severity: f.severity,
             confidence: f.confidence,
+            version_inferred: f.facts.version_inferred_from.is_some(),
         });
         out.push(f);
     }
@@ -1059,6 +1077,60 @@ mod tests {
         assert_eq!(last.facts.version_after.as_deref(), Some("21.2R3-S1.3"));
         assert_eq!(last.facts.version_inferred_from, None);
         assert_eq!(last.severity, Severity::Critical);
+    }
+
+    /// A device that logs ordinary lines before its boot banner: the first completes the
+    /// sequence with an inferred version, the banner's own version follows as a new revision
+    /// even though it raises nothing.
+    #[test]
+    fn a_reported_version_after_an_inferred_one_is_a_new_revision() {
+        let rules = rules();
+        let allow = allow();
+        let ctx = Context::new(&allow, DEFAULT_MAX_EVIDENCE);
+        let mut m = machine();
+        let mut out = Vec::new();
+        let img = "c2900-universalk9-mz.SPA.157-3.M9.bin";
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::BootVar, 0, image(img)),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Reload, MINUTE, SignalFields::default()),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Boot, 6 * MINUTE, SignalFields::default()),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Boot, 7 * MINUTE, version("15.7(3)M9")),
+            &mut out,
+        );
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[0].facts.version_inferred_from.as_deref(), Some(img));
+        assert_eq!(
+            (out[1].id.as_str(), out[1].revision),
+            (out[0].id.as_str(), 2)
+        );
+        assert_eq!(out[1].severity, out[0].severity);
+        assert_eq!(out[1].facts.version_after.as_deref(), Some("15.7(3)M9"));
+        assert_eq!(out[1].facts.version_inferred_from, None);
+        // Repeats of the banner say nothing new.
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Boot, 8 * MINUTE, version("15.7(3)M9")),
+            &mut out,
+        );
+        assert_eq!(out.len(), 2);
     }
 
     /// With no readable image name there is nothing to infer: the boot still completes the

@@ -244,12 +244,12 @@ impl Correlator {
         self.reindex(&sig.device);
     }
 
-    /// True when the device's machine is in memory and waits for a boot after a reload (see
-    /// [`DeviceMachine::awaits_boot`]).
-    pub fn awaits_boot(&self, id: &str) -> bool {
+    /// The reload a device in memory waits to see the boot of, if any (see
+    /// [`DeviceMachine::awaited_boot`]).
+    pub fn awaited_boot(&self, id: &str) -> Option<Millis> {
         self.devices
             .get(id)
-            .is_some_and(|m| m.awaits_boot(&self.rules))
+            .and_then(|m| m.awaited_boot(&self.rules))
     }
 
     /// The longest any step waits for the next: past it, nothing awaits a reloaded device.

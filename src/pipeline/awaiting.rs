@@ -108,6 +108,14 @@ impl AwaitingBoot {
         });
     }
 
+    /// Copies every entry into `other` (a set built at start-up into the one shared).
+    pub fn hand_over(&self, other: &AwaitingBoot) {
+        for entry in self.devices.iter() {
+            let a = entry.value();
+            other.reload(entry.key(), a.reload, &a.vendor);
+        }
+    }
+
     fn forget_if(&self, device: &str, pred: impl FnOnce(&Awaiting) -> bool) -> bool {
         let gone = self.devices.remove_if(device, |_, a| pred(a)).is_some();
         if gone {
