@@ -15,4 +15,4 @@ pub(crate) mod rules;
 pub(crate) mod signal;
 
 pub use classifier::{Classifier, Focus};
-pub use signal::{Classification, Signal, SignalFields, SignalKind};
+pub use signal::{Classification, RESUMED_BOOT_RULE, Signal, SignalFields, SignalKind};

@@ -156,6 +156,10 @@ pub struct Classification {
     pub fields: SignalFields,
 }
 
+/// Rule id of the boot a device's return stands for: the first line, of any kind, a device
+/// told to reload sends after a silence (no rule file recognises it; the pipeline does).
+pub const RESUMED_BOOT_RULE: &str = "pipeline.boot.resumed_after_silence";
+
 /// A classified line attributed to one device at one time: the input of the correlate stage.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Signal {

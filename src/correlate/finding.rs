@@ -33,6 +33,10 @@ pub struct Facts {
     pub versions: Vec<String>,
     pub version_before: Option<String>,
     pub version_after: Option<String>,
+    /// The image file name `version_after` was read from, when the device booted without
+    /// reporting a version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_inferred_from: Option<String>,
     pub version_changed: bool,
     pub downgrade: bool,
     /// Servers among `servers` that are not on the allowlist.

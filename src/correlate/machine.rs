@@ -63,6 +63,10 @@ pub struct Emitted {
     /// neither severity nor confidence. Absent in records written before it existed.
     #[serde(default)]
     pub version_after: Option<String>,
+    /// The version reported was inferred from an image name: the device's own report of it
+    /// is worth a new revision even when it raises nothing.
+    #[serde(default)]
+    pub version_inferred: bool,
 }
 
 /// One run of a sequence rule on one device.
@@ -84,6 +88,10 @@ pub struct Instance {
     pub server: Option<String>,
     pub version_before: Option<String>,
     pub version_after: Option<String>,
+    /// The staged image whose file name `version_after` was read from, when the device booted
+    /// without reporting a version (None when the device reported it).
+    #[serde(default)]
+    pub version_inferred_from: Option<String>,
     pub completed: Option<Millis>,
     pub emitted: Option<Emitted>,
 }
@@ -315,6 +323,27 @@ impl DeviceMachine {
             .collect()
     }
 
+    /// When a sequence of this device has an image staged, was told to reload and waits for
+    /// the boot, the time of that reload (the latest, if several): the device's next line
+    /// after a silence is that boot.
+    pub fn awaited_boot(&self, rules: &SequenceRules) -> Option<Millis> {
+        self.instances
+            .iter()
+            .filter(|inst| {
+                let Some(rule) = rule_of(rules, &inst.rule) else {
+                    return false;
+                };
+                let reloaded = rule.steps[inst.reached]
+                    .kinds
+                    .iter()
+                    .any(|k| matches!(k, SignalKind::Reload | SignalKind::ReloadCmd));
+                let staged = inst.step_times[..inst.reached].iter().any(Option::is_some);
+                inst.completed.is_none() && reloaded && staged
+            })
+            .filter_map(|inst| inst.step_times[inst.reached])
+            .max()
+    }
+
     /// A change the calendar authorised becomes the new baseline.
     pub fn authorise(&mut self, version: Option<&str>, image: Option<&str>, at: Millis) {
         let old = self.baseline.take();
@@ -346,7 +375,10 @@ impl DeviceMachine {
             rule_id: sig.rule_id.clone(),
             message: sig.message.clone(),
         });
-        if self.vendor.is_none() && matches!(sig.kind, SignalKind::Boot | SignalKind::Version) {
+        if self.vendor.is_none()
+            && !sig.vendor.is_empty()
+            && matches!(sig.kind, SignalKind::Boot | SignalKind::Version)
+        {
             self.vendor = Some(sig.vendor.clone());
         }
         let boot_version = match sig.kind {
@@ -357,6 +389,11 @@ impl DeviceMachine {
         self.expire_lingering(rules, sig.time);
         let dropped_before = ctx.evidence_dropped.get();
         let mut lost = Vec::new();
+        // The hint for reading a version out of an image name: what the device is known to
+        // run, else what recognised this line.
+        let vendor = self.vendor.clone().or_else(|| Some(sig.vendor.clone()));
+        // A version read from the staged image's name at a boot that reported none.
+        let mut inferred = None;
 
         // A line that stands for several steps (an install that reloads by itself) is offered
         // once per step, in order; its evidence is kept once per instance.
@@ -364,13 +401,22 @@ impl DeviceMachine {
             let offer = Offer {
                 sig,
                 kind,
+                vendor: vendor.as_deref(),
                 again: n > 0,
             };
-            self.offer(rules, ctx, &offer, &facts, &mut lost, out);
+            if let Some(v) = self.offer(rules, ctx, &offer, &facts, &mut lost, out) {
+                inferred = Some(v);
+            }
         }
         // Every evidence line dropped in this call: with the instances, or at `max_evidence`.
         let lines = ctx.evidence_dropped.get() - dropped_before;
         self.note_loss(lost, lines, sig.time, ctx, out);
+        // What the device now runs, as far as the staged image's name tells: the next change
+        // is compared with it, not with a baseline the device has already left. The baseline
+        // itself is only ever learned from a version the device reported.
+        if let Some(v) = inferred {
+            self.running = Some(v);
+        }
         if let Some(v) = boot_version {
             self.running = Some(v.clone());
             if self.baseline.as_ref().is_none_or(|b| b.version.is_none()) {
@@ -386,6 +432,8 @@ impl DeviceMachine {
 
     /// Offers a signal, read as one of the kinds it stands for, to the rules in priority order:
     /// the first running instance that takes it, else the first rule it can start, has it.
+    /// Returns the version read from the staged image's name when the signal completed a
+    /// sequence with a boot that reported none.
     fn offer(
         &mut self,
         rules: &SequenceRules,
@@ -394,8 +442,9 @@ impl DeviceMachine {
         facts: &VersionFacts,
         lost: &mut Vec<Instance>,
         out: &mut Vec<Finding>,
-    ) {
+    ) -> Option<String> {
         let sig = offer.sig;
+        let mut inferred = None;
         'rules: for (ri, rule) in rules.sequences.iter().enumerate() {
             if !rule.involves(offer.kind) {
                 continue;
@@ -409,6 +458,7 @@ impl DeviceMachine {
                 if let Some(change) = accepts(rule, &self.instances[i], offer, facts) {
                     let inst = &mut self.instances[i];
                     apply(inst, rule, offer, change, facts, ctx);
+                    inferred = infer_version(inst, rule, offer.vendor, facts);
                     self.report(ri, rules, ctx, i, out);
                     break 'rules;
                 }
@@ -430,6 +480,7 @@ impl DeviceMachine {
                     server: None,
                     version_before: None,
                     version_after: None,
+                    version_inferred_from: None,
                     completed: None,
                     emitted: None,
                 };
@@ -438,12 +489,14 @@ impl DeviceMachine {
                 if step + 1 == rule.steps.len() {
                     inst.completed = Some(sig.time);
                 }
+                inferred = infer_version(&mut inst, rule, offer.vendor, facts);
                 self.instances.push(inst);
                 let i = self.instances.len() - 1;
                 self.report(ri, rules, ctx, i, out);
                 break 'rules;
             }
         }
+        inferred
     }
 
     /// Fires what is due at `now`: timeout findings for stalled instances, and the end of
@@ -515,12 +568,14 @@ impl DeviceMachine {
         }
         let mut f = summary::finding(&self.device, rule, &self.instances[i], ctx.allowlist);
         let inst = &mut self.instances[i];
+        let reported = f.facts.version_after.is_some() && f.facts.version_inferred_from.is_none();
         let raised = match &inst.emitted {
             None => true,
             Some(e) => {
                 f.severity > e.severity
                     || f.confidence > e.confidence + 1e-9
                     || (f.facts.version_after.is_some() && f.facts.version_after != e.version_after)
+                    || (e.version_inferred && reported)
             }
         };
         if !raised {
@@ -533,6 +588,7 @@ impl DeviceMachine {
             severity: f.severity,
             confidence: f.confidence,
             version_after: f.facts.version_after.clone(),
+            version_inferred: f.facts.version_inferred_from.is_some(),
         });
         out.push(f);
     }
@@ -584,6 +640,8 @@ impl VersionFacts {
 struct Offer<'a> {
     sig: &'a Signal,
     kind: SignalKind,
+    /// The hint for reading a version out of an image name.
+    vendor: Option<&'a str>,
     /// Not the first kind of the line: an instance that already holds the line as evidence
     /// does not get it twice.
     again: bool,
@@ -711,6 +769,7 @@ fn add_evidence(
             inst.version_before = facts.before.clone();
         }
         inst.version_after = facts.after.clone();
+        inst.version_inferred_from = None;
     }
     inst.first = inst.first.min(sig.time);
     inst.last = inst.last.max(sig.time);
@@ -756,6 +815,40 @@ fn is_step_evidence(rule: &Sequence, inst: &Instance, e: &Evidence) -> bool {
                 .iter()
                 .any(|k| step.kinds.contains(k))
     })
+}
+
+/// At a boot that reported no version, the version the staged image's file name carries (the
+/// instance's joined image, else the latest image its evidence named): some platforms never
+/// log the version they run, and the name is the best evidence left. Sets the instance's
+/// versions, marked as inferred, and returns the version; None when the instance is not
+/// complete, already knows the version booted, or no image name can be read.
+fn infer_version(
+    inst: &mut Instance,
+    rule: &Sequence,
+    vendor: Option<&str>,
+    facts: &VersionFacts,
+) -> Option<String> {
+    let boot_step = rule.steps.last()?;
+    if inst.completed.is_none()
+        || inst.version_after.is_some()
+        || facts.after.is_some()
+        || !boot_step.reports_version()
+    {
+        return None;
+    }
+    let image = inst.image.clone().or_else(|| {
+        inst.evidence
+            .iter()
+            .rev()
+            .find_map(|e| e.fields.image.clone())
+    })?;
+    let v = version::version_from_image(vendor, &image)?;
+    if inst.version_before.is_none() {
+        inst.version_before = facts.before.clone();
+    }
+    inst.version_after = Some(v.clone());
+    inst.version_inferred_from = Some(image);
+    Some(v)
 }
 
 fn rule_of<'a>(rules: &'a SequenceRules, id: &str) -> Option<&'a Sequence> {
@@ -1358,6 +1451,149 @@ mod tests {
                 .summary
                 .contains("0 pending sequence instances and 10 evidence lines")
         );
+    }
+
+    /// A platform that never logs its version: the boot that completes the sequence takes
+    /// the version from the staged image's name, says so, and a version the device reports
+    /// later replaces it.
+    #[test]
+    fn a_boot_without_a_version_takes_it_from_the_staged_image_name() {
+        let rules = rules();
+        let allow = allow();
+        let ctx = Context::new(&allow, DEFAULT_MAX_EVIDENCE);
+        let mut m = DeviceMachine::new(
+            "rtr-1",
+            Some("juniper_junos".into()),
+            Some(Baseline {
+                version: Some("21.4R3-S5.4".into()),
+                image: None,
+                source: BaselineSource::Inventory,
+                since: None,
+            }),
+        );
+        let mut out = Vec::new();
+        let pkg = "junos-vmhost-install-mx-x86-64-22.4R3.25.tgz";
+        let steps = [
+            (SignalKind::Transfer, 0, image(pkg)),
+            (SignalKind::InstallAdd, 5 * MINUTE, image(pkg)),
+            (SignalKind::Reload, 10 * MINUTE, SignalFields::default()),
+            (SignalKind::Boot, 20 * MINUTE, SignalFields::default()),
+        ];
+        for (kind, t, fields) in steps {
+            m.on_signal(&rules, &ctx, &sig(kind, t, fields), &mut out);
+        }
+        assert_eq!(out.len(), 1, "{out:?}");
+        let f = &out[0];
+        assert_eq!(f.rule_id, "t1601.image_replaced");
+        assert!(f.severity >= Severity::Medium);
+        assert_eq!(f.facts.version_after.as_deref(), Some("22.4R3.25"));
+        assert_eq!(f.facts.version_inferred_from.as_deref(), Some(pkg));
+        assert!(f.facts.version_changed && !f.facts.downgrade);
+        assert!(
+            f.summary.contains(&format!(
+                "booted 22.4R3.25 (version inferred from image name {pkg}, was 21.4R3-S5.4)"
+            )),
+            "{}",
+            f.summary
+        );
+        assert_eq!(m.running.as_deref(), Some("22.4R3.25"));
+        assert_eq!(
+            m.baseline.as_ref().and_then(|b| b.version.as_deref()),
+            Some("21.4R3-S5.4"),
+            "a baseline is never learned from a name"
+        );
+        // The device reports an older version after all: the report wins and raises it.
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Version, 25 * MINUTE, version("21.2R3-S1.3")),
+            &mut out,
+        );
+        let last = out.last().unwrap();
+        assert_eq!(last.facts.version_after.as_deref(), Some("21.2R3-S1.3"));
+        assert_eq!(last.facts.version_inferred_from, None);
+        assert_eq!(last.severity, Severity::Critical);
+    }
+
+    /// A device that logs ordinary lines before its boot banner: the first completes the
+    /// sequence with an inferred version, the banner's own version follows as a new revision
+    /// even though it raises nothing.
+    #[test]
+    fn a_reported_version_after_an_inferred_one_is_a_new_revision() {
+        let rules = rules();
+        let allow = allow();
+        let ctx = Context::new(&allow, DEFAULT_MAX_EVIDENCE);
+        let mut m = machine();
+        let mut out = Vec::new();
+        let img = "c2900-universalk9-mz.SPA.157-3.M9.bin";
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::BootVar, 0, image(img)),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Reload, MINUTE, SignalFields::default()),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Boot, 6 * MINUTE, SignalFields::default()),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Boot, 7 * MINUTE, version("15.7(3)M9")),
+            &mut out,
+        );
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[0].facts.version_inferred_from.as_deref(), Some(img));
+        assert_eq!(
+            (out[1].id.as_str(), out[1].revision),
+            (out[0].id.as_str(), 2)
+        );
+        assert_eq!(out[1].severity, out[0].severity);
+        assert_eq!(out[1].facts.version_after.as_deref(), Some("15.7(3)M9"));
+        assert_eq!(out[1].facts.version_inferred_from, None);
+        // Repeats of the banner say nothing new.
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Boot, 8 * MINUTE, version("15.7(3)M9")),
+            &mut out,
+        );
+        assert_eq!(out.len(), 2);
+    }
+
+    /// With no readable image name there is nothing to infer: the boot still completes the
+    /// sequence, with the version left unknown.
+    #[test]
+    fn an_unreadable_image_name_leaves_the_version_unknown() {
+        let rules = rules();
+        let allow = allow();
+        let ctx = Context::new(&allow, DEFAULT_MAX_EVIDENCE);
+        let mut m = machine();
+        let mut out = Vec::new();
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::BootVar, 0, image("x.bin")),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Boot, MINUTE, SignalFields::default()),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].facts.version_after, None);
+        assert_eq!(out[0].facts.version_inferred_from, None);
+        assert_eq!(m.running.as_deref(), Some("15.7(3)M8"));
     }
 
     #[test]

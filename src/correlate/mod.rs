@@ -245,6 +245,24 @@ impl Correlator {
         self.reindex(&sig.device);
     }
 
+    /// The reload a device in memory waits to see the boot of, if any (see
+    /// [`DeviceMachine::awaited_boot`]).
+    pub fn awaited_boot(&self, id: &str) -> Option<Millis> {
+        self.devices
+            .get(id)
+            .and_then(|m| m.awaited_boot(&self.rules))
+    }
+
+    /// The longest any step waits for the next: past it, nothing awaits a reloaded device.
+    pub fn longest_wait(&self) -> Millis {
+        self.rules
+            .sequences
+            .iter()
+            .flat_map(|s| s.steps.iter().filter_map(|step| step.within))
+            .max()
+            .unwrap_or(crate::time::HOUR)
+    }
+
     /// The earliest pending deadline, if any.
     pub fn next_deadline(&self) -> Option<Millis> {
         self.timers.first().map(|t| t.0)

@@ -3,7 +3,7 @@
 //! renamed or added step speaks for itself. Which instance reports when is the machine's.
 
 use crate::calendar::Allowlist;
-use crate::classify::SignalKind;
+use crate::classify::{RESUMED_BOOT_RULE, SignalKind};
 use crate::correlate::finding::{Facts, Finding};
 use crate::correlate::machine::{Context, EVIDENCE_DROPPED_RULE, Flood, Instance};
 use crate::correlate::sequence::{Condition, JoinField, Sequence, Severity, TimeoutFinding};
@@ -50,6 +50,7 @@ pub(crate) fn finding(
         .collect();
     facts.version_before = inst.version_before.clone();
     facts.version_after = inst.version_after.clone();
+    facts.version_inferred_from = inst.version_inferred_from.clone();
     if let (Some(b), Some(a)) = (&facts.version_before, &facts.version_after) {
         facts.version_changed = !version::same(None, b, a);
         facts.downgrade =
@@ -109,10 +110,16 @@ pub(crate) fn finding(
             .filter_map(|e| e.received.filter(|&r| r - e.time <= CLOCK_TOLERANCE))
             .fold(inst.last, Millis::max),
         evidence: inst.evidence.clone(),
-        summary: summarise(device, rule, &inst.step_times, &facts),
+        summary: summarise(device, rule, &inst.step_times, &facts, resumed_boot(inst)),
         facts,
         never_suppress: rule.never_suppress,
     }
+}
+
+/// True when the instance's boot is a reloaded device's return (its first line after a
+/// silence) rather than a line that says so: the analyst must know the boot was inferred.
+fn resumed_boot(inst: &Instance) -> bool {
+    inst.evidence.iter().any(|e| e.rule_id == RESUMED_BOOT_RULE)
 }
 
 /// The finding of an instance that stopped half-way: the rule's timeout finding, its summary
@@ -202,7 +209,13 @@ pub(crate) fn evidence_dropped(device: &str, flood: &Flood, ctx: &Context<'_>) -
 
 /// One sentence an analyst can read without opening the evidence: the images and servers, what
 /// each step seen says (the rule's words), the version booted, the users.
-fn summarise(device: &str, rule: &Sequence, step_times: &[Option<Millis>], f: &Facts) -> String {
+fn summarise(
+    device: &str,
+    rule: &Sequence,
+    step_times: &[Option<Millis>],
+    f: &Facts,
+    resumed: bool,
+) -> String {
     let mut parts = Vec::new();
     if !f.images.is_empty() {
         let mut p = format!("image {}", f.images.join(", "));
@@ -231,13 +244,26 @@ fn summarise(device: &str, rule: &Sequence, step_times: &[Option<Millis>], f: &F
             parts.push(words.clone());
         }
     }
+    // A version the device did not report says where it came from, so that nobody takes it
+    // for the device's own word.
+    let inferred = f
+        .version_inferred_from
+        .as_ref()
+        .map(|image| format!("version inferred from image name {image}"));
     match (&f.version_before, &f.version_after) {
         (Some(b), Some(a)) if f.version_changed => parts.push(format!(
-            "booted {a} (was {b}{})",
+            "booted {a} ({}was {b}{})",
+            inferred.map(|w| w + ", ").unwrap_or_default(),
             if f.downgrade { ", a downgrade" } else { "" }
         )),
-        (_, Some(a)) => parts.push(format!("booted {a}")),
+        (_, Some(a)) => parts.push(match inferred {
+            Some(w) => format!("booted {a} ({w})"),
+            None => format!("booted {a}"),
+        }),
         _ => {}
+    }
+    if resumed {
+        parts.push("the boot is the device logging again after a silence".to_string());
     }
     if !f.users.is_empty() {
         parts.push(format!("by {}", f.users.join(", ")));
@@ -304,6 +330,7 @@ mod tests {
             server: Some("10.10.0.5".into()),
             version_before: booted.map(|_| "15.7(3)M8".into()),
             version_after: booted.map(str::to_string),
+            version_inferred_from: None,
             completed: Some(T0),
             emitted: None,
         }

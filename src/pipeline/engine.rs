@@ -9,11 +9,12 @@ use std::sync::Arc;
 use crate::calendar::ChangeCalendar;
 use crate::classify::Signal;
 use crate::correlate::{Correlator, Finding, Limits, SequenceRules};
-use crate::state::{StateError, StateStore};
+use crate::state::{AwaitedBoot, StateError, StateStore};
 use crate::suppress::{self, Alert};
 use crate::time::Millis;
 
 use super::EngineStats;
+use super::awaiting::AwaitingBoot;
 use super::reorder::ReorderBuffer;
 use super::write_back::WriteBack;
 
@@ -33,6 +34,11 @@ pub struct Engine {
     on_alert: Option<AlertHook>,
     /// Machines changed and buffer entries processed in the current `run`, not yet written.
     write_back: WriteBack,
+    /// Devices told to reload, awaiting their boot (shared with the extractors, which add
+    /// them): the engine forgets those with no image staged, and those that never came back.
+    awaiting: Arc<AwaitingBoot>,
+    /// Watermark at which forgotten devices are next looked for.
+    next_expiry: Millis,
     pub stats: EngineStats,
 }
 
@@ -60,8 +66,14 @@ impl Engine {
         // Machines stay in the store until their device is seen or one of their deadlines
         // fires: a restart reads the deadlines only.
         store.index_deadlines(&|m| m.deadlines(&rules))?;
-        for (device, deadlines) in store.deadlines(owns)? {
+        // Devices awaiting a boot at the last stop: their next line after a silence is still
+        // their boot (the shared set is handed over in `set_awaiting`).
+        let awaiting = Arc::new(AwaitingBoot::default());
+        for (device, deadlines, awaited) in store.deadlines(owns)? {
             correlator.restore_timers(&device, deadlines);
+            if let Some(a) = awaited {
+                awaiting.reload(&device, a.reload, &a.vendor);
+            }
         }
         let reorder = ReorderBuffer::new(store.clock()?, lateness);
         let mut engine = Engine {
@@ -74,6 +86,8 @@ impl Engine {
             changed: false,
             on_alert: None,
             write_back: WriteBack::default(),
+            awaiting,
+            next_expiry: Millis::MIN,
             stats: EngineStats::default(),
         };
         for (time, seq, sig) in engine.store.buffered()? {
@@ -94,6 +108,14 @@ impl Engine {
     /// Sets what receives each alert once stored (see [`AlertHook`]).
     pub fn set_alert_hook(&mut self, hook: AlertHook) {
         self.on_alert = Some(hook);
+    }
+
+    /// Shares the set of devices awaiting a boot with the extractors (one set per process).
+    pub fn set_awaiting(&mut self, awaiting: Arc<AwaitingBoot>) {
+        if !Arc::ptr_eq(&self.awaiting, &awaiting) {
+            self.awaiting.hand_over(&awaiting);
+        }
+        self.awaiting = awaiting;
     }
 
     /// Sets how many machines stay in memory and how much evidence an instance keeps.
@@ -188,6 +210,7 @@ impl Engine {
                     let (slot, sig) = self.reorder.pop().expect("peeked above");
                     self.load(&sig.device)?;
                     self.correlator.on_signal(&sig, &mut self.findings);
+                    self.settle_awaiting(&sig.device, sig.time);
                     self.emit(out)?;
                     self.write_back.machine_changed(&sig.device);
                     if self.durable_buffer {
@@ -197,8 +220,30 @@ impl Engine {
                 (None, Some(_)) => self.fire_timers(watermark, out)?,
             }
         }
+        self.expire_awaiting(watermark);
         self.write_back()?;
         self.evict()
+    }
+
+    /// A device awaits a boot only while one of its sequences has an image staged and was
+    /// told to reload: the extractors cannot know that, the machine does.
+    fn settle_awaiting(&mut self, device: &str, time: Millis) {
+        if !self.awaiting.is_empty() && self.correlator.awaited_boot(device).is_none() {
+            self.awaiting.settle(device, time);
+        }
+    }
+
+    /// Forgets, once a minute of event time, devices whose reload is older than any sequence
+    /// waits: they never came back (or their machine is elsewhere), and an entry left behind
+    /// would keep the noise path reading headers.
+    fn expire_awaiting(&mut self, watermark: Millis) {
+        if self.awaiting.is_empty() || watermark < self.next_expiry {
+            return;
+        }
+        self.next_expiry = watermark.saturating_add(crate::time::MINUTE);
+        let wait = self.correlator.longest_wait();
+        self.awaiting
+            .expire(watermark.saturating_sub(wait.saturating_add(super::awaiting::BOOT_SILENCE)));
     }
 
     fn fire_timers(&mut self, now: Millis, out: &mut Vec<Alert>) -> Result<(), StateError> {
@@ -208,6 +253,7 @@ impl Engine {
             let Some(device) = self.correlator.fire_next(now, &mut self.findings) else {
                 break;
             };
+            self.settle_awaiting(&device, now);
             self.emit(out)?;
             self.write_back.machine_changed(&device);
         }
@@ -242,8 +288,18 @@ impl Engine {
     fn write_back(&mut self) -> Result<(), StateError> {
         while let Some(device) = self.write_back.next_machine() {
             if let Some(machine) = self.correlator.device(device) {
-                self.store
-                    .put_device_with_deadlines(machine, self.correlator.deadlines(device))?;
+                let awaited =
+                    machine
+                        .awaited_boot(self.correlator.rules())
+                        .map(|reload| AwaitedBoot {
+                            reload,
+                            vendor: machine.vendor.clone().unwrap_or_default(),
+                        });
+                self.store.put_device_with_deadlines(
+                    machine,
+                    self.correlator.deadlines(device),
+                    awaited,
+                )?;
                 let device = device.to_string();
                 self.correlator.stored(&device);
                 self.changed = true;
@@ -531,6 +587,65 @@ mod tests {
         e.finish(&mut out).unwrap();
         let rules: Vec<&str> = out.iter().map(|a| a.rule_id.as_str()).collect();
         assert_eq!(rules, ["t1601.version_changed"], "{out:?}");
+    }
+
+    /// A device told to reload with an image staged is still awaited after a restart (the
+    /// state says so beside its deadlines), and no longer once its boot is processed.
+    #[test]
+    fn a_device_awaiting_its_boot_is_still_awaited_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut e = engine(StateStore::open(dir.path()).unwrap(), 1000);
+            let set = Arc::new(AwaitingBoot::default());
+            e.set_awaiting(Arc::clone(&set));
+            let staged = sig(
+                "rtr-a",
+                SignalKind::BootVar,
+                T0,
+                image("x.bin", "10.10.0.5"),
+            );
+            let reload = sig("rtr-a", SignalKind::Reload, T0 + MINUTE, Default::default());
+            // A reload with nothing staged awaits nothing once the engine has seen it.
+            let plain = sig("rtr-b", SignalKind::Reload, T0 + MINUTE, Default::default());
+            set.reload("rtr-a", reload.time, "cisco_ios");
+            set.reload("rtr-b", plain.time, "cisco_ios");
+            let mut out = Vec::new();
+            feed(&mut e, vec![staged, reload, plain], &mut out);
+            e.finish(&mut out).unwrap();
+            assert_eq!(set.len(), 1, "rtr-b settled");
+        }
+        let mut e = engine(StateStore::open(dir.path()).unwrap(), 1000);
+        let set = Arc::new(AwaitingBoot::default());
+        e.set_awaiting(Arc::clone(&set));
+        assert_eq!(set.len(), 1);
+        assert_eq!(e.correlator().in_memory(), 0, "no machine read to know it");
+        let boot = set.line("rtr-a", T0 + 9 * MINUTE).expect("awaited");
+        assert_eq!(boot.reload, T0 + MINUTE);
+        let mut out = Vec::new();
+        let mut back = sig(
+            "rtr-a",
+            SignalKind::Boot,
+            T0 + 9 * MINUTE,
+            Default::default(),
+        );
+        back.rule_id = crate::classify::RESUMED_BOOT_RULE.to_string();
+        feed(&mut e, vec![back], &mut out);
+        e.finish(&mut out).unwrap();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].rule_id, "t1601.image_replaced");
+        assert!(
+            out[0].reason.contains("logging again after a silence"),
+            "{}",
+            out[0].reason
+        );
+        let (_, _, awaited) = e
+            .store()
+            .deadlines(&|_| true)
+            .unwrap()
+            .into_iter()
+            .next()
+            .unwrap();
+        assert_eq!(awaited, None, "the lingering instance awaits nothing");
     }
 
     #[test]

@@ -1,19 +1,22 @@
 //! First half of the pipeline, stateless but for counters: a line becomes a [`Signal`] (or
 //! nothing). Frame → literal prefilter → classify → parse the header → event time and device.
-//! Noise stops at the prefilter; only the arrival time of a noise line is kept, to move time.
+//! Noise stops at the prefilter; only the arrival time of a noise line is kept, to move time,
+//! except while some device awaits its boot after a reload ([`AwaitingBoot`]): then a noise
+//! line's header is read too, since a device's first line after a silence is its boot.
 
 use std::sync::Arc;
 
 use jiff::tz::TimeZone;
 
 use crate::calendar::{Inventory, canonical_host};
-use crate::classify::{Classifier, Focus, Signal, SignalKind};
+use crate::classify::{Classifier, Focus, RESUMED_BOOT_RULE, Signal, SignalFields, SignalKind};
 use crate::parse::clock::DeviceStamp;
 use crate::parse::header::{SyslogHeader, parse_header};
-use crate::parse::trust::ClockBook;
+use crate::parse::trust::{ClockBook, TimeReason, TimeSource};
 use crate::source::{self, Framed, InputFormat, StampCache, ndjson};
 use crate::time::Millis;
 
+use super::awaiting::AwaitingBoot;
 use super::{ExtractStats, LineProblem, Origin};
 
 /// Longest evidence line kept.
@@ -26,7 +29,23 @@ const MAX_PROBLEMS: usize = 10;
 pub struct Extracted {
     /// A time the line proves has been reached (its arrival, else its event time).
     pub time: Option<Millis>,
+    /// The boot that this line, the first from a reloaded device after a silence, stands for:
+    /// to be processed before `signal`, which the line may carry as well.
+    pub resumed: Option<Signal>,
     pub signal: Option<Signal>,
+}
+
+/// Who sent a line and when it happened: what a signal is built on, and all a noise line needs
+/// to tell whether it is a reloaded device's return.
+struct Envelope<'a> {
+    device: String,
+    time: Millis,
+    received: Option<Millis>,
+    /// Which clock gave `time`, and why (see [`ClockBook::date`]).
+    time_source: TimeSource,
+    time_reason: TimeReason,
+    /// The first line of the body: with the kind, the identity of a delivery.
+    first_body_line: &'a str,
 }
 
 /// Where a line was received, for sources that know it better than the line does (a socket).
@@ -43,6 +62,8 @@ pub struct Extractor {
     /// not even tried. Built once per rule load and shared by every extractor.
     focus: Arc<Focus>,
     format: InputFormat,
+    /// Devices told to reload, awaiting their boot; shared with the engines.
+    awaiting: Arc<AwaitingBoot>,
     stamps: StampCache,
     /// Recent device clock offsets, to tell a late relay from a wrong clock: the extractor's
     /// own, or one shared by every listener of the service (see [`Extractor::share_clocks`]).
@@ -69,6 +90,7 @@ impl Extractor {
             classifier,
             inventory,
             format,
+            awaiting: Arc::default(),
             stamps: StampCache::default(),
             clocks: Arc::default(),
             last_time: None,
@@ -82,6 +104,11 @@ impl Extractor {
     /// service over several connections).
     pub fn share_clocks(&mut self, clocks: Arc<ClockBook>) {
         self.clocks = clocks;
+    }
+
+    /// Shares the set of devices awaiting a boot with the engines (one set per process).
+    pub fn set_awaiting(&mut self, awaiting: Arc<AwaitingBoot>) {
+        self.awaiting = awaiting;
     }
 
     /// Swaps in reloaded rules and inventory.
@@ -135,11 +162,31 @@ impl Extractor {
                 if self.focus.may_match(message) {
                     self.stats.candidates += 1;
                     let text = source::decode_message(message);
-                    out.signal = self.signal_from(&text, arrival, sender, None, line);
+                    (out.signal, out.resumed) =
+                        self.signal_from(&text, arrival, sender, None, line);
+                }
+                if out.signal.is_none() && !self.awaiting.is_empty() {
+                    let text = source::decode_message(message);
+                    out.resumed = self.resumed_by(&text, arrival, sender, None, line);
                 }
             }
             Framed::Json(raw) => {
-                if !self.focus.may_match(ndjson::message_onward(raw)) {
+                let candidate = self.focus.may_match(ndjson::message_onward(raw));
+                if !candidate && !self.awaiting.is_empty() {
+                    // Noise while a device awaits its boot: whose is it?
+                    match ndjson::decode(raw) {
+                        Ok(rec) => {
+                            self.stats.parsed += 1;
+                            let arrival = rec.arrival.or(receipt.arrival);
+                            out.time = arrival;
+                            let text = source::decode_message(rec.message.as_bytes()).into_owned();
+                            let sender = rec.sender.as_deref().or(receipt.sender);
+                            let host = rec.host.as_deref();
+                            out.resumed = self.resumed_by(&text, arrival, sender, host, line);
+                        }
+                        Err(reason) => self.problem(origin, reason),
+                    }
+                } else if !candidate {
                     match ndjson::arrival_hint(raw) {
                         Some(a) => {
                             self.stats.parsed += 1;
@@ -162,8 +209,12 @@ impl Extractor {
                             out.time = arrival;
                             let text = source::decode_message(rec.message.as_bytes()).into_owned();
                             let sender = rec.sender.as_deref().or(receipt.sender);
-                            out.signal =
-                                self.signal_from(&text, arrival, sender, rec.host.as_deref(), line);
+                            let host = rec.host.as_deref();
+                            (out.signal, out.resumed) =
+                                self.signal_from(&text, arrival, sender, host, line);
+                            if out.signal.is_none() && !self.awaiting.is_empty() {
+                                out.resumed = self.resumed_by(&text, arrival, sender, host, line);
+                            }
                         }
                         Err(reason) => self.problem(origin, reason),
                     }
@@ -179,7 +230,8 @@ impl Extractor {
         out
     }
 
-    /// Classifies a candidate message and, when a sequence wants it, builds the signal.
+    /// Classifies a candidate message and, when a sequence wants it, builds the signal; and
+    /// the boot it stands for when it is a reloaded device's return (see [`Extracted`]).
     fn signal_from(
         &mut self,
         text: &str,
@@ -187,19 +239,50 @@ impl Extractor {
         sender: Option<&str>,
         host_hint: Option<&str>,
         raw_line: &[u8],
-    ) -> Option<Signal> {
-        let class = self.classifier.classify_focused(&self.focus, text)?;
+    ) -> (Option<Signal>, Option<Signal>) {
+        let Some(class) = self.classifier.classify_focused(&self.focus, text) else {
+            return (None, None);
+        };
         *self.stats.signals.entry(class.kind).or_default() += 1;
+        let Some(env) = self.envelope(text, arrival, sender, host_hint) else {
+            self.stats.no_device += 1;
+            return (None, None);
+        };
+        self.last_time = Some(env.time);
+        // Identity of a delivery: the first line of the body (continuation lines joined to it
+        // may differ between copies) and the kind; the engine adds the event time.
+        let signal = Signal {
+            fingerprint: fingerprint(env.first_body_line, class.kind),
+            device: env.device.clone(),
+            time: env.time,
+            received: env.received,
+            time_source: env.time_source,
+            time_reason: env.time_reason,
+            kind: class.kind,
+            rule_id: class.rule_id.to_string(),
+            vendor: class.vendor.to_string(),
+            fields: class.fields,
+            message: evidence_line(raw_line),
+        };
+        let resumed = self.awaiting_boot(&signal, env, raw_line);
+        (Some(signal), resumed)
+    }
+
+    /// The header of a message: its device and event time. None when nothing names a device.
+    fn envelope<'a>(
+        &self,
+        text: &'a str,
+        arrival: Option<Millis>,
+        sender: Option<&str>,
+        host_hint: Option<&str>,
+    ) -> Option<Envelope<'a>> {
         let reference = arrival
             .or(self.latest)
             .or(self.last_time)
             .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
         let header = parse_header(text, reference);
         let candidates = [header.host, host_hint, header.relay_host, sender];
-        let Some((device, zone)) = device_id(&self.inventory, &candidates) else {
-            self.stats.no_device += 1;
-            return None;
-        };
+        let (device, zone) = device_id(&self.inventory, &candidates)?;
         // Arrival time: the collector's, else a relay header's.
         let received = arrival.or(header.relay_time);
         let device_time = header
@@ -214,32 +297,48 @@ impl Extractor {
         let dated = self
             .clocks
             .date(&device, device_time, header.uptime, received, fallback);
-        let time = dated.time;
-        let mut message = String::from_utf8_lossy(raw_line).into_owned();
-        if message.len() > MAX_EVIDENCE_LINE {
-            let mut cut = MAX_EVIDENCE_LINE;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-        }
-        self.last_time = Some(time);
-        // Identity of a delivery: the first line of the body (continuation lines joined to it
-        // may differ between copies) and the kind; the engine adds the event time.
-        let first_body_line = header.body.lines().next().unwrap_or("").trim();
-        Some(Signal {
+        Some(Envelope {
             device,
-            time,
+            time: dated.time,
             received,
             time_source: dated.source,
             time_reason: dated.reason,
-            kind: class.kind,
-            rule_id: class.rule_id.to_string(),
-            vendor: class.vendor.to_string(),
-            fields: class.fields,
-            fingerprint: fingerprint(first_body_line, class.kind),
-            message,
+            first_body_line: header.body.lines().next().unwrap_or("").trim(),
         })
+    }
+
+    /// A line that yields no signal, read only while some device awaits its boot: the boot
+    /// it stands for when it is that device's first line after the silence.
+    fn resumed_by(
+        &mut self,
+        text: &str,
+        arrival: Option<Millis>,
+        sender: Option<&str>,
+        host_hint: Option<&str>,
+        raw_line: &[u8],
+    ) -> Option<Signal> {
+        let env = self.envelope(text, arrival, sender, host_hint)?;
+        let awaited = self.awaiting.line(&env.device, env.time)?;
+        Some(resumed_boot(env, awaited.vendor, raw_line))
+    }
+
+    /// Keeps the set of devices awaiting a boot up to date with a signal: a reload (or reload
+    /// command) makes its device awaited, a reported boot or version ends the wait, and any
+    /// other line after the silence is the boot, returned.
+    fn awaiting_boot(&self, signal: &Signal, env: Envelope<'_>, raw_line: &[u8]) -> Option<Signal> {
+        let mut resumed = None;
+        if !self.awaiting.is_empty() {
+            if matches!(signal.kind, SignalKind::Boot | SignalKind::Version) {
+                self.awaiting.booted(&signal.device);
+            } else if let Some(awaited) = self.awaiting.line(&signal.device, signal.time) {
+                resumed = Some(resumed_boot(env, awaited.vendor, raw_line));
+            }
+        }
+        if matches!(signal.kind, SignalKind::Reload | SignalKind::ReloadCmd) {
+            self.awaiting
+                .reload(&signal.device, signal.time, &signal.vendor);
+        }
+        resumed
     }
 }
 
@@ -272,6 +371,38 @@ pub(crate) fn device_stamp(
         .device_time
         .filter(|_| !header.uptime)
         .map(|d| zone.map_or(d, |z| d.in_zone(z)))
+}
+
+/// The boot a reloaded device's first line after the silence stands for: the line itself as
+/// evidence, no version (the device did not report one), recognised by the pipeline rather
+/// than a rule file.
+fn resumed_boot(env: Envelope<'_>, vendor: String, raw_line: &[u8]) -> Signal {
+    Signal {
+        fingerprint: fingerprint(env.first_body_line, SignalKind::Boot),
+        device: env.device,
+        time: env.time,
+        received: env.received,
+        time_source: env.time_source,
+        time_reason: env.time_reason,
+        kind: SignalKind::Boot,
+        rule_id: RESUMED_BOOT_RULE.to_string(),
+        vendor,
+        fields: SignalFields::default(),
+        message: evidence_line(raw_line),
+    }
+}
+
+/// The raw line as evidence, cut at [`MAX_EVIDENCE_LINE`] bytes.
+fn evidence_line(raw_line: &[u8]) -> String {
+    let mut message = String::from_utf8_lossy(raw_line).into_owned();
+    if message.len() > MAX_EVIDENCE_LINE {
+        let mut cut = MAX_EVIDENCE_LINE;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+    }
+    message
 }
 
 /// Identity of a line's content for duplicate detection: XXH3-64 (seed 0, the published

@@ -5,6 +5,7 @@
 //! written back in the order [`write_back`] keeps. `replay` runs both in one thread ([`Pipeline`]);
 //! the service runs extractors in its listeners and engines in device-sharded workers.
 
+pub(crate) mod awaiting;
 pub(crate) mod engine;
 pub(crate) mod extract;
 pub(crate) mod reorder;
@@ -13,6 +14,7 @@ pub(crate) mod write_back;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub use awaiting::AwaitingBoot;
 pub use engine::Engine;
 pub use extract::{Extractor, Receipt};
 
@@ -101,13 +103,16 @@ impl Pipeline {
         store: StateStore,
         format: InputFormat,
     ) -> Result<Pipeline, StateError> {
-        let extractor = Extractor::new(
+        let mut extractor = Extractor::new(
             Arc::clone(&classifier),
             Arc::new(calendar.inventory.clone()),
             Arc::new(classifier.focus(&wanted_kinds(&rules))),
             format,
         );
         let mut engine = Engine::new(rules, calendar, store, DEFAULT_LATENESS, &|_| true)?;
+        let awaiting = Arc::new(AwaitingBoot::default());
+        extractor.set_awaiting(Arc::clone(&awaiting));
+        engine.set_awaiting(awaiting);
         // A replay drains the reorder buffer at its end: storing it would be wasted writes.
         engine.set_durable_buffer(false);
         Ok(Pipeline { extractor, engine })
@@ -126,6 +131,9 @@ impl Pipeline {
             .extract(line, lines, origin, Receipt::default());
         if let Some(t) = got.time {
             self.engine.observe(t);
+        }
+        if let Some(boot) = got.resumed {
+            self.engine.accept(boot)?;
         }
         if let Some(signal) = got.signal {
             self.engine.accept(signal)?;

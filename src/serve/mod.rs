@@ -29,7 +29,7 @@ pub use config::{Flags, ServeConfig};
 
 use crate::config::{ConfigError, Loaded, RuleSource};
 use crate::correlate::{DeviceMachine, Limits};
-use crate::pipeline::{Engine, wanted_kinds};
+use crate::pipeline::{AwaitingBoot, Engine, wanted_kinds};
 use crate::state::{StateError, StateStore, StoreOptions};
 
 use crate::sink::outbox::{Outbox, SinkKind};
@@ -309,6 +309,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
     let sequences = Arc::new(sequences);
     let calendar = Arc::new(calendar);
     let n = config.workers.max(1);
+    let awaiting = Arc::new(AwaitingBoot::default());
     let mut senders = Vec::with_capacity(n);
     let mut engines = Vec::with_capacity(n);
     for idx in 0..n {
@@ -327,6 +328,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
             max_evidence: config.max_evidence,
             max_pending: config.max_pending,
         });
+        engine.set_awaiting(Arc::clone(&awaiting));
         let queue = outbox.clone();
         engine.set_alert_hook(Box::new(move |alert| queue.push(alert)));
         senders.push(tx);
@@ -365,6 +367,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         configured: Arc::clone(&shared.configured),
         metrics: Arc::clone(&metrics),
         workers: shared.workers.clone(),
+        awaiting,
         limits: ListenerLimits {
             max_line: config.max_line,
             max_connections: config.max_connections,

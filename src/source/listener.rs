@@ -13,7 +13,7 @@ use crate::classify::Signal;
 use crate::config::Configured;
 use crate::correlate::SequenceRules;
 use crate::parse::trust::ClockBook;
-use crate::pipeline::{Extractor, Origin, Receipt};
+use crate::pipeline::{AwaitingBoot, Extractor, Origin, Receipt};
 use crate::source::InputFormat;
 use crate::telemetry::{KindLabel, Metrics, TransportLabel};
 
@@ -31,6 +31,8 @@ pub struct Intake {
     /// Recent device clock offsets, learned by every listener together: a device's lines may
     /// come over several connections, and a relay reconnecting must not start from nothing.
     pub clocks: Arc<ClockBook>,
+    /// Devices told to reload, awaiting their boot: shared with every listener and worker.
+    pub awaiting: Arc<AwaitingBoot>,
 }
 
 /// What goes down a worker's queue: signals from the listeners, and the service's own
@@ -90,6 +92,7 @@ impl ListenerExtractor {
             InputFormat::Syslog,
         );
         extractor.share_clocks(Arc::clone(&intake.clocks));
+        extractor.set_awaiting(Arc::clone(&intake.awaiting));
         let label = TransportLabel { transport };
         let m = &intake.metrics;
         ListenerExtractor {
@@ -115,8 +118,8 @@ impl ListenerExtractor {
         }
     }
 
-    /// Extracts one received message: its signal and the worker it goes to, or None for noise
-    /// (counted as processed here).
+    /// Extracts one received message: its signals (a device's return after a reload, then the
+    /// line's own) with the worker they go to, or nothing for noise (counted as processed).
     fn extract(
         &mut self,
         intake: &Intake,
@@ -124,7 +127,7 @@ impl ListenerExtractor {
         truncated: bool,
         sender: &str,
         arrival: i64,
-    ) -> Option<(usize, Job)> {
+    ) -> [Option<(usize, Job)>; 2] {
         let m = &intake.metrics;
         if truncated {
             m.truncated_lines.inc();
@@ -144,17 +147,22 @@ impl ListenerExtractor {
             self.last_unparsed = stats.unparsed;
             self.extractor.problems.clear();
         }
-        let Some(signal) = got.signal else {
+        if got.signal.is_none() && got.resumed.is_none() {
             self.processed.inc();
-            return None;
-        };
-        m.signals
+        }
+        [got.resumed, got.signal].map(|s| s.map(|s| self.job(intake, s)))
+    }
+
+    fn job(&self, intake: &Intake, signal: Signal) -> (usize, Job) {
+        intake
+            .metrics
+            .signals
             .get_or_create(&KindLabel {
                 kind: signal.kind.as_str(),
             })
             .inc();
         let worker = shard(&signal.device, intake.workers.len());
-        Some((worker, Job::Signal(Box::new(signal), self.transport)))
+        (worker, Job::Signal(Box::new(signal), self.transport))
     }
 
     /// One message from a stream, received at `arrival`: waits for room in the queue
@@ -169,7 +177,11 @@ impl ListenerExtractor {
     ) {
         self.follow(intake);
         self.received.inc();
-        if let Some((worker, job)) = self.extract(intake, bytes, truncated, sender, arrival) {
+        for (worker, job) in self
+            .extract(intake, bytes, truncated, sender, arrival)
+            .into_iter()
+            .flatten()
+        {
             intake.metrics.queue_depth.inc();
             if intake.workers[worker].send(job).await.is_err() {
                 intake.metrics.queue_depth.dec();
@@ -186,19 +198,21 @@ impl ListenerExtractor {
         sender: &str,
         arrival: i64,
     ) -> bool {
-        let Some((worker, job)) = self.extract(intake, bytes, truncated, sender, arrival) else {
-            return true;
-        };
-        // Counted before the send: the worker may take the job (and decrement) at once.
-        intake.metrics.queue_depth.inc();
-        match intake.workers[worker].try_send(job) {
-            Ok(()) => true,
-            Err(_) => {
+        let mut sent = true;
+        for (worker, job) in self
+            .extract(intake, bytes, truncated, sender, arrival)
+            .into_iter()
+            .flatten()
+        {
+            // Counted before the send: the worker may take the job (and decrement) at once.
+            intake.metrics.queue_depth.inc();
+            if intake.workers[worker].try_send(job).is_err() {
                 intake.metrics.queue_depth.dec();
                 intake.metrics.udp_dropped.inc();
-                false
+                sent = false;
             }
         }
+        sent
     }
 }
 

@@ -61,12 +61,25 @@ impl Default for StoreOptions {
 }
 
 /// A device and its pending deadlines, as (deadline, instance number).
-pub type DeviceDeadlines = (String, Vec<(Millis, u64)>);
+pub type DeviceDeadlines = (String, Vec<(Millis, u64)>, Option<AwaitedBoot>);
 
 /// The pending deadlines of one device, as (deadline, instance number).
 #[derive(Serialize, Deserialize)]
 struct Deadlines {
     deadlines: Vec<(Millis, u64)>,
+    /// Set while the device, told to reload with an image staged, awaits its boot: stored with
+    /// the deadlines so that a restart knows whose next line to watch without reading machines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    awaiting_boot: Option<AwaitedBoot>,
+}
+
+/// A device told to reload with an image staged, not seen booting yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwaitedBoot {
+    /// Event time of the reload.
+    pub reload: Millis,
+    /// Vendor the device is known as, for the boot its return stands for.
+    pub vendor: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -202,6 +215,7 @@ impl StateStore {
         &self,
         machine: &DeviceMachine,
         deadlines: &[(Millis, u64)],
+        awaiting_boot: Option<AwaitedBoot>,
     ) -> Result<(), StateError> {
         self.put_device(machine)?;
         let key = machine.device.as_bytes();
@@ -212,6 +226,7 @@ impl StateStore {
                 key,
                 Self::encode(&Deadlines {
                     deadlines: deadlines.to_vec(),
+                    awaiting_boot,
                 }),
             )?;
         }
@@ -258,7 +273,7 @@ impl StateStore {
             let device = String::from_utf8_lossy(&k);
             if owns(&device) {
                 let d: Deadlines = Self::decode(&k, &v)?;
-                out.push((device.into_owned(), d.deadlines));
+                out.push((device.into_owned(), d.deadlines, d.awaiting_boot));
             }
         }
         Ok(out)
@@ -285,8 +300,13 @@ impl StateStore {
                 let mut d = deadlines(&machine);
                 d.sort_unstable();
                 if !d.is_empty() {
-                    self.timers
-                        .insert(k, Self::encode(&Deadlines { deadlines: d }))?;
+                    self.timers.insert(
+                        k,
+                        Self::encode(&Deadlines {
+                            deadlines: d,
+                            awaiting_boot: None,
+                        }),
+                    )?;
                 }
             }
         }

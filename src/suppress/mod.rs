@@ -38,6 +38,10 @@ pub struct Alert {
     pub users: Vec<String>,
     pub version_before: Option<String>,
     pub version_after: Option<String>,
+    /// True when the device did not report `version_after` and it was read from the staged
+    /// image's file name (the reason names the image).
+    #[serde(default)]
+    pub version_inferred: bool,
     /// The ticket or window whose time the work fell in but whose scope it broke.
     pub escalated_by: Option<String>,
     pub mitre_technique: String,
@@ -313,6 +317,7 @@ pub fn alert(finding: &Finding, verdict: Verdict) -> Alert {
         users: finding.facts.users.clone(),
         version_before: finding.facts.version_before.clone(),
         version_after: finding.facts.version_after.clone(),
+        version_inferred: finding.facts.version_inferred_from.is_some(),
         escalated_by: verdict.escalated_by,
         mitre_technique: "T1601".to_string(),
     }

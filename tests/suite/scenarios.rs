@@ -40,6 +40,12 @@ struct Expected {
     reason_contains: Vec<String>,
     #[serde(default)]
     evidence_kinds: Vec<String>,
+    /// The version the alert says the device booted (reported or inferred).
+    #[serde(default)]
+    version_after: Option<String>,
+    /// Whether that version was read from the staged image's name.
+    #[serde(default)]
+    version_inferred: Option<bool>,
 }
 
 /// Runs lines through a fresh pipeline (temporary state) and returns the last revision of
@@ -162,6 +168,18 @@ fn compare(expect: &[Expected], got: &[Alert]) -> Result<(), String> {
                 format!("reason lacks {needle:?}: {}", a.reason),
             )?;
         }
+        if let Some(v) = &e.version_after {
+            check(
+                a.version_after.as_ref() == Some(v),
+                format!("version_after {:?} != {v:?}", a.version_after),
+            )?;
+        }
+        if let Some(inferred) = e.version_inferred {
+            check(
+                a.version_inferred == inferred,
+                format!("version_inferred {} != {inferred}", a.version_inferred),
+            )?;
+        }
         if !e.evidence_kinds.is_empty() {
             let kinds: Vec<&str> = a.evidence.iter().map(|x| x.kind.as_str()).collect();
             check(
@@ -229,6 +247,8 @@ inventory:
             "Dropped evidence is never suppressed".into(),
         ],
         evidence_kinds: Vec::new(),
+        version_after: None,
+        version_inferred: None,
     }];
     if let Err(why) = compare(&expect, &got) {
         panic!("{why}\n{}", serde_json::to_string_pretty(&got).unwrap());

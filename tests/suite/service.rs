@@ -738,3 +738,62 @@ async fn evicted_devices_still_alert_and_the_api_pages_them() {
     assert!(value("imagewatch_devices_in_memory") <= 4.0, "{metrics}");
     running.shutdown().await;
 }
+
+/// The service sees a reloaded device's return the way `replay` does: an IOS router with a
+/// staged image, told to reload, that sends no restart banner (and so no version) but an
+/// interface line after two minutes of silence over UDP, raises the image replacement with the
+/// version read from the image name. Device clocks are synchronised and within minutes of
+/// arrival, so the silence is the device's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_device_that_logs_again_over_udp_has_booted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let running = serve::start(config(tmp.path())).await.unwrap();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let stamp = |ago_s: i64| {
+        let z = jiff::Timestamp::from_millisecond(now - ago_s * 1000)
+            .unwrap()
+            .to_zoned(jiff::tz::TimeZone::UTC);
+        z.strftime("%b %e %H:%M:%S%.3f").to_string()
+    };
+    let image = "c2900-universalk9-mz.SPA.157-3.M9.bin";
+    let lines = [
+        format!(
+            "<189>811: rtr-0042: {} UTC: %HA_EM-6-LOG: CLIaccounting: copy scp://jsmith@10.10.0.5/{image} flash:",
+            stamp(240)
+        ),
+        format!(
+            "<189>812: rtr-0042: {} UTC: %PARSER-5-CFGLOG_LOGGEDCMD: User:jsmith  logged command:boot system flash:{image}",
+            stamp(180)
+        ),
+        format!(
+            "<189>814: rtr-0042: {} UTC: %SYS-5-RELOAD: Reload requested by jsmith on vty0 (10.30.1.5). Reload Reason: Reload Command.",
+            stamp(120)
+        ),
+        format!(
+            "<187>2: rtr-0042: {} UTC: %LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to up",
+            stamp(0)
+        ),
+    ];
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for l in &lines {
+        udp.send_to(l.as_bytes(), running.udp.unwrap())
+            .await
+            .unwrap();
+        // One datagram at a time, in order: the device's own order is what is tested.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let got = wait_alerts(running.http, "device=rtr-0042", Duration::from_secs(5))
+        .await
+        .expect("the return after the reload completes the sequence");
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let a = &got[0];
+    assert_eq!(a["rule_id"], "t1601.image_replaced", "{a:#}");
+    assert_eq!(a["version_after"], "15.7(3)M9", "{a:#}");
+    assert_eq!(a["version_inferred"], true, "{a:#}");
+    let reason = a["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the boot is the device logging again after a silence"),
+        "{reason}"
+    );
+    running.shutdown().await;
+}
