@@ -55,6 +55,7 @@ mod time;
 // What the binary, the integration tests, the benchmarks and the fuzz targets use; everything
 // else is crate-private, so the compiler reports what nothing calls.
 pub use calendar::{ChangeCalendar, canonical_host};
+pub use classify::examples::{CoverageCell, CoverageMatrix};
 pub use classify::rules::{RawExamples, RawFile};
 pub use classify::{Classification, Classifier, Signal, SignalFields, SignalKind};
 pub use config::{ConfigError, Loaded, RuleSource, export_builtin_rules, load as load_config};

@@ -242,6 +242,7 @@ fn rules_test(rules: &RuleSource) -> ExitCode {
     for f in &failures {
         eprintln!("FAIL {f}");
     }
+    print!("{}", classifier.coverage_matrix());
     println!(
         "{rules}: {} signal rules, {} examples, {} sequence rules: {} failures",
         classifier.rule_count(),

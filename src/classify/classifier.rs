@@ -46,6 +46,9 @@ pub struct Classifier {
     pub(super) commands: Vec<Rule>,
     pub(super) carriers: Vec<Carrier>,
     pub(super) prefilter: Prefilter,
+    /// One entry per vendor name of the rule files, in load order, with what it declares it
+    /// does not log (for the coverage matrix of `rules test`).
+    pub(super) vendors: Vec<super::examples::VendorDecl>,
 }
 
 /// The classifier narrowed to the signal kinds someone consumes (the kinds some sequence rule

@@ -3,16 +3,16 @@
 //! fields, unique ids, literals for the prefilter). A rule file that is wrong fails here, with
 //! file, line, column and reason; the semantics are documented in [`super::classifier`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use regex::bytes::{Captures, Regex, RegexBuilder};
 use serde_saphyr::{Location, Spanned};
 
 use super::classifier::Classifier;
-use super::examples::{Examples, MatchExample, NoMatchExample};
+use super::examples::{Examples, MatchExample, NoMatchExample, VendorDecl};
 use super::prefilter::{MAX_LITERAL_LEN, Prefilter};
-use super::rules::{RawCarrier, RawExamples, RawFields, RawFile, RawRule};
+use super::rules::{RawCarrier, RawExamples, RawFields, RawFile, RawNoMatch, RawRule};
 use super::signal::{SignalFields, SignalKind};
 use crate::config::ConfigError;
 
@@ -150,6 +150,7 @@ impl Classifier {
         let mut messages = Vec::new();
         let mut commands = Vec::new();
         let mut carriers = Vec::new();
+        let mut vendors: Vec<VendorDecl> = Vec::new();
         // Literals are collected per family and renumbered once the message count is known.
         let mut message_lits: Vec<(String, usize)> = Vec::new();
         let mut command_lits: Vec<(String, usize)> = Vec::new();
@@ -165,6 +166,14 @@ impl Classifier {
                     &raw.vendor.referenced,
                     "vendor must not be empty",
                 ));
+            }
+            let not_logged = compile_not_logged(&file, raw.not_logged)?;
+            match vendors.iter_mut().find(|v| v.vendor == vendor) {
+                Some(v) => v.not_logged.extend(not_logged),
+                None => vendors.push(VendorDecl {
+                    vendor: vendor.clone(),
+                    not_logged,
+                }),
             }
             for c in raw.carriers {
                 claim_id(&mut seen, &file, &c.id)?;
@@ -194,6 +203,7 @@ impl Classifier {
             commands,
             carriers,
             prefilter,
+            vendors,
         })
     }
 }
@@ -295,18 +305,61 @@ fn compile_examples(raw: RawExamples) -> Examples {
             .map(|m| MatchExample {
                 line: m.line.referenced.line(),
                 text: m.line.value,
+                source: m.source,
                 fields: fields_of(m.fields),
             })
             .collect(),
         no_match: raw
             .no_match
             .into_iter()
-            .map(|n| NoMatchExample {
-                line: n.referenced.line(),
-                text: n.value,
+            .map(|n| {
+                let line = n.referenced.line();
+                let (text, source) = match n.value {
+                    RawNoMatch::Plain(text) => (text, None),
+                    RawNoMatch::Sourced { line, source } => (line, source),
+                };
+                NoMatchExample { line, text, source }
             })
             .collect(),
     }
+}
+
+/// Parses a file's `not_logged` map (kind → reason): known kinds, non-empty reasons.
+fn compile_not_logged(
+    file: &Arc<str>,
+    raw: Option<Spanned<BTreeMap<String, String>>>,
+) -> Result<Vec<(SignalKind, String)>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(raw.value.len());
+    for (name, reason) in raw.value {
+        let kind = parse_kind(&name)
+            .ok_or_else(|| ConfigError::at(file, &raw.referenced, unknown_kind(&name)))?;
+        if reason.trim().is_empty() {
+            return Err(ConfigError::at(
+                file,
+                &raw.referenced,
+                format!("not_logged `{name}` needs a reason"),
+            ));
+        }
+        out.push((kind, reason.trim().to_owned()));
+    }
+    Ok(out)
+}
+
+fn parse_kind(name: &str) -> Option<SignalKind> {
+    SignalKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == name.trim())
+}
+
+fn unknown_kind(name: &str) -> String {
+    let names: Vec<&str> = SignalKind::ALL.iter().map(|k| k.as_str()).collect();
+    format!(
+        "unknown kind `{name}`; expected one of: {}",
+        names.join(", ")
+    )
 }
 
 fn fields_of(raw: RawFields) -> SignalFields {
@@ -356,21 +409,8 @@ fn compile_rule(
     r: RawRule,
     anchored: bool,
 ) -> Result<(Rule, Vec<String>), ConfigError> {
-    let kind = SignalKind::ALL
-        .into_iter()
-        .find(|k| k.as_str() == r.kind.value.trim())
-        .ok_or_else(|| {
-            let names: Vec<&str> = SignalKind::ALL.iter().map(|k| k.as_str()).collect();
-            ConfigError::at(
-                file,
-                &r.kind.referenced,
-                format!(
-                    "unknown kind `{}`; expected one of: {}",
-                    r.kind.value,
-                    names.join(", ")
-                ),
-            )
-        })?;
+    let kind = parse_kind(&r.kind.value)
+        .ok_or_else(|| ConfigError::at(file, &r.kind.referenced, unknown_kind(&r.kind.value)))?;
     let literals = match &r.literals {
         None => {
             return Err(ConfigError::at(

@@ -4,6 +4,8 @@
 //! [`super::classifier`] can report file, line and column. Unknown keys are rejected
 //! (`deny_unknown_fields`) because a misspelt `unles:` would otherwise silently widen a rule.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -24,6 +26,10 @@ pub struct RawFile {
     /// Patterns over the whole message.
     #[serde(default)]
     pub messages: Vec<RawRule>,
+    /// Signal kinds this platform does not log at all, each with the reason (kind → reason),
+    /// so the coverage matrix of `rules test` shows them as such rather than as a gap.
+    #[serde(default)]
+    pub not_logged: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 /// A carrier: a message shape that wraps a command line.
@@ -64,7 +70,30 @@ pub struct RawExamples {
     #[serde(default, rename = "match")]
     pub matches: Vec<RawMatchExample>,
     #[serde(default)]
-    pub no_match: Vec<Spanned<String>>,
+    pub no_match: Vec<Spanned<RawNoMatch>>,
+}
+
+/// A line the rule must not win: a plain string (no source yet, which `rules test` reports),
+/// or `{line, source}`. Untagged, so the span is taken on the whole node (serde-saphyr cannot
+/// span inside untagged variants).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawNoMatch {
+    Plain(String),
+    Sourced {
+        line: String,
+        #[serde(default)]
+        source: Option<String>,
+    },
+}
+
+impl RawNoMatch {
+    /// The example line.
+    pub fn line(&self) -> &str {
+        match self {
+            RawNoMatch::Plain(line) | RawNoMatch::Sourced { line, .. } => line,
+        }
+    }
 }
 
 /// A line the rule must win, with the fields it must extract at least.
@@ -72,6 +101,10 @@ pub struct RawExamples {
 #[serde(deny_unknown_fields)]
 pub struct RawMatchExample {
     pub line: Spanned<String>,
+    /// The public document, repository path or advisory the line follows, or
+    /// `unverified — <what the wording rests on>`.
+    #[serde(default)]
+    pub source: Option<String>,
     #[serde(default)]
     pub fields: RawFields,
 }

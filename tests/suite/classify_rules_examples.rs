@@ -43,8 +43,8 @@ fn shipped_examples_are_plentiful_and_whole_lines() {
         let lines = ex
             .matches
             .iter()
-            .map(|m| &m.line.value)
-            .chain(ex.no_match.iter().map(|n| &n.value));
+            .map(|m| m.line.value.as_str())
+            .chain(ex.no_match.iter().map(|n| n.value.line()));
         for line in lines {
             // A header starts with `<PRI>`, a relay or file timestamp, or a sequence number;
             // never with the `%FAC-SEV-MNEMONIC` body itself.

@@ -243,3 +243,86 @@ fn missing_rules_directory_is_named_without_a_position() {
     );
     assert!(!err.contains(":0:0"), "{err}");
 }
+
+/// `rules test` prints the coverage matrix (every signal kind × every vendor, declared
+/// not-logged kinds as such) and fails, exit 2, on an example without a source.
+#[test]
+fn rules_test_prints_the_coverage_matrix_and_fails_on_an_unsourced_example() {
+    let out = imagewatch(&[
+        "rules",
+        "test",
+        "--rules",
+        super::rules_dir().to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let header = stdout
+        .lines()
+        .find(|l| l.starts_with("kind "))
+        .unwrap_or_else(|| panic!("no matrix header: {stdout}"));
+    let vendors: Vec<&str> = header.split_whitespace().skip(1).collect();
+    for v in [
+        "arista_eos",
+        "cisco_asa",
+        "cisco_ios",
+        "cisco_iosxe",
+        "cisco_nxos",
+        "common",
+        "fortinet_fortigate",
+        "juniper_junos",
+        "paloalto_panos",
+    ] {
+        assert!(vendors.contains(&v), "{v} missing from {header}");
+    }
+    for kind in imagewatch::SignalKind::ALL {
+        let row = stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(kind.as_str()))
+            .unwrap_or_else(|| panic!("no row for {kind}: {stdout}"));
+        assert_eq!(row.split_whitespace().count(), vendors.len() + 1, "{row}");
+    }
+    let version = stdout.lines().find(|l| l.starts_with("version ")).unwrap();
+    let col = vendors.iter().position(|v| *v == "cisco_nxos").unwrap();
+    assert_eq!(
+        version.split_whitespace().nth(col + 1),
+        Some("n/l"),
+        "{version}"
+    );
+    assert!(
+        stdout.contains("not logged: cisco_nxos version: "),
+        "{stdout}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = tmp.path().join("rules");
+    std::fs::create_dir_all(rules.join("signals")).unwrap();
+    std::fs::create_dir_all(rules.join("sequences")).unwrap();
+    for dir in ["signals", "sequences"] {
+        for entry in std::fs::read_dir(super::rules_dir().join(dir)).unwrap() {
+            let p = entry.unwrap().path();
+            std::fs::copy(&p, rules.join(dir).join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let asa = rules.join("signals/cisco_asa.yaml");
+    let text = std::fs::read_to_string(&asa).unwrap();
+    // Remove the first example's `source:` line: that example then has none.
+    let mut removed = false;
+    let unsourced: String = text
+        .lines()
+        .filter(|l| {
+            let drop = !removed && l.trim_start().starts_with("source: ");
+            removed |= drop;
+            !drop
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(removed);
+    std::fs::write(&asa, unsourced).unwrap();
+    let out = imagewatch(&["rules", "test", "--rules", rules.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cisco_asa.yaml") && err.contains("example without a source"),
+        "{err}"
+    );
+}
