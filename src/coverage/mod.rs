@@ -299,6 +299,3 @@ fn write_text(
     }
     Ok(())
 }
-
-#[cfg(test)]
-mod tests;
