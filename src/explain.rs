@@ -114,6 +114,13 @@ pub(crate) struct Explanation {
     pub(crate) why_not: Option<WhyNot>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) detail: Option<String>,
+    /// `event_time` as a number, for the coverage report.
+    #[serde(skip)]
+    pub(crate) event_millis: Option<Millis>,
+    /// For a line with no signal: the vendor of the command carrier that reads a command out of
+    /// it (the device logs its commands, though no rule reads this one).
+    #[serde(skip)]
+    pub(crate) carrier_vendor: Option<String>,
 }
 
 impl Explanation {
@@ -135,6 +142,8 @@ impl Explanation {
             correlated: None,
             why_not: None,
             detail: None,
+            event_millis: None,
+            carrier_vendor: None,
         }
     }
 }
@@ -253,6 +262,7 @@ impl Explainer {
                 .clocks
                 .date(key, stamp, header.uptime, received, fallback);
             out.event_time = Some(format_rfc3339(dated.time));
+            out.event_millis = Some(dated.time);
             out.time_source = Some(dated.source);
             out.time_reason = (dated.reason != TimeReason::Agrees).then(|| {
                 let why = dated.reason.describe();
@@ -284,6 +294,9 @@ impl Explainer {
             None if !self.classifier.may_match(f.prefiltered) => Some(WhyNot::Prefilter),
             None => Some(WhyNot::NoRule),
         };
+        if class.is_none() {
+            out.carrier_vendor = self.classifier.carrier_vendor(f.text).map(str::to_owned);
+        }
         out.device = device;
         if let Some(class) = class {
             out.vendor = Some(class.vendor.to_string());

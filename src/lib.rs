@@ -33,6 +33,7 @@
 //! - `serve/`: the service: its settings (`config`), the HTTP API, engine workers, start-up and
 //!   shutdown.
 //! - `replay`: the `replay` command; `explain`: the `explain` command, how each line is read;
+//!   `coverage`: which devices log what T1601 needs, and what to enable where they do not;
 //!   `telemetry`: the service's metrics; `time`: milliseconds since the epoch, the one time
 //!   unit of every stage.
 
@@ -40,6 +41,7 @@ mod calendar;
 mod classify;
 mod config;
 mod correlate;
+pub mod coverage;
 pub mod explain;
 mod parse;
 mod pipeline;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use imagewatch::coverage::{self, CoverageOptions};
 use imagewatch::explain::{self, ExplainOptions};
 use imagewatch::replay::{self, ReplayOptions};
 use imagewatch::serve::{self, Flags, ServeConfig};
@@ -65,6 +66,26 @@ enum Command {
         format: InputFormat,
         /// File to read; stdin when absent or `-`.
         file: Option<PathBuf>,
+    },
+    /// Reports per device what its logs show (lines, signal kinds, commands, boots) and what
+    /// to enable on it where something T1601 needs is missing; inventory devices that sent
+    /// nothing are listed with 0 lines.
+    Coverage {
+        /// Change calendar: its inventory names the devices expected and their vendors.
+        #[arg(long)]
+        changes: Option<PathBuf>,
+        /// Rules directory (signals/ and sequences/); the built-in rules without it.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Input format, detected per line by default.
+        #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+        format: InputFormat,
+        /// One JSON object per device instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Files to read; `-` is stdin.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Rule maintenance.
     Rules {
@@ -142,6 +163,30 @@ fn main() -> ExitCode {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
             match explain::run(&opts, &mut out) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(e.exit_code() as u8)
+                }
+            }
+        }
+        Command::Coverage {
+            changes,
+            rules,
+            format,
+            json,
+            files,
+        } => {
+            let opts = CoverageOptions {
+                changes,
+                rules,
+                format,
+                json,
+                files,
+            };
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+            match coverage::run(&opts, &mut out) {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");

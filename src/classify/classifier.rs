@@ -206,6 +206,15 @@ impl Classifier {
         None
     }
 
+    /// The vendor of the first carrier that matches `message`, whether or not a command rule
+    /// reads the command: that a device logs its commands at all (the coverage report).
+    pub fn carrier_vendor(&self, message: &str) -> Option<&str> {
+        self.carriers
+            .iter()
+            .find(|c| c.pattern.regex.is_match(message.as_bytes()))
+            .map(|c| &*c.origin.vendor)
+    }
+
     /// Number of rules of all three families.
     pub fn rule_count(&self) -> usize {
         self.messages.len() + self.commands.len() + self.carriers.len()

@@ -27,6 +27,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/alerts", get(alerts))
         .route("/devices", get(devices))
+        .route("/coverage", get(coverage))
         .route("/devices/{id}", get(device))
         .route("/tickets", get(list_tickets).post(post_ticket))
         .route("/tickets/{id}", get(get_ticket).delete(delete_ticket))
@@ -226,6 +227,15 @@ async fn devices(
     });
     let list: Vec<Value> = page.iter().map(|m| summary(&device_view(m))).collect();
     Json(json!({"devices": list, "next": next.flatten()})).into_response()
+}
+
+/// Every device and sender seen since start, and every inventory device: lines, signal kinds,
+/// whether commands and boots arrive, what to enable (`imagewatch coverage`'s report). Only the
+/// kinds sequences use reach the workers, and lines are counted per sender address.
+async fn coverage(State(shared): State<Arc<Shared>>) -> Response {
+    let inventory = Arc::clone(&shared.configured.load().inventory);
+    let devices = shared.sightings.report(&inventory);
+    Json(json!({ "devices": devices })).into_response()
 }
 
 fn summary(v: &Value) -> Value {

@@ -29,6 +29,7 @@ pub use config::{Flags, ServeConfig};
 
 use crate::config::{ConfigError, Loaded, RuleSource};
 use crate::correlate::{DeviceMachine, Limits};
+use crate::coverage::senders::Sightings;
 use crate::pipeline::{AwaitingBoot, Engine, wanted_kinds};
 use crate::state::{StateError, StateStore, StoreOptions};
 
@@ -68,6 +69,8 @@ pub struct Shared {
     pub(crate) configured: Arc<ArcSwap<Configured>>,
     /// Serialises reloads and calendar changes.
     changing: Mutex<()>,
+    /// Lines per sender (listeners) and signal kinds per device (workers): the coverage report.
+    pub(crate) sightings: Arc<Sightings>,
 }
 
 impl Shared {
@@ -350,6 +353,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         workers: senders,
         configured: Arc::new(ArcSwap::from_pointee(configured)),
         changing: Mutex::new(()),
+        sightings: Arc::default(),
     });
     // Two stops, in order: `stop` ends the listeners and the API; `drain` ends the workers and
     // sinks once every listener (and every connection's last held message) has handed over
@@ -375,6 +379,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
             tls_handshake_timeout: Duration::from_secs(config.tls_handshake_timeout_secs),
         },
         clocks: Arc::default(),
+        sightings: Arc::clone(&shared.sightings),
     };
 
     let mut listeners = Vec::new();

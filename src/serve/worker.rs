@@ -40,6 +40,10 @@ fn take(
                 .get_or_create(&TransportLabel { transport })
                 .inc();
             engine.observe(now_ms());
+            let version = s.fields.version.is_some();
+            shared
+                .sightings
+                .signal(&s.device, s.kind, &s.vendor, version);
             if let Err(e) = engine.accept(*s) {
                 tracing::error!(error = %e, "Cannot store an accepted signal; it is lost.");
             }

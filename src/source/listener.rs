@@ -12,6 +12,7 @@ use crate::calendar::ChangeCalendar;
 use crate::classify::Signal;
 use crate::config::Configured;
 use crate::correlate::SequenceRules;
+use crate::coverage::senders::{SenderTally, Sightings};
 use crate::parse::trust::ClockBook;
 use crate::pipeline::{AwaitingBoot, Extractor, Origin, Receipt};
 use crate::source::InputFormat;
@@ -33,6 +34,8 @@ pub struct Intake {
     pub clocks: Arc<ClockBook>,
     /// Devices told to reload, awaiting their boot: shared with every listener and worker.
     pub awaiting: Arc<AwaitingBoot>,
+    /// Lines per sender for the coverage report; each listener hands over its own tally.
+    pub sightings: Arc<Sightings>,
 }
 
 /// What goes down a worker's queue: signals from the listeners, and the service's own
@@ -77,6 +80,8 @@ pub struct ListenerExtractor {
     extractor: Extractor,
     transport: &'static str,
     last_unparsed: u64,
+    /// Lines per sender since the last hand-over to [`Intake::sightings`].
+    senders: SenderTally,
     /// This listener's samples of the per-transport counters (no family lookup per line).
     pub received: Counter,
     processed: Counter,
@@ -100,6 +105,7 @@ impl ListenerExtractor {
             extractor,
             transport,
             last_unparsed: 0,
+            senders: SenderTally::default(),
             received: m.lines_received.get_or_create(&label).clone(),
             processed: m.lines_processed.get_or_create(&label).clone(),
         }
@@ -150,6 +156,9 @@ impl ListenerExtractor {
         if got.signal.is_none() && got.resumed.is_none() {
             self.processed.inc();
         }
+        for s in [&got.resumed, &got.signal].into_iter().flatten() {
+            self.senders.link(sender, &s.device);
+        }
         [got.resumed, got.signal].map(|s| s.map(|s| self.job(intake, s)))
     }
 
@@ -165,6 +174,20 @@ impl ListenerExtractor {
         (worker, Job::Signal(Box::new(signal), self.transport))
     }
 
+    /// Counts a line for its sender, without reading it; hands the tally over once a second.
+    #[inline]
+    fn count_sender(&mut self, intake: &Intake, sender: &str, arrival: i64) {
+        if self.senders.count(sender, arrival) {
+            self.senders.flush(&intake.sightings, arrival);
+        }
+    }
+
+    /// Hands this listener's lines per sender over to the coverage report: after a batch, when
+    /// a connection goes quiet or ends.
+    pub fn flush_senders(&mut self, intake: &Intake, now: i64) {
+        self.senders.flush(&intake.sightings, now);
+    }
+
     /// One message from a stream, received at `arrival`: waits for room in the queue
     /// (back-pressure).
     pub async fn handle_waiting(
@@ -177,6 +200,7 @@ impl ListenerExtractor {
     ) {
         self.follow(intake);
         self.received.inc();
+        self.count_sender(intake, sender, arrival);
         for (worker, job) in self
             .extract(intake, bytes, truncated, sender, arrival)
             .into_iter()
@@ -199,6 +223,7 @@ impl ListenerExtractor {
         arrival: i64,
     ) -> bool {
         let mut sent = true;
+        self.count_sender(intake, sender, arrival);
         for (worker, job) in self
             .extract(intake, bytes, truncated, sender, arrival)
             .into_iter()

@@ -118,6 +118,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         let frame = match next {
             Err(_) if joiner.holding() => None,
             Err(_) => {
+                local.flush_senders(intake, now_ms());
                 intake.metrics.connections_idle_closed.inc();
                 tracing::info!(%peer, "Idle connection closed.");
                 return;
@@ -130,6 +131,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
                         .handle_waiting(intake, m.bytes, m.truncated, &sender, m.arrival)
                         .await;
                 }
+                local.flush_senders(intake, now_ms());
                 return;
             }
             Ok(Some(Err(e))) => {
@@ -138,6 +140,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
                         .handle_waiting(intake, m.bytes, m.truncated, &sender, m.arrival)
                         .await;
                 }
+                local.flush_senders(intake, now_ms());
                 intake.metrics.parse_failures.inc();
                 tracing::warn!(%peer, error = %e, "Bad framing; connection closed.");
                 return;
@@ -152,6 +155,10 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             local
                 .handle_waiting(intake, m.bytes, m.truncated, &sender, m.arrival)
                 .await;
+        }
+        if frame.is_none() {
+            // Quiet: what this connection sent so far shows in the coverage report.
+            local.flush_senders(intake, now_ms());
         }
     }
 }

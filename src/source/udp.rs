@@ -85,6 +85,7 @@ fn udp_thread(socket: &std::net::UdpSocket, intake: &Intake, stop: &Cancellation
             let sender = senders.name(from);
             local.handle_datagram(intake, bytes, truncated, &sender, arrival);
         }
+        local.flush_senders(intake, arrival);
         if gone() {
             return;
         }

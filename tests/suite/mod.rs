@@ -8,6 +8,7 @@ mod classify_rules_examples;
 mod cli;
 mod config_errors;
 mod corpus;
+mod coverage;
 mod crash_loop;
 mod explain;
 mod external;
