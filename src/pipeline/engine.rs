@@ -72,7 +72,7 @@ impl Engine {
         for (device, deadlines, awaited) in store.deadlines(owns)? {
             correlator.restore_timers(&device, deadlines);
             if let Some(a) = awaited {
-                awaiting.reload(&device, a.reload, &a.vendor);
+                awaiting.reload(&device, a.reload, &a.vendor, None);
             }
         }
         let reorder = ReorderBuffer::new(store.clock()?, lateness);
@@ -607,8 +607,8 @@ mod tests {
             let reload = sig("rtr-a", SignalKind::Reload, T0 + MINUTE, Default::default());
             // A reload with nothing staged awaits nothing once the engine has seen it.
             let plain = sig("rtr-b", SignalKind::Reload, T0 + MINUTE, Default::default());
-            set.reload("rtr-a", reload.time, "cisco_ios");
-            set.reload("rtr-b", plain.time, "cisco_ios");
+            set.reload("rtr-a", reload.time, "cisco_ios", None);
+            set.reload("rtr-b", plain.time, "cisco_ios", None);
             let mut out = Vec::new();
             feed(&mut e, vec![staged, reload, plain], &mut out);
             e.finish(&mut out).unwrap();

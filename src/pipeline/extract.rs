@@ -165,7 +165,7 @@ impl Extractor {
                     (out.signal, out.resumed) =
                         self.signal_from(&text, arrival, sender, None, line);
                 }
-                if out.signal.is_none() && !self.awaiting.is_empty() {
+                if out.signal.is_none() && self.awaiting.may_be_awaited(sender) {
                     let text = source::decode_message(message);
                     out.resumed = self.resumed_by(&text, arrival, sender, None, line);
                 }
@@ -264,7 +264,7 @@ impl Extractor {
             fields: class.fields,
             message: evidence_line(raw_line),
         };
-        let resumed = self.awaiting_boot(&signal, env, raw_line);
+        let resumed = self.awaiting_boot(&signal, env, sender, raw_line);
         (Some(signal), resumed)
     }
 
@@ -325,7 +325,13 @@ impl Extractor {
     /// Keeps the set of devices awaiting a boot up to date with a signal: a reload (or reload
     /// command) makes its device awaited, a reported boot or version ends the wait, and any
     /// other line after the silence is the boot, returned.
-    fn awaiting_boot(&self, signal: &Signal, env: Envelope<'_>, raw_line: &[u8]) -> Option<Signal> {
+    fn awaiting_boot(
+        &self,
+        signal: &Signal,
+        env: Envelope<'_>,
+        sender: Option<&str>,
+        raw_line: &[u8],
+    ) -> Option<Signal> {
         let mut resumed = None;
         if !self.awaiting.is_empty() {
             if matches!(signal.kind, SignalKind::Boot | SignalKind::Version) {
@@ -336,7 +342,7 @@ impl Extractor {
         }
         if matches!(signal.kind, SignalKind::Reload | SignalKind::ReloadCmd) {
             self.awaiting
-                .reload(&signal.device, signal.time, &signal.vendor);
+                .reload(&signal.device, signal.time, &signal.vendor, sender);
         }
         resumed
     }
