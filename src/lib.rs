@@ -11,8 +11,9 @@
 //!   rule (`continuation`), TCP/TLS framing (`framing`), UDP (`udp`, `recv`), TCP and TLS
 //!   listeners (`tcp`), what a listener hands the workers (`listener`), collector prefixes,
 //!   rsyslog file formats and ECS NDJSON (`ndjson`).
-//! - `parse/`: the syslog header (PRI, RFC 5424/3164, Cisco/NX-OS/Junos/EOS/ASA) and device
-//!   clocks and zones.
+//! - `parse/`: the syslog header (PRI, RFC 5424/3164, Cisco/NX-OS/Junos/EOS/ASA), firewall
+//!   records that carry their own device and clock (`firewall`), device clocks and zones, and
+//!   which clock to trust per device (`trust`).
 //! - `classify/`: signal rules (`rules/signals/*.yaml`): serde mirror (`rules`), compiling
 //!   (`compile`), the literal prefilter (`prefilter`), matching (`classifier`), example checks
 //!   (`examples`); the closed set of signal kinds (`signal`).
@@ -27,7 +28,8 @@
 //! - `sink/`: every output: the durable outbox, the NDJSON alert file, the webhook, replay's
 //!   stdout.
 //! - `pipeline/`: the one path shared by `replay` and `serve`: extract (line → signal), the
-//!   reorder buffer and watermark (`reorder`), the engine, the write-back order (`write_back`).
+//!   reorder buffer and watermark (`reorder`), the engine, the write-back order (`write_back`),
+//!   devices awaiting their boot after a reload (`awaiting`).
 //! - `config/`: what a run is configured with: rules built in or from a directory
 //!   (`builtin`, `loader`), the calendar, and the one located error (`error`).
 //! - `serve/`: the service: its settings (`config`), the HTTP API, engine workers, start-up and
