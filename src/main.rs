@@ -138,15 +138,7 @@ fn main() -> ExitCode {
                 max_devices,
                 files,
             };
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-            match replay::run(&opts, &mut out) {
-                Ok(_) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(e.exit_code() as u8)
-                }
-            }
+            to_stdout(|out| replay::run(&opts, out).map(|_| ()), |e| e.exit_code())
         }
         Command::Explain {
             changes,
@@ -160,15 +152,10 @@ fn main() -> ExitCode {
                 format,
                 file,
             };
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-            match explain::run(&opts, &mut out) {
-                Ok(_) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(e.exit_code() as u8)
-                }
-            }
+            to_stdout(
+                |out| explain::run(&opts, out).map(|_| ()),
+                |e| e.exit_code(),
+            )
         }
         Command::Coverage {
             changes,
@@ -184,15 +171,10 @@ fn main() -> ExitCode {
                 json,
                 files,
             };
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-            match coverage::run(&opts, &mut out) {
-                Ok(_) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(e.exit_code() as u8)
-                }
-            }
+            to_stdout(
+                |out| coverage::run(&opts, out).map(|_| ()),
+                |e| e.exit_code(),
+            )
         }
         Command::Rules {
             command: RulesCommand::Test { rules },
@@ -316,6 +298,23 @@ fn rules_export(dir: &std::path::Path, force: bool) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs a command that writes its results to stdout (buffered); an error goes to stderr and
+/// decides the exit status.
+fn to_stdout<E: std::fmt::Display>(
+    run: impl FnOnce(&mut dyn std::io::Write) -> Result<(), E>,
+    code: impl Fn(&E) -> i32,
+) -> ExitCode {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    match run(&mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(code(&e) as u8)
         }
     }
 }
