@@ -23,7 +23,7 @@ use crate::config::{self, ConfigError, Loaded, RuleSource};
 use crate::parse::clock::{DeviceStamp, YearOf};
 use crate::parse::header::parse_header_in;
 use crate::parse::trust::{ClockBook, TimeReason, TimeSource};
-use crate::pipeline::extract::{device_id, device_stamp, looks_like_syslog};
+use crate::pipeline::extract::{date_header, device_id, device_stamp, looks_like_syslog};
 use crate::pipeline::wanted_kinds;
 use crate::source::lines::LineReader;
 use crate::source::{self, Framed, InputFormat, StampCache, ndjson};
@@ -256,11 +256,8 @@ impl Explainer {
         if stamp.is_some() || received.is_some() {
             // The pipeline's own decision (`ClockBook::date`); the fallback only matters for a
             // stamp with no arrival to check it against, which is then the stamp itself.
-            let fallback = stamp.map_or(0, |s| s.millis);
             let key = device.as_deref().unwrap_or_default();
-            let dated = self
-                .clocks
-                .date(key, stamp, header.uptime, received, fallback);
+            let dated = date_header(&self.clocks, key, &header, zone.as_ref(), received, None, 0);
             out.event_time = Some(format_rfc3339(dated.time));
             out.event_millis = Some(dated.time);
             out.time_source = Some(dated.source);

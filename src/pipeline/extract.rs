@@ -12,7 +12,7 @@ use crate::calendar::{Inventory, canonical_host};
 use crate::classify::{Classifier, Focus, RESUMED_BOOT_RULE, Signal, SignalFields, SignalKind};
 use crate::parse::clock::DeviceStamp;
 use crate::parse::header::{SyslogHeader, parse_header};
-use crate::parse::trust::{ClockBook, TimeReason, TimeSource};
+use crate::parse::trust::{ClockBook, Dated, TimeReason, TimeSource};
 use crate::source::{self, Framed, InputFormat, StampCache, ndjson};
 use crate::time::Millis;
 
@@ -285,18 +285,15 @@ impl Extractor {
         let (device, zone) = device_id(&self.inventory, &candidates)?;
         // Arrival time: the collector's, else a relay header's.
         let received = arrival.or(header.relay_time);
-        let device_time = header
-            .device_time
-            .map(|d| zone.as_ref().map_or(d, |z| d.in_zone(z)));
-        // An unsynchronised clock with nothing to check it against: the feed's own time is a
-        // better guess than a 1993 default.
-        let fallback = match device_time.filter(|_| !header.uptime) {
-            Some(d) => self.latest.or(self.last_time).unwrap_or(d.millis),
-            None => reference,
-        };
-        let dated = self
-            .clocks
-            .date(&device, device_time, header.uptime, received, fallback);
+        let dated = date_header(
+            &self.clocks,
+            &device,
+            &header,
+            zone.as_ref(),
+            received,
+            self.latest.or(self.last_time),
+            reference,
+        );
         Some(Envelope {
             device,
             time: dated.time,
@@ -365,6 +362,25 @@ pub(crate) fn device_id(
         .flatten()
         .find(|c| !c.trim().is_empty())
         .map(|c| (canonical_host(c), None))
+}
+
+/// The event time of a parsed line, through the device's clock book (see [`ClockBook::date`]):
+/// what the pipeline and `explain` both use. `feed` is the latest time the input proved, the
+/// guess for an unchecked device clock; `reference` the time for a line with no clock at all.
+pub(crate) fn date_header(
+    clocks: &ClockBook,
+    device: &str,
+    header: &SyslogHeader<'_>,
+    zone: Option<&TimeZone>,
+    received: Option<Millis>,
+    feed: Option<Millis>,
+    reference: Millis,
+) -> Dated {
+    let stamp = device_stamp(header, zone);
+    // An unsynchronised clock with nothing to check it against: the feed's own time is a
+    // better guess than a 1993 default.
+    let fallback = stamp.map_or(reference, |d| feed.unwrap_or(d.millis));
+    clocks.date(device, stamp, header.uptime, received, fallback)
 }
 
 /// The device's own stamp, read in the device's inventory zone when it wrote none; `None` for
