@@ -40,22 +40,21 @@ pub(crate) struct Prefilter {
     literals: Vec<(String, usize)>,
 }
 
-/// Builds the Teddy searcher for the hot path.
-///
-/// Teddy finds candidates by the first three bytes of each pattern and then verifies the whole
-/// pattern; candidates that fail verification are what cost time. So each literal is
-/// represented by its suffix that starts at its rarest three bytes (by [`commonness`]): the
-/// suffix occurs wherever the literal does, so nothing is lost, and `install`, `interface`,
-/// `download`/`down` stop colliding on every noise line. Suffixes that contain another one
-/// are dropped, since they can only match where that one does.
+mod byte_freq;
+mod plan;
+
+use plan::{TEDDY_MAX_PATTERNS, bucket_order, contains, rare_suffix, shared_factors};
+
+/// Builds the Teddy searcher for the hot path over the literals' rarest suffixes (see
+/// [`plan`]), grouped into buckets for the fewest false candidates.
 fn hot_searcher(patterns: &[String]) -> Option<packed::Searcher> {
     hot_searcher_with(patterns, Some(true)).or_else(|| hot_searcher_with(patterns, None))
 }
 
 /// `fat`: `Some(true)` asks for "fat" Teddy (16 buckets, AVX2): with a few dozen literals it
-/// verifies about half as many false candidates as the 8-bucket variant aho-corasick would
-/// pick, which measured 60-80 ns instead of 120-130 ns per noise line. Unavailable without
-/// AVX2, hence the fallback to aho-corasick's own choice.
+/// verifies fewer false candidates than the 8-bucket variant aho-corasick would pick.
+/// Unavailable without AVX2, hence the fallback to aho-corasick's own choice (planned for 8
+/// buckets, the slim variant's count).
 fn hot_searcher_with(patterns: &[String], fat: Option<bool>) -> Option<packed::Searcher> {
     let mut hot: Vec<&[u8]> = patterns.iter().map(|p| rare_suffix(p.as_bytes())).collect();
     hot.sort_unstable();
@@ -68,101 +67,13 @@ fn hot_searcher_with(patterns: &[String], fat: Option<bool>) -> Option<packed::S
     if minimal.len() > TEDDY_MAX_PATTERNS {
         minimal = shared_factors(&minimal, TEDDY_MAX_PATTERNS)?;
     }
+    let buckets = if fat == Some(true) { 16 } else { 8 };
     packed::Config::new()
         .match_kind(packed::MatchKind::LeftmostFirst)
         .only_teddy_fat(fat)
         .builder()
-        .extend(minimal)
+        .extend(bucket_order(&minimal, buckets))
         .build()
-}
-
-/// Most patterns one Teddy searcher takes (aho-corasick's packed searcher refuses more).
-const TEDDY_MAX_PATTERNS: usize = 64;
-
-/// Past [`TEDDY_MAX_PATTERNS`] literals, Teddy cannot take them one by one; but large rule
-/// sets share factors (`%SYS-`, `install`, a vendor's facility prefix), and a line can contain
-/// a literal only where it contains a factor of it. So the hot searcher may look for at most
-/// `budget` factors that together cover every literal, picked greedily: the factor (of at
-/// least [`MIN_HOT_LEN`] bytes) in the most uncovered literals, rarer bytes first on ties.
-/// A factor passes more lines than its literals would, which only costs a `candidates` call
-/// on them. `None` when no such cover fits the budget (the automaton answers then).
-fn shared_factors<'a>(literals: &[&'a [u8]], budget: usize) -> Option<Vec<&'a [u8]>> {
-    use std::collections::{HashMap, HashSet};
-    let mut uncovered: Vec<&[u8]> = literals.to_vec();
-    let mut chosen: Vec<&[u8]> = Vec::new();
-    while !uncovered.is_empty() {
-        if chosen.len() == budget {
-            return None;
-        }
-        let mut counts: HashMap<&[u8], usize> = HashMap::new();
-        for lit in &uncovered {
-            let mut seen: HashSet<&[u8]> = HashSet::new();
-            for len in MIN_HOT_LEN.min(lit.len())..=lit.len() {
-                for w in lit.windows(len) {
-                    if seen.insert(w) {
-                        *counts.entry(w).or_default() += 1;
-                    }
-                }
-            }
-        }
-        let rarity = |f: &[u8]| f.iter().take(3).map(|&b| commonness(b)).sum::<u32>();
-        let best = counts
-            .into_iter()
-            .max_by(|(a, na), (b, nb)| {
-                na.cmp(nb)
-                    .then_with(|| rarity(b).cmp(&rarity(a)))
-                    .then_with(|| a.len().cmp(&b.len()))
-                    .then_with(|| b.cmp(a))
-            })
-            .map(|(f, _)| f)?;
-        uncovered.retain(|lit| !contains(lit, best));
-        chosen.push(best);
-    }
-    Some(chosen)
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// The suffix of `lit` whose first three bytes are least common in syslog text, among the
-/// suffixes that keep two thirds of the literal and at least [`MIN_HOT_LEN`] bytes: a short
-/// suffix (`all` of `install`, `_event` of `ui_load_event`) would pass ordinary lines.
-fn rare_suffix(lit: &[u8]) -> &[u8] {
-    let keep = MIN_HOT_LEN.max((2 * lit.len()).div_ceil(3));
-    if lit.len() <= keep {
-        return lit;
-    }
-    let score = |i: usize| lit[i..i + 3].iter().map(|&b| commonness(b)).sum::<u32>();
-    // `min_by_key` keeps the first of equal scores: the longest suffix, the fewest false passes.
-    let best = (0..=lit.len() - keep)
-        .min_by_key(|&i| score(i))
-        .unwrap_or(0);
-    &lit[best..]
-}
-
-/// Shortest suffix [`rare_suffix`] may pick.
-const MIN_HOT_LEN: usize = 5;
-
-/// A rough, corpus-independent rank of how often a lower-case byte occurs in syslog text:
-/// letters by English letter frequency, then what every header is made of (digits, spaces,
-/// `:`, `.`, `/`), while `_`, `=` and quotes are rare.
-fn commonness(b: u8) -> u32 {
-    const LETTERS: &[u8; 26] = b"etaoinshrdlcumwfgypbvkjxqz";
-    match b {
-        b'a'..=b'z' => {
-            let rank = LETTERS.iter().position(|&l| l == b).unwrap_or(25);
-            26 - rank as u32
-        }
-        b' ' => 30,
-        b':' | b'.' | b'/' | b',' => 25,
-        b'0'..=b'9' => 20,
-        b'-' => 15,
-        b'%' | b'(' | b')' | b'[' | b']' => 12,
-        b'\'' | b'"' => 10,
-        b'_' | b'=' => 8,
-        _ => 5,
-    }
 }
 
 /// Rules whose literals occur in one line, as a bit set over global rule indices.
@@ -319,14 +230,6 @@ mod tests {
             .map(|(i, l)| (l.to_string(), i))
             .collect();
         Prefilter::new(&lits, lits.len()).expect("prefilter builds")
-    }
-
-    #[test]
-    fn rare_suffix_keeps_two_thirds_and_prefers_rare_bytes() {
-        assert_eq!(rare_suffix(b"install"), b"install");
-        assert_eq!(rare_suffix(b"integrity_fail"), b"grity_fail");
-        assert_eq!(rare_suffix(b"ui_load_event"), b"ui_load_event");
-        assert_eq!(rare_suffix(b"wr"), b"wr");
     }
 
     #[test]
