@@ -315,23 +315,25 @@ async fn send_from(from: [u8; 4], to: SocketAddr, lines: &[String]) {
     stream.shutdown().await.unwrap();
 }
 
-/// The devices of the open image-replaced alerts the API has, once there are `n`.
-async fn replaced_devices(http: SocketAddr, n: usize) -> BTreeSet<String> {
-    let client = http_client();
-    until(
-        "image-replaced alerts in the API",
-        Duration::from_secs(20),
-        async || {
-            let devices: BTreeSet<String> = api_alerts(&client, http)
-                .await
-                .iter()
-                .filter(|a| a["rule_id"] == "t1601.image_replaced")
-                .filter_map(|a| a["device"].as_str().map(str::to_string))
-                .collect();
-            (devices.len() >= n).then_some(devices)
-        },
-    )
-    .await
+/// The devices of the image-replaced alerts `probe` finds, once there are `n` (or whatever
+/// there are after 20 s, for the assertion to show).
+async fn replaced_devices(
+    n: usize,
+    mut probe: impl AsyncFnMut() -> Vec<Value>,
+) -> BTreeSet<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let devices: BTreeSet<String> = probe()
+            .await
+            .iter()
+            .filter(|a| a["rule_id"] == "t1601.image_replaced")
+            .filter_map(|a| a["device"].as_str().map(str::to_string))
+            .collect();
+        if devices.len() >= n || std::time::Instant::now() > deadline {
+            return devices;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -389,7 +391,8 @@ async fn readme_rsyslog_relay_keeps_host_less_nxos_devices_apart() {
     send_from([127, 0, 0, 2], relay, &lines).await;
     send_from([127, 0, 0, 3], relay, &lines).await;
 
-    let devices = replaced_devices(http, 2).await;
+    let client = http_client();
+    let devices = replaced_devices(2, async || api_alerts(&client, http).await).await;
     assert_eq!(
         devices,
         BTreeSet::from(["core-0111".to_string(), "core-0112".to_string()]),
@@ -498,19 +501,7 @@ async fn readme_deploy_path_relays_a_file_under_the_device_names() {
     let _relay = rsyslogd(dir.path(), &relay);
 
     let sink = var_log.join("alerts.ndjson");
-    let devices = until(
-        "two image-replaced alerts in the alert file",
-        Duration::from_secs(20),
-        async || {
-            let devices: BTreeSet<String> = file_alerts(&sink)
-                .iter()
-                .filter(|a| a["rule_id"] == "t1601.image_replaced")
-                .filter_map(|a| a["device"].as_str().map(str::to_string))
-                .collect();
-            (devices.len() >= 2).then_some(devices)
-        },
-    )
-    .await;
+    let devices = replaced_devices(2, async || file_alerts(&sink)).await;
     assert_eq!(
         devices,
         BTreeSet::from(["core-0112".to_string(), "core-0113".to_string()])
@@ -547,6 +538,7 @@ async fn rotation_service(dir: &Path) -> Rotated {
         &[
             ("edge-0091", &["10.64.0.91"]),
             ("edge-0092", &["10.64.0.92"]),
+            ("edge-0093", &["10.64.0.93"]),
         ],
     );
     let tcp = SocketAddr::from(([127, 0, 0, 1], free_port()));
@@ -601,14 +593,16 @@ impl Rotated {
         .await;
     }
 
-    /// Waits until the alert file at the configured path holds a record of `device`.
-    async fn in_file(&self, device: &str) -> Vec<Value> {
+    /// Waits until the alert file at the configured path names `device`; returns its bytes.
+    async fn in_file(&self, device: &str) -> Vec<u8> {
+        let needle = format!("\"device\":\"{device}\"");
         until(
             "the device's alert in the alert file",
             Duration::from_secs(10),
             async || {
-                let got = file_alerts(&self.alerts);
-                got.iter().any(|a| a["device"] == device).then_some(got)
+                let bytes = std::fs::read(&self.alerts).unwrap_or_default();
+                let found = bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+                found.then_some(bytes)
             },
         )
         .await
@@ -649,15 +643,14 @@ async fn alert_file_copytruncate_keeps_appending_at_the_new_end() {
         .unwrap();
 
     service.swap("edge-0092").await;
-    let records = service.in_file("edge-0092").await;
-    let bytes = std::fs::read(&service.alerts).unwrap();
+    let bytes = service.in_file("edge-0092").await;
     assert!(
         !bytes.contains(&0),
         "no NUL bytes: the record went to the new end, not the old offset"
     );
     assert_eq!(bytes.first(), Some(&b'{'), "the file starts with a record");
     assert_eq!(
-        devices_in(&records),
+        devices_in(&file_alerts(&service.alerts)),
         BTreeSet::from(["edge-0092".to_string()])
     );
     assert_eq!(
@@ -666,18 +659,31 @@ async fn alert_file_copytruncate_keeps_appending_at_the_new_end() {
     );
 }
 
-/// Rotation by rename, then SIGHUP (logrotate without `copytruncate`, `systemctl reload`): the
-/// service keeps running, the next alert creates a new file at the configured path, and the
-/// renamed file keeps the earlier alert and gets nothing more.
+/// Rotation by rename (logrotate without `copytruncate`), with and without the SIGHUP of a
+/// `postrotate` `systemctl reload`: each time the service keeps running, the next alert
+/// creates a new file at the configured path, and the renamed file keeps the earlier alert and
+/// gets nothing more.
 #[tokio::test(flavor = "multi_thread")]
-async fn alert_file_renamed_then_sighup_gets_a_new_file() {
+async fn alert_file_renamed_gets_a_new_file_with_or_without_sighup() {
     let dir = tempfile::tempdir().unwrap();
     let service = rotation_service(dir.path()).await;
     service.swap("edge-0091").await;
     service.in_file("edge-0091").await;
 
-    let rotated = dir.path().join("alerts.ndjson.1");
-    std::fs::rename(&service.alerts, &rotated).unwrap();
+    // Renamed, no signal.
+    let first = dir.path().join("alerts.ndjson.1");
+    std::fs::rename(&service.alerts, &first).unwrap();
+    service.swap("edge-0092").await;
+    service.in_file("edge-0092").await;
+    assert_eq!(
+        devices_in(&file_alerts(&service.alerts)),
+        BTreeSet::from(["edge-0092".to_string()]),
+        "a new file holds the alert after the rename"
+    );
+
+    // Renamed, then SIGHUP.
+    let second = dir.path().join("alerts.ndjson.2");
+    std::fs::rename(&service.alerts, &second).unwrap();
     service.signal(libc::SIGHUP);
     let err = dir.path().join("imagewatch.err");
     until(
@@ -689,17 +695,19 @@ async fn alert_file_renamed_then_sighup_gets_a_new_file() {
         },
     )
     .await;
-
-    service.swap("edge-0092").await;
-    let records = service.in_file("edge-0092").await;
+    service.swap("edge-0093").await;
+    service.in_file("edge-0093").await;
     assert_eq!(
-        devices_in(&records),
-        BTreeSet::from(["edge-0092".to_string()]),
-        "the new file holds the alert after the rotation"
+        devices_in(&file_alerts(&service.alerts)),
+        BTreeSet::from(["edge-0093".to_string()]),
+        "a new file holds the alert after the rename and SIGHUP"
     );
-    assert_eq!(
-        devices_in(&file_alerts(&rotated)),
-        BTreeSet::from(["edge-0091".to_string()]),
-        "the renamed file keeps the earlier alert and gets nothing more"
-    );
+    for (file, device) in [(&first, "edge-0091"), (&second, "edge-0092")] {
+        assert_eq!(
+            devices_in(&file_alerts(file)),
+            BTreeSet::from([device.to_string()]),
+            "{} keeps its alert and gets nothing more",
+            file.display()
+        );
+    }
 }
