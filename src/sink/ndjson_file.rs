@@ -82,6 +82,9 @@ async fn recent_file_records(path: &Path) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// Opens the file for each record, appending (`O_APPEND`): a rotation needs no reopening, a
+/// `copytruncate` gets the next record at the new end (not a hole up to the old offset) and a
+/// rename gets a new file at `path`.
 async fn append_line(path: &Path, json: &[u8]) -> Result<(), String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         tokio::fs::create_dir_all(dir)

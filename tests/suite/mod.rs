@@ -10,6 +10,7 @@ mod config_errors;
 mod corpus;
 mod coverage;
 mod crash_loop;
+mod deploy;
 mod explain;
 mod external;
 mod limits;

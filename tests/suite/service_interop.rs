@@ -22,7 +22,7 @@ use tokio::io::AsyncWriteExt;
 /// dropped): transfer from an unknown server, boot variable, save, reload, restart banner with
 /// a new version, one unrelated line. Replayed with `docs/examples/changes.yaml` they make one
 /// critical alert.
-fn edge_lines(device: &str) -> Vec<String> {
+pub(super) fn edge_lines(device: &str) -> Vec<String> {
     let text = std::fs::read_to_string(super::root().join("docs/examples/sample.log")).unwrap();
     let lines: Vec<String> = text
         .lines()
@@ -46,7 +46,7 @@ fn edge_bodies() -> Vec<String> {
 }
 
 /// A change calendar with `devices` on baseline 15.6(3)M9, each with `aliases`, and no ticket.
-fn write_changes(dir: &Path, devices: &[(&str, &[&str])]) -> PathBuf {
+pub(super) fn write_changes(dir: &Path, devices: &[(&str, &[&str])]) -> PathBuf {
     let mut yaml = String::from("allowlist:\n  servers: [\"10.10.0.5\"]\ninventory:\n");
     for (device, aliases) in devices {
         let aliases: Vec<String> = aliases.iter().map(|a| format!("\"{a}\"")).collect();
@@ -82,7 +82,7 @@ fn config(dir: &Path, changes: PathBuf) -> ServeConfig {
     }
 }
 
-fn http_client() -> reqwest::Client {
+pub(super) fn http_client() -> reqwest::Client {
     // reqwest is built without a crypto provider of its own; the service uses ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
@@ -92,7 +92,7 @@ fn http_client() -> reqwest::Client {
 }
 
 /// `GET /api/v1/alerts` (the latest revision of each alert).
-async fn api_alerts(client: &reqwest::Client, http: SocketAddr) -> Vec<Value> {
+pub(super) async fn api_alerts(client: &reqwest::Client, http: SocketAddr) -> Vec<Value> {
     let body: Value = client
         .get(format!("http://{http}/api/v1/alerts"))
         .send()
@@ -106,7 +106,7 @@ async fn api_alerts(client: &reqwest::Client, http: SocketAddr) -> Vec<Value> {
 }
 
 /// Every record of the NDJSON sink (each revision of each alert), or none yet.
-fn file_alerts(path: &Path) -> Vec<Value> {
+pub(super) fn file_alerts(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
@@ -120,7 +120,11 @@ fn is_critical_open(a: &Value) -> bool {
 
 /// Polls `probe` every 20 ms until it returns something or `within` passes (then panics
 /// with `what`).
-async fn until<T>(what: &str, within: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+pub(super) async fn until<T>(
+    what: &str,
+    within: Duration,
+    mut probe: impl AsyncFnMut() -> Option<T>,
+) -> T {
     let deadline = Instant::now() + within;
     loop {
         if let Some(v) = probe().await {
@@ -450,7 +454,7 @@ async fn webhook_down_then_up_gets_each_alert_exactly_once() {
 
 /// The path of an external program; panics (the test fails) when it is missing, since a test
 /// that needs it runs only where it was asked for (`.ci/run`, or `--include-ignored`).
-fn external(program: &str) -> PathBuf {
+pub(super) fn external(program: &str) -> PathBuf {
     let path = std::env::var("PATH").unwrap_or_default();
     path.split(':')
         .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
@@ -481,7 +485,7 @@ async fn run(mut cmd: Command) {
 }
 
 /// A child process killed (and reaped) when the test ends, passing or not.
-struct Reaped(Child);
+pub(super) struct Reaped(pub(super) Child);
 
 impl Drop for Reaped {
     fn drop(&mut self) {
