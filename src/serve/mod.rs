@@ -305,10 +305,10 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
     }
     let metrics = Arc::new(Metrics::new());
     let mut sinks = vec![SinkKind::File(config.alerts.clone())];
-    if let Some(url) = &config.webhook {
-        sinks.push(SinkKind::Webhook(url.clone()));
+    if let Some(webhook) = config.webhook_settings() {
+        sinks.push(SinkKind::Webhook(webhook));
     }
-    let outbox = Outbox::open(&store, sinks)?;
+    let outbox = Outbox::open(&store, sinks, config.alert_format)?;
     let sequences = Arc::new(sequences);
     let calendar = Arc::new(calendar);
     let n = config.workers.max(1);
