@@ -608,6 +608,62 @@ mod tests {
         }
     }
 
+    /// The webhook keys: header values from the file and from files (Debug shows neither), the
+    /// batch and format words, and mutual TLS files that go together.
+    #[test]
+    fn webhook_keys_read_headers_from_files_and_hide_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("imagewatch.toml");
+        let auth = dir.path().join("auth");
+        std::fs::write(&auth, "ApiKey c2VjcmV0LWtleQ==\n").unwrap();
+        std::fs::write(
+            &file,
+            format!(
+                "webhook = \"https://es:9200/logs-imagewatch.alert-default/_bulk\"\n\
+                 webhook_header_files = {{ Authorization = {auth:?} }}\n\
+                 webhook_headers = {{ X-Tenant = \"blue-7\" }}\n\
+                 webhook_batch = \"bulk\"\nwebhook_batch_max = 7\nalert_format = \"ecs\"\n"
+            ),
+        )
+        .unwrap();
+        let flags = Flags {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        let c = ServeConfig::resolve(&flags, None).unwrap();
+        assert_eq!(c.alert_format, AlertFormat::Ecs);
+        let w = c.webhook_settings().unwrap();
+        assert_eq!((w.batch, w.batch_max), (Batch::Bulk, 7));
+        assert_eq!(
+            w.headers,
+            vec![
+                ("X-Tenant".to_string(), SecretValue::new("blue-7".into())),
+                (
+                    "Authorization".to_string(),
+                    SecretValue::new("ApiKey c2VjcmV0LWtleQ==".into())
+                ),
+            ]
+        );
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("c2VjcmV0") && !shown.contains("blue-7"),
+            "{shown}"
+        );
+
+        std::fs::write(&auth, "ApiKey c2VjcmV0\u{7}\n").unwrap();
+        let err = ServeConfig::resolve(&flags, None).unwrap_err();
+        assert_eq!(err.line, 2, "{err}");
+        assert!(err.reason.contains("Authorization"), "{err}");
+        assert!(!err.to_string().contains("c2VjcmV0"), "{err}");
+
+        std::fs::write(&file, "webhook_client_cert = \"c.pem\"\n").unwrap();
+        let err = ServeConfig::resolve(&flags, None).unwrap_err();
+        assert!(err.reason.contains("go together"), "{err}");
+        std::fs::write(&file, "webhook_batch = \"lines\"\n").unwrap();
+        let err = ServeConfig::resolve(&flags, None).unwrap_err();
+        assert!(err.reason.contains("lines"), "{err}");
+    }
+
     #[test]
     fn a_bad_flag_is_named_without_a_position() {
         let flags = Flags {

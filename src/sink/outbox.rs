@@ -103,7 +103,7 @@ impl Outbox {
 /// A started sink.
 enum Sink {
     File(NdjsonFile),
-    Webhook(Webhook),
+    Webhook(Box<Webhook>),
 }
 
 /// Delivers the tree's alerts in order, each removed once its sink acknowledged it; a failed
@@ -122,7 +122,7 @@ async fn deliver_loop(
         SinkKind::File(path) => (Sink::File(NdjsonFile::open(path).await), None),
         SinkKind::Webhook(settings) => {
             let batching = settings.batching();
-            (Sink::Webhook(Webhook::new(settings)), batching)
+            (Sink::Webhook(Box::new(Webhook::new(settings))), batching)
         }
     };
     let most = batching.map_or(1, |(max, _)| max);

@@ -88,17 +88,20 @@ fn severity_number(s: Severity) -> i64 {
     }
 }
 
-/// `event.risk_score` (ECS: a float, the source's own scale) on 0–100: the severity's weight
-/// times the finding's confidence, so a critical alert seen in full scores near 100.
+/// `event.risk_score` (ECS: a float, the source's own scale) on 0–100, inside the band Elastic
+/// Security gives the severity (its rules API: 0–21 low, 22–47 medium, 48–73 high, 74–100
+/// critical) and placed in it by the finding's confidence: a rule's "risk score override" on
+/// this field then gives the alert its severity.
 fn risk_score(s: Severity, confidence: f64) -> f64 {
-    let weight = match s {
-        Severity::Info => 10.0,
-        Severity::Low => 25.0,
-        Severity::Medium => 50.0,
-        Severity::High => 75.0,
-        Severity::Critical => 100.0,
+    let (low, high) = match s {
+        Severity::Info => (0.0, 10.0),
+        Severity::Low => (11.0, 21.0),
+        Severity::Medium => (22.0, 47.0),
+        Severity::High => (48.0, 73.0),
+        Severity::Critical => (74.0, 100.0),
     };
-    (weight * confidence.clamp(0.0, 1.0) * 10.0).round() / 10.0
+    let score = low + (high - low) * confidence.clamp(0.0, 1.0);
+    (score * 10.0).round() / 10.0
 }
 
 fn ecs(a: &Alert) -> Value {
@@ -266,7 +269,7 @@ mod tests {
         assert_eq!(d["@timestamp"], "2026-06-02T01:20:00.000Z");
         assert_eq!(d["event"]["kind"], "alert");
         assert_eq!(d["event"]["severity"], 5);
-        assert_eq!(d["event"]["risk_score"], 95.0);
+        assert_eq!(d["event"]["risk_score"], 98.7);
         assert_eq!(d["event"]["created"], "2026-06-02T01:20:01.000Z");
         assert_eq!(d["threat"]["technique"]["id"], json!(["T1601"]));
         assert_eq!(
