@@ -25,8 +25,9 @@
 //! - `calendar/`: `changes.yaml`: maintenance windows, change tickets, allowlist, inventory,
 //!   and the one canonical device id (`device_id`).
 //! - `state/`: sled trees: machines, deadlines, alerts, outbox, reorder buffer, clock.
-//! - `sink/`: every output: the durable outbox, the NDJSON alert file, the webhook, replay's
-//!   stdout.
+//! - `sink/`: every output: the durable outbox, the NDJSON alert file, the webhook (headers,
+//!   CA and client certificate, batches), replay's stdout, and the one rendering of an alert
+//!   record, native or ECS (`render`).
 //! - `pipeline/`: the one path shared by `replay` and `serve`: extract (line → signal), the
 //!   reorder buffer and watermark (`reorder`), the engine, the write-back order (`write_back`),
 //!   devices awaiting their boot after a reload (`awaiting`).
@@ -66,6 +67,8 @@ pub use config::{ConfigError, Loaded, RuleSource, export_builtin_rules, load as 
 pub use correlate::{DEFAULT_MAX_DEVICES, Limits, SequenceRules};
 pub use parse::parse_header;
 pub use pipeline::{DEFAULT_LATENESS, Engine, Extractor, Origin, Pipeline, Receipt, wanted_kinds};
+pub use sink::render::{AlertFormat, render};
+pub use sink::webhook::{Batch, SecretValue};
 pub use source::framing::SyslogFramer;
 pub use source::lines::{LineReader, MAX_LINE};
 pub use source::ndjson::{arrival_hint, decode as decode_ndjson};

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use imagewatch::coverage::{self, CoverageOptions};
 use imagewatch::explain::{self, ExplainOptions};
-use imagewatch::replay::{self, ReplayOptions};
+use imagewatch::replay::{self, AlertFormat, ReplayOptions};
 use imagewatch::serve::{self, Flags, ServeConfig};
 use imagewatch::{InputFormat, Loaded, RuleSource};
 
@@ -48,6 +48,9 @@ enum Command {
         /// Device machines held in memory; idle ones past it wait in the state store.
         #[arg(long, default_value_t = imagewatch::DEFAULT_MAX_DEVICES)]
         max_devices: usize,
+        /// Alert records as imagewatch's own (native) or as ECS documents.
+        #[arg(long, value_enum, default_value_t = AlertFormat::Native)]
+        alert_format: AlertFormat,
         /// Files to read; `-` is stdin.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
             state,
             format,
             max_devices,
+            alert_format,
             files,
         } => {
             let opts = ReplayOptions {
@@ -137,6 +141,7 @@ fn main() -> ExitCode {
                 format,
                 max_devices,
                 files,
+                alert_format,
             };
             to_stdout(|out| replay::run(&opts, out).map(|_| ()), |e| e.exit_code())
         }

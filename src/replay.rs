@@ -11,6 +11,7 @@ use crate::classify::SignalKind;
 use crate::config::{self, ConfigError, Loaded, RuleSource};
 use crate::correlate::Limits;
 use crate::pipeline::{EngineStats, ExtractStats, Origin, Pipeline};
+pub use crate::sink::render::AlertFormat;
 use crate::sink::stdout::write_alerts;
 use crate::source::InputFormat;
 use crate::source::lines::LineReader;
@@ -48,6 +49,8 @@ pub struct ReplayOptions {
     pub max_devices: usize,
     /// Input files; `-` is stdin.
     pub files: Vec<PathBuf>,
+    /// How alert records are written: native or ECS.
+    pub alert_format: AlertFormat,
 }
 
 /// Runs a replay; alerts go to `out` as they are produced.
@@ -119,7 +122,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
                 line: msg.line_no,
             };
             pipeline.ingest(msg.bytes, msg.lines, &origin, &mut alerts)?;
-            write_alerts(&mut alerts, out).map_err(ReplayError::Output)?;
+            write_alerts(&mut alerts, opts.alert_format, out).map_err(ReplayError::Output)?;
             if let Some(pb) = &progress
                 && reader.consumed - last_tick > 1 << 20
             {
@@ -130,7 +133,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
         bytes_done += reader.consumed;
     }
     pipeline.finish(&mut alerts)?;
-    write_alerts(&mut alerts, out).map_err(ReplayError::Output)?;
+    write_alerts(&mut alerts, opts.alert_format, out).map_err(ReplayError::Output)?;
     out.flush().map_err(ReplayError::Output)?;
     if let Some(pb) = progress {
         pb.finish_and_clear();

@@ -70,6 +70,7 @@ fn boot(dev: &str, t: Millis, version: &str) -> Signal {
         kind: SignalKind::Boot,
         rule_id: "cisco_ios.restart_banner".into(),
         vendor: "cisco_ios".into(),
+        sender: None,
         fields: SignalFields {
             version: Some(version.into()),
             ..Default::default()
@@ -92,6 +93,7 @@ fn boot_var(dev: &str, t: Millis) -> Signal {
         kind: SignalKind::BootVar,
         rule_id: "cisco_ios.cfglog_boot_system".into(),
         vendor: "cisco_ios".into(),
+        sender: None,
         fields: SignalFields {
             image: Some(image.into()),
             user: Some("jdoe".into()),

@@ -179,6 +179,10 @@ pub struct Signal {
     pub kind: SignalKind,
     pub rule_id: String,
     pub vendor: String,
+    /// The address the line came from: the syslog peer, a collector prefix's sender or ECS
+    /// `log.source.address`; None when the input did not say (a plain file). Alerts carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
     pub fields: SignalFields,
     /// Identity of the line's content (first body line and kind), to drop duplicate deliveries.
     /// A fixed, published hash (see `pipeline::extract`), since devices store recent ones.

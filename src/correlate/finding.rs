@@ -16,6 +16,12 @@ pub struct Evidence {
     pub kind: SignalKind,
     /// Signal rule that recognised the line.
     pub rule_id: String,
+    /// Vendor of that rule's file (absent in records written before it was kept).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub vendor: String,
+    /// The address the line came from, when the input said (see `Signal::sender`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
     pub fields: SignalFields,
     /// The raw line.
     pub message: String,
@@ -52,6 +58,16 @@ pub struct Finding {
     pub device: String,
     pub rule_id: String,
     pub title: String,
+    /// The sequence rule's description: what the rule looks for (ECS `rule.description`).
+    #[serde(default)]
+    pub rule_description: String,
+    /// The device's vendor: the inventory's, else the one its boot reported, else that of the
+    /// rules that recognised the latest evidence line.
+    #[serde(default)]
+    pub vendor: Option<String>,
+    /// Where the latest evidence line that says came from (see `Signal::sender`).
+    #[serde(default)]
+    pub sender: Option<String>,
     pub severity: Severity,
     pub confidence: f64,
     pub first_seen: Millis,
@@ -62,4 +78,15 @@ pub struct Finding {
     pub summary: String,
     /// Integrity failures and the like: the calendar never hides them.
     pub never_suppress: bool,
+}
+
+/// The vendor and sender a finding reports: those of its latest evidence line that has them.
+pub(crate) fn origin_of(evidence: &[Evidence]) -> (Option<String>, Option<String>) {
+    let vendor = evidence
+        .iter()
+        .rev()
+        .find(|e| !e.vendor.is_empty())
+        .map(|e| e.vendor.clone());
+    let sender = evidence.iter().rev().find_map(|e| e.sender.clone());
+    (vendor, sender)
 }

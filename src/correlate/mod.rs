@@ -240,7 +240,10 @@ impl Correlator {
         let allowlist = Arc::clone(&self.allowlist);
         let mut ctx = machine::Context::new(&allowlist, self.limits.max_evidence);
         ctx.max_pending = self.limits.max_pending;
-        self.machine(&sig.device).on_signal(&rules, &ctx, sig, out);
+        let from = out.len();
+        let machine = self.machine(&sig.device);
+        machine.on_signal(&rules, &ctx, sig, out);
+        known_vendor(machine, &mut out[from..]);
         self.stats.evidence_dropped += ctx.evidence_dropped.get();
         self.reindex(&sig.device);
     }
@@ -291,8 +294,10 @@ impl Correlator {
         let mut ctx = machine::Context::new(&allowlist, self.limits.max_evidence);
         ctx.max_pending = self.limits.max_pending;
         // Fire exactly at the deadline's end so that later deadlines stay pending.
-        self.machine(&device)
-            .on_time(&rules, &ctx, deadline + 1, out);
+        let from = out.len();
+        let machine = self.machine(&device);
+        machine.on_time(&rules, &ctx, deadline + 1, out);
+        known_vendor(machine, &mut out[from..]);
         // A deadline written under other rules may be gone now: never fire it twice.
         self.timers.remove(&(deadline, device.clone(), no));
         if let Some(keys) = self.timer_keys.get_mut(&device) {
@@ -351,6 +356,17 @@ impl Correlator {
             self.timer_keys.remove(device);
         } else {
             self.timer_keys.insert(device.to_string(), deadlines);
+        }
+    }
+}
+
+/// The vendor the device is known by (inventory, or what its boot reported) wins over that of
+/// the rules that recognised a finding's lines: a command recognised through another vendor's
+/// carrier says less about the device.
+fn known_vendor(machine: &DeviceMachine, findings: &mut [Finding]) {
+    if let Some(v) = &machine.vendor {
+        for f in findings {
+            f.vendor = Some(v.clone());
         }
     }
 }

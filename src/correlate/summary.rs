@@ -4,7 +4,7 @@
 
 use crate::calendar::Allowlist;
 use crate::classify::{RESUMED_BOOT_RULE, SignalKind};
-use crate::correlate::finding::{Facts, Finding};
+use crate::correlate::finding::{Facts, Finding, origin_of};
 use crate::correlate::machine::{Context, EVIDENCE_DROPPED_RULE, Flood, Instance};
 use crate::correlate::sequence::{Condition, JoinField, Sequence, Severity, TimeoutFinding};
 use crate::correlate::version;
@@ -91,12 +91,16 @@ pub(crate) fn finding(
             severity = severity.max(sev);
         }
     }
+    let (vendor, sender) = origin_of(&inst.evidence);
     Finding {
         id: inst.id.clone(),
         revision: 0,
         device: device.to_string(),
         rule_id: rule.id.clone(),
         title: rule.title.clone(),
+        rule_description: rule.description.trim().to_string(),
+        vendor,
+        sender,
         severity,
         confidence,
         first_seen: inst.first,
@@ -189,6 +193,7 @@ pub(crate) fn evidence_dropped(device: &str, flood: &Flood, ctx: &Context<'_>) -
     summary.push_str(
         ". A flood of sequence starts can push a real one out; the first lines lost are attached.",
     );
+    let (vendor, sender) = origin_of(&flood.evidence);
     Finding {
         id: flood.id.clone(),
         revision: 0,
@@ -196,6 +201,12 @@ pub(crate) fn evidence_dropped(device: &str, flood: &Flood, ctx: &Context<'_>) -
         rule_id: EVIDENCE_DROPPED_RULE.to_string(),
         title: "Evidence dropped at the device's limits (possible flooding to evade detection)"
             .to_string(),
+        rule_description: "A device lost pending sequence instances or evidence lines at its \
+            limits (max_pending, max_evidence): a flood of sequence starts can push a real image \
+            change out of view, so the loss itself is reported and never suppressed."
+            .to_string(),
+        vendor,
+        sender,
         severity: Severity::High,
         confidence: 0.9,
         first_seen: flood.since,
@@ -295,6 +306,8 @@ mod tests {
             received: None,
             kind,
             rule_id: "test".into(),
+            vendor: String::new(),
+            sender: None,
             fields,
             message: kind.to_string(),
         }

@@ -11,7 +11,7 @@ use crate::classify::Signal;
 use crate::correlate::{Correlator, Finding, Limits, SequenceRules};
 use crate::state::{AwaitedBoot, StateError, StateStore};
 use crate::suppress::{self, Alert};
-use crate::time::Millis;
+use crate::time::{Millis, format_rfc3339, now_ms};
 
 use super::EngineStats;
 use super::awaiting::AwaitingBoot;
@@ -318,7 +318,10 @@ impl Engine {
         for finding in std::mem::take(&mut self.findings) {
             self.stats.findings += 1;
             let judgement = suppress::decide(&self.calendar, &finding);
-            let alert = judgement.alert;
+            let mut alert = judgement.alert;
+            // The wall clock, not event time: when the record was produced, for a SIEM's
+            // detection latency. Ids and revisions stay what the input determines.
+            alert.emitted_at = Some(format_rfc3339(now_ms()));
             self.store.put_alert(&alert)?;
             if let Some(hook) = &mut self.on_alert {
                 hook(&alert)?;
@@ -402,6 +405,7 @@ mod tests {
             kind,
             rule_id: format!("test.{kind}"),
             vendor: "cisco_ios".into(),
+            sender: None,
             fields,
             fingerprint: t as u64 ^ device.len() as u64,
             message: format!("{device}: {kind} at {t}"),
@@ -498,6 +502,11 @@ mod tests {
         feed(&mut e, fleet(), &mut out);
         e.finish(&mut out).unwrap();
         assert!(e.correlator().in_memory() <= max_devices.max(1) + 1);
+        for a in &mut out {
+            assert!(a.emitted_at.is_some(), "every alert is stamped");
+            // The wall clock of this run: the one field two runs need not share.
+            a.emitted_at = None;
+        }
         (out, e.stats.clone())
     }
 

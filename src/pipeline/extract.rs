@@ -261,6 +261,7 @@ impl Extractor {
             kind: class.kind,
             rule_id: class.rule_id.to_string(),
             vendor: class.vendor.to_string(),
+            sender: sender.map(str::to_string),
             fields: class.fields,
             message: evidence_line(raw_line),
         };
@@ -316,7 +317,7 @@ impl Extractor {
     ) -> Option<Signal> {
         let env = self.envelope(text, arrival, sender, host_hint)?;
         let awaited = self.awaiting.line(&env.device, env.time)?;
-        Some(resumed_boot(env, awaited.vendor, raw_line))
+        Some(resumed_boot(env, awaited.vendor, sender, raw_line))
     }
 
     /// Keeps the set of devices awaiting a boot up to date with a signal: a reload (or reload
@@ -334,7 +335,7 @@ impl Extractor {
             if matches!(signal.kind, SignalKind::Boot | SignalKind::Version) {
                 self.awaiting.booted(&signal.device);
             } else if let Some(awaited) = self.awaiting.line(&signal.device, signal.time) {
-                resumed = Some(resumed_boot(env, awaited.vendor, raw_line));
+                resumed = Some(resumed_boot(env, awaited.vendor, sender, raw_line));
             }
         }
         if matches!(signal.kind, SignalKind::Reload | SignalKind::ReloadCmd) {
@@ -398,7 +399,12 @@ pub(crate) fn device_stamp(
 /// The boot a reloaded device's first line after the silence stands for: the line itself as
 /// evidence, no version (the device did not report one), recognised by the pipeline rather
 /// than a rule file.
-fn resumed_boot(env: Envelope<'_>, vendor: String, raw_line: &[u8]) -> Signal {
+fn resumed_boot(
+    env: Envelope<'_>,
+    vendor: String,
+    sender: Option<&str>,
+    raw_line: &[u8],
+) -> Signal {
     Signal {
         fingerprint: fingerprint(env.first_body_line, SignalKind::Boot),
         device: env.device,
@@ -409,6 +415,7 @@ fn resumed_boot(env: Envelope<'_>, vendor: String, raw_line: &[u8]) -> Signal {
         kind: SignalKind::Boot,
         rule_id: RESUMED_BOOT_RULE.to_string(),
         vendor,
+        sender: sender.map(str::to_string),
         fields: SignalFields::default(),
         message: evidence_line(raw_line),
     }

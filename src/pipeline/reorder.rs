@@ -126,6 +126,7 @@ mod tests {
             kind: SignalKind::ConfigSave,
             rule_id: "test".into(),
             vendor: "cisco_ios".into(),
+            sender: None,
             fields: SignalFields::default(),
             fingerprint: 0,
             message: message.into(),

@@ -5,7 +5,7 @@
 //! default, how the file (or flag) writes it and the function that reads and checks it. A value
 //! out of its key's range is an error at its position, never silently clamped.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -16,6 +16,8 @@ use toml::Spanned;
 
 use crate::config::ConfigError;
 use crate::config::error::position;
+use crate::sink::render::AlertFormat;
+use crate::sink::webhook::{Batch, SecretValue, WebhookSettings, check_header};
 use crate::time::Millis;
 
 /// Declares the keys of the service's configuration, each once, and from that table generates
@@ -155,6 +157,32 @@ keys! {
         api_tls_key: Option<PathBuf> = None; PathBuf => some;
         /// Webhook sink URL (POST JSON); off unless set.
         webhook: Option<String> = None; String => some;
+        /// Extra webhook request headers, e.g. `{ "X-Splunk-Request-Channel" = "…" }`; their
+        /// values appear in no log.
+        webhook_headers: Vec<(String, SecretValue)> = Vec::new();
+            BTreeMap<String, String> => header_values;
+        /// Webhook request headers whose value is read (trailing white space cut) from a file
+        /// at start, e.g. `{ Authorization = "/etc/imagewatch/siem-auth" }`; never logged.
+        webhook_header_files: Vec<(String, SecretValue)> = Vec::new();
+            BTreeMap<String, PathBuf> => header_files;
+        /// PEM bundle of the CAs that sign the webhook receiver's certificate; needed for an
+        /// `https` webhook (the binary trusts no CA of its own).
+        webhook_ca: Option<PathBuf> = None; PathBuf => some;
+        /// Client certificate chain (PEM) for a webhook receiver that requires mutual TLS;
+        /// needs `webhook_client_key`.
+        webhook_client_cert: Option<PathBuf> = None; PathBuf => some;
+        webhook_client_key: Option<PathBuf> = None; PathBuf => some;
+        /// Records per webhook request: `off` (one, with `Idempotency-Key`; default), `array`
+        /// (a JSON array), `ndjson` (one per line) or `bulk` (an Elasticsearch `_bulk` body).
+        webhook_batch: Batch = Batch::Off; Batch => as_is;
+        /// Most records per batch; default 100, 1 to 10000.
+        webhook_batch_max: usize = 100; usize => between(1, 10_000);
+        /// Longest a record waits for its batch to fill, in milliseconds; default 1000, 0 to
+        /// 600000.
+        webhook_batch_wait_ms: u64 = 1000; u64 => between(0, 600_000);
+        /// What every sink writes: `native` (the API's record; default) or `ecs` (Elastic
+        /// Common Schema documents).
+        alert_format: AlertFormat = AlertFormat::Native; AlertFormat => as_is;
         /// Reorder delay in milliseconds: how long a signal waits for earlier lines of its
         /// device; default 250, at least 0. It bounds alert latency.
         lateness_ms: Millis = 250; Millis => at_least(0);
@@ -284,6 +312,44 @@ fn address(text: String, key: &str, at: Place) -> Result<SocketAddr, ConfigError
     })
 }
 
+/// Header names and values as written; checked as a request will carry them.
+fn header_values(
+    headers: BTreeMap<String, String>,
+    key: &str,
+    at: Place,
+) -> Result<Vec<(String, SecretValue)>, ConfigError> {
+    headers
+        .into_iter()
+        .map(|(name, value)| {
+            check_header(&name, &value).map_err(|e| at.error(format!("{key}: {e}")))?;
+            Ok((name, SecretValue::new(value)))
+        })
+        .collect()
+}
+
+/// Header values read from files, now, so that a missing file stops the start-up at the key
+/// that names it. No error repeats a byte of a value.
+fn header_files(
+    files: BTreeMap<String, PathBuf>,
+    key: &str,
+    at: Place,
+) -> Result<Vec<(String, SecretValue)>, ConfigError> {
+    files
+        .into_iter()
+        .map(|(name, path)| {
+            let value = std::fs::read_to_string(&path)
+                .map_err(|e| at.error(format!("{key}: {name}: {}: {e}", path.display())))?;
+            let value = value.trim().to_string();
+            if value.is_empty() {
+                return Err(at.error(format!("{key}: {name}: {} is empty", path.display())));
+            }
+            check_header(&name, &value)
+                .map_err(|e| at.error(format!("{key}: {}: {e}", path.display())))?;
+            Ok((name, SecretValue::new(value)))
+        })
+        .collect()
+}
+
 fn as_is<T>(v: T, _: &str, _: Place) -> Result<T, ConfigError> {
     Ok(v)
 }
@@ -337,6 +403,23 @@ fn plain_words(message: &str) -> String {
 }
 
 impl ServeConfig {
+    /// The webhook sink's settings, when a webhook is configured.
+    pub fn webhook_settings(&self) -> Option<WebhookSettings> {
+        let url = self.webhook.clone()?;
+        let mut headers = self.webhook_headers.clone();
+        headers.extend(self.webhook_header_files.iter().cloned());
+        Some(WebhookSettings {
+            url,
+            headers,
+            ca: self.webhook_ca.clone(),
+            client_cert: self.webhook_client_cert.clone(),
+            client_key: self.webhook_client_key.clone(),
+            batch: self.webhook_batch,
+            batch_max: self.webhook_batch_max,
+            batch_wait: std::time::Duration::from_millis(self.webhook_batch_wait_ms),
+        })
+    }
+
     /// Defaults, then the config file, then the flags, then the environment's token.
     pub fn resolve(flags: &Flags, env_token: Option<String>) -> Result<ServeConfig, ConfigError> {
         let mut c = ServeConfig::default();
@@ -396,6 +479,14 @@ impl ServeConfig {
             let at = set.get("api_tls_cert").or(set.get("api_tls_key"));
             return Err(at.copied().unwrap_or(COMMAND_LINE).error(
                 "api_tls_cert and api_tls_key go together: set both to serve the API over HTTPS, or neither",
+            ));
+        }
+        if c.webhook_client_cert.is_some() != c.webhook_client_key.is_some() {
+            let at = set
+                .get("webhook_client_cert")
+                .or(set.get("webhook_client_key"));
+            return Err(at.copied().unwrap_or(COMMAND_LINE).error(
+                "webhook_client_cert and webhook_client_key go together: set both for mutual TLS, or neither",
             ));
         }
         if c.token.is_none() && !c.http.ip().is_loopback() {
@@ -515,6 +606,62 @@ mod tests {
             assert!(err.reason.contains(line), "{line}: {err}");
             assert!(err.reason.contains(says), "{line}: {err}");
         }
+    }
+
+    /// The webhook keys: header values from the file and from files (Debug shows neither), the
+    /// batch and format words, and mutual TLS files that go together.
+    #[test]
+    fn webhook_keys_read_headers_from_files_and_hide_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("imagewatch.toml");
+        let auth = dir.path().join("auth");
+        std::fs::write(&auth, "ApiKey c2VjcmV0LWtleQ==\n").unwrap();
+        std::fs::write(
+            &file,
+            format!(
+                "webhook = \"https://es:9200/logs-imagewatch.alert-default/_bulk\"\n\
+                 webhook_header_files = {{ Authorization = {auth:?} }}\n\
+                 webhook_headers = {{ X-Tenant = \"blue-7\" }}\n\
+                 webhook_batch = \"bulk\"\nwebhook_batch_max = 7\nalert_format = \"ecs\"\n"
+            ),
+        )
+        .unwrap();
+        let flags = Flags {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        let c = ServeConfig::resolve(&flags, None).unwrap();
+        assert_eq!(c.alert_format, AlertFormat::Ecs);
+        let w = c.webhook_settings().unwrap();
+        assert_eq!((w.batch, w.batch_max), (Batch::Bulk, 7));
+        assert_eq!(
+            w.headers,
+            vec![
+                ("X-Tenant".to_string(), SecretValue::new("blue-7".into())),
+                (
+                    "Authorization".to_string(),
+                    SecretValue::new("ApiKey c2VjcmV0LWtleQ==".into())
+                ),
+            ]
+        );
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("c2VjcmV0") && !shown.contains("blue-7"),
+            "{shown}"
+        );
+
+        std::fs::write(&auth, "ApiKey c2VjcmV0\u{7}\n").unwrap();
+        let err = ServeConfig::resolve(&flags, None).unwrap_err();
+        assert_eq!(err.line, 2, "{err}");
+        assert!(err.reason.contains("Authorization"), "{err}");
+        assert!(!err.to_string().contains("c2VjcmV0"), "{err}");
+
+        std::fs::write(&file, "webhook_client_cert = \"c.pem\"\n").unwrap();
+        let err = ServeConfig::resolve(&flags, None).unwrap_err();
+        assert!(err.reason.contains("go together"), "{err}");
+        std::fs::write(&file, "webhook_batch = \"lines\"\n").unwrap();
+        let err = ServeConfig::resolve(&flags, None).unwrap_err();
+        assert!(err.reason.contains("lines"), "{err}");
     }
 
     #[test]

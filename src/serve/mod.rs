@@ -165,8 +165,11 @@ pub struct Running {
     pub http: SocketAddr,
     pub shared: Arc<Shared>,
     stop: CancellationToken,
-    /// Cancelled after the listeners have finished: stops the workers and sinks.
+    /// Cancelled after the listeners have finished: stops the workers.
     drain: CancellationToken,
+    /// Cancelled after the workers have finished: stops the sinks. (With the workers' token
+    /// a sink could stop before the last alert of the drain was queued.)
+    sinks_stop: CancellationToken,
     listeners: Vec<JoinHandle<()>>,
     workers: Vec<JoinHandle<()>>,
     sinks: Vec<JoinHandle<()>>,
@@ -183,6 +186,7 @@ impl Running {
         for h in self.workers {
             let _ = h.await;
         }
+        self.sinks_stop.cancel();
         // Give the sinks a moment to deliver what the drain produced.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
         for h in self.sinks {
@@ -305,10 +309,10 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
     }
     let metrics = Arc::new(Metrics::new());
     let mut sinks = vec![SinkKind::File(config.alerts.clone())];
-    if let Some(url) = &config.webhook {
-        sinks.push(SinkKind::Webhook(url.clone()));
+    if let Some(webhook) = config.webhook_settings() {
+        sinks.push(SinkKind::Webhook(webhook));
     }
-    let outbox = Outbox::open(&store, sinks)?;
+    let outbox = Outbox::open(&store, sinks, config.alert_format)?;
     let sequences = Arc::new(sequences);
     let calendar = Arc::new(calendar);
     let n = config.workers.max(1);
@@ -366,7 +370,8 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
             tokio::spawn(worker::run(engine, rx, Arc::clone(&shared), drain.clone()))
         })
         .collect();
-    let sinks = outbox.spawn(Arc::clone(&metrics), drain.clone());
+    let sinks_stop = CancellationToken::new();
+    let sinks = outbox.spawn(Arc::clone(&metrics), sinks_stop.clone());
     let intake = Intake {
         configured: Arc::clone(&shared.configured),
         metrics: Arc::clone(&metrics),
@@ -497,6 +502,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         shared,
         stop,
         drain,
+        sinks_stop,
         listeners,
         workers,
         sinks,

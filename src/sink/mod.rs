@@ -1,8 +1,10 @@
 //! Sink stage: every output of alerts. The service writes each alert to a durable
 //! [`outbox`] first and delivers it from there to the [`ndjson_file`] and [`webhook`] sinks;
-//! `replay` writes alerts to standard output ([`stdout`]).
+//! `replay` writes alerts to standard output ([`stdout`]). Each writes the record [`render`]
+//! makes of an alert: the native record or an ECS document.
 
 pub(crate) mod ndjson_file;
 pub(crate) mod outbox;
+pub(crate) mod render;
 pub(crate) mod stdout;
 pub(crate) mod webhook;

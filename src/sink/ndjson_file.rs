@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 
 use tokio::io::AsyncWriteExt;
 
+use crate::suppress::Alert;
+
+use super::render::{AlertFormat, record_key, render_bytes};
+
 /// The alert file and what it already holds at start.
 pub struct NdjsonFile {
     path: PathBuf,
@@ -27,18 +31,14 @@ impl NdjsonFile {
         }
     }
 
-    /// Appends one alert record (unless the file got it before a crash).
-    pub async fn deliver(&mut self, json: &[u8]) -> Result<(), String> {
-        let v: serde_json::Value = serde_json::from_slice(json).unwrap_or_default();
-        let id = (
-            v["id"].as_str().unwrap_or("").to_string(),
-            v["revision"].as_u64().unwrap_or(0),
-        );
+    /// Appends one alert record in `format` (unless the file got it before a crash).
+    pub async fn deliver(&mut self, alert: &Alert, format: AlertFormat) -> Result<(), String> {
+        let id = (alert.id.clone(), u64::from(alert.revision));
         if let Some(pos) = self.already_written.iter().position(|r| *r == id) {
             self.already_written.remove(pos);
             return Ok(());
         }
-        append_line(&self.path, json).await
+        append_line(&self.path, &render_bytes(alert, format)).await
     }
 }
 
@@ -73,12 +73,7 @@ async fn recent_file_records(path: &Path) -> Vec<(String, u64)> {
     String::from_utf8_lossy(&bytes[start..])
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| {
-            Some((
-                v.get("id")?.as_str()?.to_string(),
-                v.get("revision")?.as_u64()?,
-            ))
-        })
+        .filter_map(|v| record_key(&v))
         .collect()
 }
 

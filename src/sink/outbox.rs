@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -14,15 +14,16 @@ use crate::suppress::Alert;
 use crate::telemetry::{Metrics, SinkLabel};
 
 use super::ndjson_file::NdjsonFile;
-use super::webhook::Webhook;
+use super::render::AlertFormat;
+use super::webhook::{Webhook, WebhookSettings};
 
 /// Where alerts go.
 #[derive(Clone, Debug)]
 pub enum SinkKind {
-    /// One JSON object per line, appended and synced.
+    /// One record per line, appended and synced.
     File(PathBuf),
-    /// POST of the alert as JSON; `Idempotency-Key: <id>:<revision>`.
-    Webhook(String),
+    /// POST of the record (or a batch of them) to an HTTP receiver.
+    Webhook(WebhookSettings),
 }
 
 impl SinkKind {
@@ -34,15 +35,21 @@ impl SinkKind {
     }
 }
 
-/// The outboxes of every sink.
+/// The outboxes of every sink. An outbox holds the native record; each sink renders it in
+/// `format` as it delivers, so a change of format applies to what is still queued.
 #[derive(Clone)]
 pub struct Outbox {
     store: StateStore,
     trees: Vec<(SinkKind, sled::Tree, Arc<Notify>)>,
+    format: AlertFormat,
 }
 
 impl Outbox {
-    pub fn open(store: &StateStore, sinks: Vec<SinkKind>) -> Result<Outbox, StateError> {
+    pub fn open(
+        store: &StateStore,
+        sinks: Vec<SinkKind>,
+        format: AlertFormat,
+    ) -> Result<Outbox, StateError> {
         let mut trees = Vec::new();
         for s in sinks {
             let tree = store.tree(&format!("outbox.{}", s.name()))?;
@@ -51,6 +58,7 @@ impl Outbox {
         Ok(Outbox {
             store: store.clone(),
             trees,
+            format,
         })
     }
 
@@ -83,7 +91,10 @@ impl Outbox {
                 let (kind, tree, notify) = (kind.clone(), tree.clone(), Arc::clone(notify));
                 let metrics = Arc::clone(&metrics);
                 let stop = stop.clone();
-                tokio::spawn(async move { deliver_loop(kind, tree, notify, metrics, stop).await })
+                let format = self.format;
+                tokio::spawn(async move {
+                    deliver_loop(kind, format, tree, notify, metrics, stop).await
+                })
             })
             .collect()
     }
@@ -92,44 +103,90 @@ impl Outbox {
 /// A started sink.
 enum Sink {
     File(NdjsonFile),
-    Webhook(Webhook),
+    Webhook(Box<Webhook>),
 }
 
 /// Delivers the tree's alerts in order, each removed once its sink acknowledged it; a failed
-/// delivery is retried with a growing pause.
+/// delivery is retried with a growing pause. A batching webhook takes up to its batch size at
+/// once, waiting up to its batch wait for a batch to fill.
 async fn deliver_loop(
     kind: SinkKind,
+    format: AlertFormat,
     tree: sled::Tree,
     notify: Arc<Notify>,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
 ) {
     let label = SinkLabel { sink: kind.name() };
-    let mut sink = match kind {
-        SinkKind::File(path) => Sink::File(NdjsonFile::open(path).await),
-        SinkKind::Webhook(url) => Sink::Webhook(Webhook::new(url)),
+    let (mut sink, batching) = match kind {
+        SinkKind::File(path) => (Sink::File(NdjsonFile::open(path).await), None),
+        SinkKind::Webhook(settings) => {
+            let batching = settings.batching();
+            (Sink::Webhook(Box::new(Webhook::new(settings))), batching)
+        }
     };
+    let most = batching.map_or(1, |(max, _)| max);
     let mut backoff = Duration::from_millis(100);
+    // When the oldest record of a batch still filling was first seen.
+    let mut filling_since: Option<Instant> = None;
     loop {
         metrics
             .outbox_depth
             .get_or_create(&label)
             .set(tree.len() as i64);
-        let next = tree.first().ok().flatten();
-        let Some((key, value)) = next else {
+        if tree.is_empty() {
+            filling_since = None;
             tokio::select! {
                 _ = notify.notified() => continue,
                 _ = stop.cancelled() => return,
             }
-        };
+        }
+        if let Some((max, wait)) = batching
+            && tree.len() < max
+        {
+            let since = *filling_since.get_or_insert_with(Instant::now);
+            let left = wait.saturating_sub(since.elapsed());
+            if !left.is_zero() {
+                tokio::select! {
+                    _ = notify.notified() => continue,
+                    _ = tokio::time::sleep(left) => {}
+                    _ = stop.cancelled() => return,
+                }
+            }
+        }
+        filling_since = None;
+        let mut keys = Vec::new();
+        let mut alerts = Vec::new();
+        for (key, value) in tree.iter().take(most).filter_map(Result::ok) {
+            match serde_json::from_slice::<Alert>(&value) {
+                Ok(a) => {
+                    keys.push(key);
+                    alerts.push(a);
+                }
+                Err(e) => {
+                    // Written by this program, so never expected; kept, it would block the
+                    // sink for good.
+                    tracing::error!(sink = label.sink, error = %e, "Unreadable alert record in the outbox; it is dropped.");
+                    let _ = tree.remove(&key);
+                }
+            }
+        }
+        if alerts.is_empty() {
+            continue;
+        }
         let delivered = match &mut sink {
-            Sink::File(file) => file.deliver(&value).await,
-            Sink::Webhook(hook) => hook.deliver(&value).await,
+            Sink::File(file) => file.deliver(&alerts[0], format).await,
+            Sink::Webhook(hook) => hook.deliver(&alerts, format).await,
         };
         match delivered {
             Ok(()) => {
-                let _ = tree.remove(&key);
-                metrics.deliveries.get_or_create(&label).inc();
+                for key in keys {
+                    let _ = tree.remove(&key);
+                }
+                metrics
+                    .deliveries
+                    .get_or_create(&label)
+                    .inc_by(alerts.len() as u64);
                 backoff = Duration::from_millis(100);
             }
             Err(reason) => {

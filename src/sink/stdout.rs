@@ -4,10 +4,16 @@ use std::io::{self, Write};
 
 use crate::suppress::Alert;
 
-/// Writes and drains `alerts`, one JSON object per line.
-pub fn write_alerts(alerts: &mut Vec<Alert>, out: &mut dyn Write) -> io::Result<()> {
+use super::render::{AlertFormat, render_bytes};
+
+/// Writes and drains `alerts`, one JSON object per line, in `format`.
+pub fn write_alerts(
+    alerts: &mut Vec<Alert>,
+    format: AlertFormat,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     for a in alerts.drain(..) {
-        serde_json::to_writer(&mut *out, &a)?;
+        out.write_all(&render_bytes(&a, format))?;
         out.write_all(b"\n")?;
     }
     Ok(())

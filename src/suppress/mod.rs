@@ -45,6 +45,25 @@ pub struct Alert {
     /// The ticket or window whose time the work fell in but whose scope it broke.
     pub escalated_by: Option<String>,
     pub mitre_technique: String,
+    /// The ATT&CK subtechnique the evidence shows, when it shows one: T1601.002 (Downgrade
+    /// System Image) for a downgrade, T1601.001 (Patch System Image) for a failed image
+    /// integrity check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mitre_subtechnique: Option<String>,
+    /// What the sequence rule looks for (the rule file's description).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rule_description: String,
+    /// The device's vendor (inventory, boot report, or the rules that read its lines).
+    #[serde(default)]
+    pub vendor: Option<String>,
+    /// The address the latest evidence line came from (syslog peer, collector prefix or ECS
+    /// `log.source.address`); null when the input did not say, as in a replay of plain syslog.
+    #[serde(default)]
+    pub sender: Option<String>,
+    /// When this record was produced (RFC 3339, wall clock). The one field that differs
+    /// between two runs over the same input: ids and revisions do not.
+    #[serde(default)]
+    pub emitted_at: Option<String>,
 }
 
 /// The calendar's verdict on a finding.
@@ -320,6 +339,28 @@ pub fn alert(finding: &Finding, verdict: Verdict) -> Alert {
         version_inferred: finding.facts.version_inferred_from.is_some(),
         escalated_by: verdict.escalated_by,
         mitre_technique: "T1601".to_string(),
+        mitre_subtechnique: subtechnique(finding),
+        rule_description: finding.rule_description.clone(),
+        vendor: finding.vendor.clone(),
+        sender: finding.sender.clone(),
+        emitted_at: None,
+    }
+}
+
+/// The T1601 subtechnique a finding's evidence fits, if any: a downgrade is T1601.002; a failed
+/// image integrity check is the sign of a patched image, T1601.001. A plain replacement (even
+/// by the same version) says nothing about which.
+fn subtechnique(finding: &Finding) -> Option<String> {
+    if finding.facts.downgrade {
+        Some("T1601.002".to_string())
+    } else if finding
+        .evidence
+        .iter()
+        .any(|e| e.kind == crate::classify::SignalKind::IntegrityFailure)
+    {
+        Some("T1601.001".to_string())
+    } else {
+        None
     }
 }
 
@@ -347,6 +388,9 @@ allowlist: {servers: [10.10.0.5, 10.20.0.10]}
             device: device.into(),
             rule_id: "t1601.image_replaced".into(),
             title: "t".into(),
+            rule_description: String::new(),
+            vendor: None,
+            sender: None,
             severity: Severity::High,
             confidence: 0.9,
             first_seen: t0,
@@ -356,6 +400,8 @@ allowlist: {servers: [10.10.0.5, 10.20.0.10]}
                 received: None,
                 kind: SignalKind::Transfer,
                 rule_id: "r".into(),
+                vendor: String::new(),
+                sender: None,
                 fields: Default::default(),
                 message: "m".into(),
             }],

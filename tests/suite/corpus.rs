@@ -37,7 +37,7 @@ fn score_labels(labels: &Path, alerts: &Path) -> Value {
     serde_json::from_slice(&out.stdout).expect("score.py prints JSON")
 }
 
-fn assert_perfect(s: &Value, what: &str) {
+pub fn assert_perfect(s: &Value, what: &str) {
     assert_eq!(s["recall"], 1.0, "{what}: recall: {s:#}");
     assert!(
         s["precision"].as_f64().unwrap() >= 0.99,

@@ -298,9 +298,12 @@ fn records(file: &Path) -> Vec<Record> {
                 {
                     // `last_seen` also takes the arrival time of the evidence (a device clock
                     // a little behind the collector must not end a finding early): a property
-                    // of the delivery, not of the input.
+                    // of the delivery, not of the input; `emitted_at` is the wall clock of the
+                    // run that wrote the record.
                     let mut a = a.clone();
-                    a.as_object_mut().unwrap().remove("last_seen");
+                    let a_obj = a.as_object_mut().unwrap();
+                    a_obj.remove("last_seen");
+                    a_obj.remove("emitted_at");
                     a.to_string()
                 },
             )

@@ -1,5 +1,6 @@
 //! Integration tests of imagewatch, by area.
 
+mod alert_format;
 mod api_errors;
 mod api_tls;
 mod classify_external_corpus;
@@ -24,6 +25,7 @@ mod service_interop;
 mod split_replay;
 mod syslog_tls;
 mod variants;
+mod webhook_siem;
 
 use std::path::{Path, PathBuf};
 
@@ -73,6 +75,22 @@ pub fn replay(dir: &Path, input: &Path, extra: &[&str]) -> Vec<String> {
         .expect("alerts are UTF-8")
         .lines()
         .map(str::to_string)
+        .collect()
+}
+
+/// Alert records as two runs over the same input must agree on them: without `emitted_at`,
+/// the wall clock of the run that wrote them (ids and revisions do not depend on it).
+pub fn without_emitted_at(lines: Vec<String>) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("an alert record");
+            v.as_object_mut()
+                .expect("an alert is an object")
+                .remove("emitted_at")
+                .expect("every record carries emitted_at");
+            v.to_string()
+        })
         .collect()
 }
 
