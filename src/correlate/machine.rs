@@ -7,7 +7,9 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::{Signal, SignalKind};
+use crate::correlate::access::{self, AccessBook};
 use crate::correlate::finding::{Evidence, Finding};
+use crate::correlate::summary::DeviceFacts;
 use crate::correlate::sequence::{Condition, JoinField, Sequence, SequenceRules, Severity};
 use crate::correlate::{summary, version};
 use crate::time::Millis;
@@ -116,6 +118,10 @@ pub struct DeviceMachine {
     /// What the device lost at its limits in the current flood window, if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flood: Option<Flood>,
+    /// Privileged access seen for the device (sources, accounts, new accesses): boxed and
+    /// absent until the device shows any, so an idle machine stays small.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Box<AccessBook>>,
 }
 
 /// Evidence a device lost at its limits (`max_pending`, `max_evidence`) within one
@@ -224,6 +230,15 @@ impl DeviceMachine {
             last_signal: None,
             recent: VecDeque::new(),
             flood: None,
+            access: None,
+        }
+    }
+
+    /// What the machine knows besides an instance that its findings may need.
+    fn device_facts(&self) -> DeviceFacts<'_> {
+        DeviceFacts {
+            access: self.access.as_deref(),
+            running_image: self.baseline.as_ref().and_then(|b| b.image.as_deref()),
         }
     }
 
@@ -385,7 +400,16 @@ impl DeviceMachine {
             SignalKind::Boot | SignalKind::Version => sig.fields.version.clone(),
             _ => None,
         };
-        let facts = VersionFacts::of(self, boot_version.as_deref());
+        let mut facts = VersionFacts::of(self, boot_version.as_deref());
+        if access::is_access(sig.kind) {
+            let book = self.access.get_or_insert_with(Box::default);
+            facts.via_web_or_api =
+                sig.kind == SignalKind::AccountCreated && book.via_web_or_api(sig);
+            book.observe(sig);
+            if let Some(window) = rules.access_window() {
+                book.expire(sig.time.saturating_sub(window));
+            }
+        }
         self.expire_lingering(rules, sig.time);
         let dropped_before = ctx.evidence_dropped.get();
         let mut lost = Vec::new();
@@ -531,6 +555,7 @@ impl DeviceMachine {
                     ctx.allowlist,
                     t,
                     waited,
+                    self.device_facts(),
                 ));
             }
         }
@@ -566,7 +591,13 @@ impl DeviceMachine {
         if self.instances[i].completed.is_none() {
             return;
         }
-        let mut f = summary::finding(&self.device, rule, &self.instances[i], ctx.allowlist);
+        let mut f = summary::finding(
+            &self.device,
+            rule,
+            &self.instances[i],
+            ctx.allowlist,
+            self.device_facts(),
+        );
         let inst = &mut self.instances[i];
         let reported = f.facts.version_after.is_some() && f.facts.version_inferred_from.is_none();
         let raised = match &inst.emitted {
@@ -600,6 +631,8 @@ struct VersionFacts {
     after: Option<String>,
     changed: bool,
     downgrade: bool,
+    /// The signal creates an account through the web UI or an API.
+    via_web_or_api: bool,
 }
 
 impl VersionFacts {
@@ -623,6 +656,7 @@ impl VersionFacts {
             after: booted.map(str::to_string),
             changed,
             downgrade,
+            via_web_or_api: false,
         }
     }
 
@@ -630,8 +664,11 @@ impl VersionFacts {
         match c {
             Condition::VersionChanged => self.changed,
             Condition::Downgrade => self.downgrade,
+            Condition::ViaWebOrApi => self.via_web_or_api,
             // Evaluated over the whole instance, not per signal.
-            Condition::ServerNotAllowlisted => true,
+            Condition::ServerNotAllowlisted
+            | Condition::NewPrivilegedAccess
+            | Condition::OverwritesRunningImage => true,
         }
     }
 }
@@ -782,17 +819,7 @@ fn add_evidence(
         return;
     }
     let pos = inst.evidence.partition_point(|e| e.time <= sig.time);
-    inst.evidence.insert(
-        pos,
-        Evidence {
-            time: sig.time,
-            received: sig.received,
-            kind: sig.kind,
-            rule_id: sig.rule_id.clone(),
-            fields: sig.fields.clone(),
-            message: sig.message.clone(),
-        },
-    );
+    inst.evidence.insert(pos, Evidence::of(sig));
     let cap = ctx.max_evidence.max(2);
     while inst.evidence.len() > cap {
         // Keep the first line (what started the sequence), the lines that matched a step and
@@ -914,6 +941,7 @@ mod tests {
             fields,
             fingerprint: t as u64,
             message: format!("{kind} at {t}"),
+            origin: Default::default(),
         }
     }
 

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use jiff::tz::TimeZone;
 
 use crate::calendar::{Inventory, canonical_host};
-use crate::classify::{Classifier, Focus, RESUMED_BOOT_RULE, Signal, SignalFields, SignalKind};
+use crate::classify::{
+    Classifier, EventOrigin, Focus, RESUMED_BOOT_RULE, Signal, SignalFields, SignalKind,
+};
 use crate::parse::clock::DeviceStamp;
 use crate::parse::header::{SyslogHeader, parse_header};
 use crate::parse::trust::{ClockBook, Dated, TimeReason, TimeSource};
@@ -263,6 +265,7 @@ impl Extractor {
             vendor: class.vendor.to_string(),
             fields: class.fields,
             message: evidence_line(raw_line),
+            origin: EventOrigin::Device,
         };
         let resumed = self.awaiting_boot(&signal, env, sender, raw_line);
         (Some(signal), resumed)
@@ -411,6 +414,7 @@ fn resumed_boot(env: Envelope<'_>, vendor: String, raw_line: &[u8]) -> Signal {
         vendor,
         fields: SignalFields::default(),
         message: evidence_line(raw_line),
+        origin: EventOrigin::Device,
     }
 }
 
