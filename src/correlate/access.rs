@@ -19,8 +19,21 @@ pub const MAX_FRESH: usize = 8;
 /// Session methods that mean the web UI or a programmatic interface (`proto` of a privileged
 /// login, lower-cased): the way the IOS XE implant campaign came in.
 const WEB_OR_API: &[&str] = &[
-    "web", "webui", "http", "https", "api", "netconf", "restconf", "junoscript", "xnm-ssl",
-    "xnm-clear-text", "gnmi", "nx-api", "nxapi", "asdm", "rest",
+    "web",
+    "webui",
+    "http",
+    "https",
+    "api",
+    "netconf",
+    "restconf",
+    "junoscript",
+    "xnm-ssl",
+    "xnm-clear-text",
+    "gnmi",
+    "nx-api",
+    "nxapi",
+    "asdm",
+    "rest",
 ];
 
 /// True when a session method names the web UI or an API.
@@ -177,7 +190,8 @@ impl AccessBook {
         if sig.kind != SignalKind::AccountCreated
             && let Some(user) = f.user.as_deref()
         {
-            self.sessions.retain(|s| !s.account.eq_ignore_ascii_case(user));
+            self.sessions
+                .retain(|s| !s.account.eq_ignore_ascii_case(user));
             if self.sessions.len() >= MAX_KNOWN {
                 self.sessions.remove(0);
             }
@@ -229,7 +243,13 @@ mod tests {
     use super::*;
     use crate::classify::SignalFields;
 
-    fn sig(kind: SignalKind, t: Millis, user: &str, src: Option<&str>, proto: Option<&str>) -> Signal {
+    fn sig(
+        kind: SignalKind,
+        t: Millis,
+        user: &str,
+        src: Option<&str>,
+        proto: Option<&str>,
+    ) -> Signal {
         Signal {
             device: "rtr-1".into(),
             time: t,
@@ -255,14 +275,23 @@ mod tests {
     fn a_source_is_new_only_against_a_history_and_is_learnt() {
         let mut b = AccessBook::default();
         let login = SignalKind::PrivilegedLogin;
-        assert!(b.observe(&sig(login, 0, "admin", Some("10.30.1.5"), Some("ssh"))).is_none());
-        assert!(b.observe(&sig(login, 10, "admin", Some("10.30.1.5"), None)).is_none());
+        assert!(
+            b.observe(&sig(login, 0, "admin", Some("10.30.1.5"), Some("ssh")))
+                .is_none()
+        );
+        assert!(
+            b.observe(&sig(login, 10, "admin", Some("10.30.1.5"), None))
+                .is_none()
+        );
         let f = b
             .observe(&sig(login, 20, "admin", Some("203.0.113.9"), Some("ssh")))
             .expect("a new source");
         assert_eq!(f.novelty, Novelty::NewSource);
         assert!(f.describe().contains("203.0.113.9"), "{}", f.describe());
-        assert!(b.observe(&sig(login, 30, "admin", Some("203.0.113.9"), None)).is_none());
+        assert!(
+            b.observe(&sig(login, 30, "admin", Some("203.0.113.9"), None))
+                .is_none()
+        );
         assert_eq!(b.fresh_before(40, 50, 15).len(), 0);
         assert_eq!(b.fresh_before(25, 50, 15).len(), 1);
     }
@@ -271,7 +300,13 @@ mod tests {
     fn known_sources_are_bounded_least_recent_first() {
         let mut b = AccessBook::default();
         for n in 0..(MAX_KNOWN as i64 + 10) {
-            b.observe(&sig(SignalKind::PrivilegedLogin, n, "a", Some(&format!("10.0.0.{n}")), None));
+            b.observe(&sig(
+                SignalKind::PrivilegedLogin,
+                n,
+                "a",
+                Some(&format!("10.0.0.{n}")),
+                None,
+            ));
         }
         assert_eq!(b.sources.len(), MAX_KNOWN);
         assert_eq!(b.sources[0].0, "10.0.0.10");
@@ -281,7 +316,13 @@ mod tests {
     #[test]
     fn an_account_created_after_a_web_session_is_via_the_web_ui() {
         let mut b = AccessBook::default();
-        b.observe(&sig(SignalKind::PrivilegedLogin, 0, "cisco_tac_admin", None, Some("webui")));
+        b.observe(&sig(
+            SignalKind::PrivilegedLogin,
+            0,
+            "cisco_tac_admin",
+            None,
+            Some("webui"),
+        ));
         let mut created = sig(SignalKind::AccountCreated, 5, "cisco_tac_admin", None, None);
         created.fields.account = Some("cisco_support".into());
         assert!(b.via_web_or_api(&created));

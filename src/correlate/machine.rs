@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::classify::{Signal, SignalKind};
 use crate::correlate::access::{self, AccessBook};
 use crate::correlate::finding::{Evidence, Finding};
-use crate::correlate::summary::DeviceFacts;
 use crate::correlate::sequence::{Condition, JoinField, Sequence, SequenceRules, Severity};
+use crate::correlate::summary::DeviceFacts;
 use crate::correlate::{summary, version};
 use crate::time::Millis;
 
@@ -238,7 +238,10 @@ impl DeviceMachine {
     fn device_facts(&self) -> DeviceFacts<'_> {
         DeviceFacts {
             access: self.access.as_deref(),
-            running_image: self.baseline.as_ref().and_then(|b| b.image.as_deref()),
+            running_image: self
+                .baseline
+                .as_ref()
+                .and_then(|b| Some((b.image.as_deref()?, b.since))),
         }
     }
 

@@ -253,9 +253,10 @@ impl Sequence {
     /// escalates on new privileged access and `kind` is what says so.
     pub fn involves(&self, kind: SignalKind) -> bool {
         (crate::correlate::access::is_access(kind) && self.access_window().is_some())
-            || kind.correlates_as().iter().any(|k| {
-                self.context.contains(k) || self.steps.iter().any(|s| s.kinds.contains(k))
-            })
+            || kind
+                .correlates_as()
+                .iter()
+                .any(|k| self.context.contains(k) || self.steps.iter().any(|s| s.kinds.contains(k)))
     }
 
     /// How far back new privileged access raises this rule's instances, if it does.
@@ -278,7 +279,10 @@ pub struct SequenceRules {
 impl SequenceRules {
     /// The longest any rule looks back for new privileged access (how long a device keeps it).
     pub fn access_window(&self) -> Option<Millis> {
-        self.sequences.iter().filter_map(Sequence::access_window).max()
+        self.sequences
+            .iter()
+            .filter_map(Sequence::access_window)
+            .max()
     }
 
     /// Compiles rule files given as (name, YAML text), in the given order.

@@ -4,8 +4,8 @@
 
 use crate::calendar::Allowlist;
 use crate::classify::{RESUMED_BOOT_RULE, SignalKind};
-use crate::correlate::finding::{Facts, Finding};
 use crate::correlate::access::AccessBook;
+use crate::correlate::finding::{Facts, Finding};
 use crate::correlate::machine::{Context, EVIDENCE_DROPPED_RULE, Flood, Instance};
 use crate::correlate::sequence::{Condition, JoinField, Sequence, Severity, TimeoutFinding};
 use crate::correlate::version;
@@ -26,8 +26,10 @@ fn push_unique(list: &mut Vec<String>, value: &Option<String>) {
 pub(crate) struct DeviceFacts<'a> {
     /// Privileged access to the device (new sources, new accounts).
     pub access: Option<&'a AccessBook>,
-    /// The image file the device runs (the inventory's `baseline_image`).
-    pub running_image: Option<&'a str>,
+    /// The image file the device runs (the inventory's `baseline_image`) and since when
+    /// (None: always): a file written before that is not the running one being overwritten,
+    /// it is what became the running one.
+    pub running_image: Option<(&'a str, Option<Millis>)>,
 }
 
 /// The finding a sequence instance stands for: its facts, confidence and severity, and the
@@ -92,9 +94,10 @@ pub(crate) fn finding(
     let confidence = (confidence * 100.0).round() / 100.0;
 
     // An image written over the file the device runs: a transfer whose file is the running one.
-    facts.overwrites_running_image = dev.running_image.is_some_and(|running| {
+    facts.overwrites_running_image = dev.running_image.is_some_and(|(running, since)| {
         inst.evidence.iter().any(|e| {
             e.kind == SignalKind::Transfer
+                && since.is_none_or(|s| s < e.time)
                 && e.fields
                     .image
                     .as_deref()
