@@ -1627,6 +1627,107 @@ mod tests {
         assert_eq!(m.running.as_deref(), Some("15.7(3)M8"));
     }
 
+    /// A transfer written over the file the device runs (the inventory's baseline image) makes
+    /// the image finding critical and says so; the same image after an authorised change (the
+    /// baseline moved to it) does not.
+    #[test]
+    fn overwriting_the_running_image_is_critical() {
+        let rules = rules();
+        let allow = allow();
+        let ctx = Context::new(&allow, DEFAULT_MAX_EVIDENCE);
+        let running = "c2900-universalk9-mz.SPA.157-3.M8.bin";
+        let mut m = machine();
+        m.baseline.as_mut().unwrap().image = Some(running.into());
+        let mut out = Vec::new();
+        for (kind, t, f) in [
+            (SignalKind::Transfer, 0, image(running)),
+            (SignalKind::BootVar, MINUTE, image(running)),
+            (SignalKind::Boot, 10 * MINUTE, version("15.7(3)M8")),
+        ] {
+            m.on_signal(&rules, &ctx, &sig(kind, t, f), &mut out);
+        }
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].severity, Severity::Critical);
+        assert!(out[0].facts.overwrites_running_image);
+        assert!(
+            out[0].summary.contains("the file the device runs"),
+            "{}",
+            out[0].summary
+        );
+
+        let mut m = machine();
+        m.baseline.as_mut().unwrap().image = Some(running.into());
+        m.authorise(None, Some(running), -HOUR);
+        let mut out = Vec::new();
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Transfer, -2 * HOUR, image(running)),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::BootVar, 0, image(running)),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Boot, MINUTE, version("15.7(3)M8")),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            out[0].severity,
+            Severity::High,
+            "written before it became the running one"
+        );
+    }
+
+    /// A privileged login from a source the device has not seen, then image work: critical,
+    /// naming the account and the source, the login among the evidence; the same work after a
+    /// login from a known source stays high.
+    #[test]
+    fn new_privileged_access_before_image_work_is_critical() {
+        let rules = rules();
+        let allow = allow();
+        let ctx = Context::new(&allow, DEFAULT_MAX_EVIDENCE);
+        let login = |src: &str| SignalFields {
+            user: Some("jsmith".into()),
+            src: Some(src.into()),
+            ..Default::default()
+        };
+        for (src, want) in [
+            ("10.30.1.5", Severity::High),
+            ("203.0.113.9", Severity::Critical),
+        ] {
+            let mut m = machine();
+            let mut out = Vec::new();
+            let steps = [
+                (SignalKind::PrivilegedLogin, -HOUR, login("10.30.1.5")),
+                (SignalKind::PrivilegedLogin, 0, login(src)),
+                (SignalKind::BootVar, MINUTE, image("x.bin")),
+                (SignalKind::Boot, 10 * MINUTE, version("15.7(3)M9")),
+            ];
+            for (kind, t, f) in steps {
+                m.on_signal(&rules, &ctx, &sig(kind, t, f), &mut out);
+            }
+            assert_eq!(out.len(), 1, "{out:?}");
+            assert_eq!(out[0].severity, want, "{src}");
+            let named = out[0]
+                .summary
+                .contains("privileged access by jsmith from 203.0.113.9");
+            assert_eq!(named, want == Severity::Critical, "{}", out[0].summary);
+            let logins = out[0]
+                .evidence
+                .iter()
+                .filter(|e| e.kind == SignalKind::PrivilegedLogin);
+            assert_eq!(logins.count(), usize::from(want == Severity::Critical));
+            assert!(m.access.as_ref().unwrap().sources.len() <= access::MAX_KNOWN);
+        }
+    }
+
     #[test]
     fn duplicate_fingerprints_are_recognised() {
         let mut m = machine();
