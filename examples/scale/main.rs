@@ -79,6 +79,7 @@ fn boot(dev: &str, t: Millis, version: &str) -> Signal {
         message: format!(
             "<189>3: {dev}: *Jun  2 23:00:59.000 UTC: %SYS-5-RESTART: System restarted --#012Cisco IOS Software, C1900 Software (C1900-UNIVERSALK9-M), Version {version}, RELEASE SOFTWARE (fc2)"
         ),
+        origin: Default::default(),
     }
 }
 
@@ -103,6 +104,7 @@ fn boot_var(dev: &str, t: Millis) -> Signal {
         message: format!(
             "<189>812: {dev}: Jun  2 22:48:00.000 UTC: %PARSER-5-CFGLOG_LOGGEDCMD: User:jdoe  logged command:boot system flash:{image}"
         ),
+        origin: Default::default(),
     }
 }
 

@@ -23,7 +23,7 @@
 //!   input line, is one SIMD literal search over all of them (see `prefilter`); a line it
 //!   rejects cannot classify to anything.
 //! - **Fields.** Named captures map onto [`SignalFields`]; allowed names are `image`, `path`,
-//!   `server`, `proto`, `user`, `src`, `version`, `command` (carriers: `command`, `user`,
+//!   `server`, `proto`, `user`, `src`, `version`, `command`, `account` (carriers: `command`, `user`,
 //!   `src`; `command` is required). Carrier fields merge under the command rule's captures.
 //!   `command` is the carrier's command text, trimmed of whitespace and a trailing `<cr>`
 //!   (tac_plus) — Junos writes a trailing space inside the quotes.
@@ -250,7 +250,7 @@ fn normalise(mut f: SignalFields) -> SignalFields {
     {
         *s = inner.to_owned();
     }
-    if let Some(u) = f.user.as_mut() {
+    for u in [f.user.as_mut(), f.account.as_mut()].into_iter().flatten() {
         let t = u.trim_matches(|c| c == '\'' || c == '"');
         if t.len() != u.len() {
             *u = t.to_owned();
@@ -264,6 +264,7 @@ fn normalise(mut f: SignalFields) -> SignalFields {
     }
     f.image = f.image.filter(|s| !s.is_empty());
     f.user = f.user.filter(|s| !s.is_empty());
+    f.account = f.account.filter(|s| !s.is_empty());
     f.version = f.version.filter(|s| !s.is_empty());
     f.server = f.server.filter(|s| !s.is_empty());
     f

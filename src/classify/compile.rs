@@ -35,10 +35,11 @@ pub(super) enum Field {
     Src,
     Version,
     Command,
+    Account,
 }
 
 impl Field {
-    pub(super) const ALL: [Field; 8] = [
+    pub(super) const ALL: [Field; 9] = [
         Field::Image,
         Field::Path,
         Field::Server,
@@ -47,6 +48,7 @@ impl Field {
         Field::Src,
         Field::Version,
         Field::Command,
+        Field::Account,
     ];
     pub(super) const CARRIER: [Field; 3] = [Field::Command, Field::User, Field::Src];
 
@@ -60,6 +62,7 @@ impl Field {
             Field::Src => "src",
             Field::Version => "version",
             Field::Command => "command",
+            Field::Account => "account",
         }
     }
 
@@ -73,6 +76,7 @@ impl Field {
             Field::Src => &mut f.src,
             Field::Version => &mut f.version,
             Field::Command => &mut f.command,
+            Field::Account => &mut f.account,
         }
     }
 
@@ -86,6 +90,7 @@ impl Field {
             Field::Src => f.src.as_deref(),
             Field::Version => f.version.as_deref(),
             Field::Command => f.command.as_deref(),
+            Field::Account => f.account.as_deref(),
         }
     }
 }
@@ -372,6 +377,7 @@ fn fields_of(raw: RawFields) -> SignalFields {
         src: raw.src,
         version: raw.version,
         command: raw.command,
+        account: raw.account,
     }
 }
 

@@ -15,4 +15,6 @@ pub(crate) mod rules;
 pub(crate) mod signal;
 
 pub use classifier::{Classifier, Focus};
-pub use signal::{Classification, RESUMED_BOOT_RULE, Signal, SignalFields, SignalKind};
+pub use signal::{
+    Classification, EventOrigin, RESUMED_BOOT_RULE, Signal, SignalFields, SignalKind,
+};

@@ -122,4 +122,5 @@ pub struct RawFields {
     pub src: Option<String>,
     pub version: Option<String>,
     pub command: Option<String>,
+    pub account: Option<String>,
 }

@@ -39,10 +39,24 @@ pub enum SignalKind {
     Version,
     /// An image signature or integrity check failed.
     IntegrityFailure,
+    /// A privileged session began: an administrator logged in (`%SEC_LOGIN-5-LOGIN_SUCCESS`,
+    /// Junos `UI_LOGIN_EVENT` with a super-user class, ASA `605005`). `user`, `src` and, in
+    /// `proto`, how (`ssh`, `telnet`, `console`, `WEB`, `https`, `netconf`, …).
+    PrivilegedLogin,
+    /// A session was raised to full privilege (ASA `502103 … To: 15`, IOS privilege 15,
+    /// Junos class `super-user` assigned at authentication).
+    PrivilegeChange,
+    /// A local account was created or given full privilege (`username x privilege 15`,
+    /// `set system login user x class super-user`, ASA `502101 … Priv: 15`); `account` names
+    /// it, `user` who did it.
+    AccountCreated,
+    /// What loads the operating system changed: the config register / `confreg`, a ROMMON or
+    /// boot-loader upgrade. A boot loader that skips image verification survives any image.
+    BootloaderChange,
 }
 
 impl SignalKind {
-    pub const ALL: [SignalKind; 15] = [
+    pub const ALL: [SignalKind; 19] = [
         SignalKind::Transfer,
         SignalKind::Verify,
         SignalKind::BootVar,
@@ -58,6 +72,10 @@ impl SignalKind {
         SignalKind::Boot,
         SignalKind::Version,
         SignalKind::IntegrityFailure,
+        SignalKind::PrivilegedLogin,
+        SignalKind::PrivilegeChange,
+        SignalKind::AccountCreated,
+        SignalKind::BootloaderChange,
     ];
 
     /// The name used in rule files, alerts and metrics.
@@ -78,6 +96,10 @@ impl SignalKind {
             SignalKind::Boot => "boot",
             SignalKind::Version => "version",
             SignalKind::IntegrityFailure => "integrity_failure",
+            SignalKind::PrivilegedLogin => "privileged_login",
+            SignalKind::PrivilegeChange => "privilege_change",
+            SignalKind::AccountCreated => "account_created",
+            SignalKind::BootloaderChange => "bootloader_change",
         }
     }
 }
@@ -106,6 +128,10 @@ impl SignalKind {
             SignalKind::Boot => &[SignalKind::Boot],
             SignalKind::Version => &[SignalKind::Version],
             SignalKind::IntegrityFailure => &[SignalKind::IntegrityFailure],
+            SignalKind::PrivilegedLogin => &[SignalKind::PrivilegedLogin],
+            SignalKind::PrivilegeChange => &[SignalKind::PrivilegeChange],
+            SignalKind::AccountCreated => &[SignalKind::AccountCreated],
+            SignalKind::BootloaderChange => &[SignalKind::BootloaderChange],
         }
     }
 }
@@ -143,6 +169,10 @@ pub struct SignalFields {
     /// The command line, for signals that came from command accounting.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
+    /// The local account a line creates or gives privilege to (`username <account> privilege
+    /// 15`): not who typed it, which is `user`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// The classify stage's verdict on one message.
@@ -159,6 +189,29 @@ pub struct Classification {
 /// Rule id of the boot a device's return stands for: the first line, of any kind, a device
 /// told to reload sends after a silence (no rule file recognises it; the pipeline does).
 pub const RESUMED_BOOT_RULE: &str = "pipeline.boot.resumed_after_silence";
+
+/// Where a signal was seen: in the device's own log, or in a management host's telemetry
+/// (process and network events) that names the device as its peer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventOrigin {
+    #[default]
+    Device,
+    Host,
+}
+
+impl EventOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventOrigin::Device => "device",
+            EventOrigin::Host => "host",
+        }
+    }
+
+    pub fn is_device(&self) -> bool {
+        *self == EventOrigin::Device
+    }
+}
 
 /// A classified line attributed to one device at one time: the input of the correlate stage.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -190,4 +243,7 @@ pub struct Signal {
     pub fingerprint: u64,
     /// The raw line as read, kept as evidence.
     pub message: String,
+    /// The device's log, or a management host's telemetry about the device.
+    #[serde(default, skip_serializing_if = "EventOrigin::is_device")]
+    pub origin: EventOrigin,
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::classify::{SignalFields, SignalKind};
+use crate::classify::{EventOrigin, Signal, SignalFields, SignalKind};
 use crate::correlate::sequence::Severity;
 use crate::time::Millis;
 
@@ -25,6 +25,26 @@ pub struct Evidence {
     pub fields: SignalFields,
     /// The raw line.
     pub message: String,
+    /// The device's log or a management host's telemetry.
+    #[serde(default, skip_serializing_if = "EventOrigin::is_device")]
+    pub origin: EventOrigin,
+}
+
+impl Evidence {
+    /// A signal as evidence.
+    pub fn of(sig: &Signal) -> Evidence {
+        Evidence {
+            time: sig.time,
+            received: sig.received,
+            kind: sig.kind,
+            rule_id: sig.rule_id.clone(),
+            vendor: sig.vendor.clone(),
+            sender: sig.sender.clone(),
+            fields: sig.fields.clone(),
+            message: sig.message.clone(),
+            origin: sig.origin,
+        }
+    }
 }
 
 /// What the evidence of a finding says, gathered for the calendar and for the analyst.
@@ -47,6 +67,12 @@ pub struct Facts {
     pub downgrade: bool,
     /// Servers among `servers` that are not on the allowlist.
     pub unlisted_servers: Vec<String>,
+    /// New privileged access that came before the work (see `correlate::access`), worded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub new_access: Vec<String>,
+    /// An image was written over the file the device runs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub overwrites_running_image: bool,
 }
 
 /// A conclusion of a device machine, before the change calendar is consulted.

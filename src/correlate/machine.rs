@@ -7,8 +7,10 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::{Signal, SignalKind};
+use crate::correlate::access::{self, AccessBook};
 use crate::correlate::finding::{Evidence, Finding};
 use crate::correlate::sequence::{Condition, JoinField, Sequence, SequenceRules, Severity};
+use crate::correlate::summary::DeviceFacts;
 use crate::correlate::{summary, version};
 use crate::time::Millis;
 
@@ -116,6 +118,10 @@ pub struct DeviceMachine {
     /// What the device lost at its limits in the current flood window, if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flood: Option<Flood>,
+    /// Privileged access seen for the device (sources, accounts, new accesses): boxed and
+    /// absent until the device shows any, so an idle machine stays small.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Box<AccessBook>>,
 }
 
 /// Evidence a device lost at its limits (`max_pending`, `max_evidence`) within one
@@ -224,6 +230,18 @@ impl DeviceMachine {
             last_signal: None,
             recent: VecDeque::new(),
             flood: None,
+            access: None,
+        }
+    }
+
+    /// What the machine knows besides an instance that its findings may need.
+    fn device_facts(&self) -> DeviceFacts<'_> {
+        DeviceFacts {
+            access: self.access.as_deref(),
+            running_image: self
+                .baseline
+                .as_ref()
+                .and_then(|b| Some((b.image.as_deref()?, b.since))),
         }
     }
 
@@ -385,7 +403,16 @@ impl DeviceMachine {
             SignalKind::Boot | SignalKind::Version => sig.fields.version.clone(),
             _ => None,
         };
-        let facts = VersionFacts::of(self, boot_version.as_deref());
+        let mut facts = VersionFacts::of(self, boot_version.as_deref());
+        if access::is_access(sig.kind) {
+            let book = self.access.get_or_insert_with(Box::default);
+            facts.via_web_or_api =
+                sig.kind == SignalKind::AccountCreated && book.via_web_or_api(sig);
+            book.observe(sig);
+            if let Some(window) = rules.access_window() {
+                book.expire(sig.time.saturating_sub(window));
+            }
+        }
         self.expire_lingering(rules, sig.time);
         let dropped_before = ctx.evidence_dropped.get();
         let mut lost = Vec::new();
@@ -531,6 +558,7 @@ impl DeviceMachine {
                     ctx.allowlist,
                     t,
                     waited,
+                    self.device_facts(),
                 ));
             }
         }
@@ -566,7 +594,13 @@ impl DeviceMachine {
         if self.instances[i].completed.is_none() {
             return;
         }
-        let mut f = summary::finding(&self.device, rule, &self.instances[i], ctx.allowlist);
+        let mut f = summary::finding(
+            &self.device,
+            rule,
+            &self.instances[i],
+            ctx.allowlist,
+            self.device_facts(),
+        );
         let inst = &mut self.instances[i];
         let reported = f.facts.version_after.is_some() && f.facts.version_inferred_from.is_none();
         let raised = match &inst.emitted {
@@ -600,6 +634,8 @@ struct VersionFacts {
     after: Option<String>,
     changed: bool,
     downgrade: bool,
+    /// The signal creates an account through the web UI or an API.
+    via_web_or_api: bool,
 }
 
 impl VersionFacts {
@@ -623,6 +659,7 @@ impl VersionFacts {
             after: booted.map(str::to_string),
             changed,
             downgrade,
+            via_web_or_api: false,
         }
     }
 
@@ -630,8 +667,11 @@ impl VersionFacts {
         match c {
             Condition::VersionChanged => self.changed,
             Condition::Downgrade => self.downgrade,
+            Condition::ViaWebOrApi => self.via_web_or_api,
             // Evaluated over the whole instance, not per signal.
-            Condition::ServerNotAllowlisted => true,
+            Condition::ServerNotAllowlisted
+            | Condition::NewPrivilegedAccess
+            | Condition::OverwritesRunningImage => true,
         }
     }
 }
@@ -782,19 +822,7 @@ fn add_evidence(
         return;
     }
     let pos = inst.evidence.partition_point(|e| e.time <= sig.time);
-    inst.evidence.insert(
-        pos,
-        Evidence {
-            time: sig.time,
-            received: sig.received,
-            kind: sig.kind,
-            rule_id: sig.rule_id.clone(),
-            vendor: sig.vendor.clone(),
-            sender: sig.sender.clone(),
-            fields: sig.fields.clone(),
-            message: sig.message.clone(),
-        },
-    );
+    inst.evidence.insert(pos, Evidence::of(sig));
     let cap = ctx.max_evidence.max(2);
     while inst.evidence.len() > cap {
         // Keep the first line (what started the sequence), the lines that matched a step and
@@ -917,6 +945,7 @@ mod tests {
             fields,
             fingerprint: t as u64,
             message: format!("{kind} at {t}"),
+            origin: Default::default(),
         }
     }
 
@@ -1597,6 +1626,107 @@ mod tests {
         assert_eq!(out[0].facts.version_after, None);
         assert_eq!(out[0].facts.version_inferred_from, None);
         assert_eq!(m.running.as_deref(), Some("15.7(3)M8"));
+    }
+
+    /// A transfer written over the file the device runs (the inventory's baseline image) makes
+    /// the image finding critical and says so; the same image after an authorised change (the
+    /// baseline moved to it) does not.
+    #[test]
+    fn overwriting_the_running_image_is_critical() {
+        let rules = rules();
+        let allow = allow();
+        let ctx = Context::new(&allow, DEFAULT_MAX_EVIDENCE);
+        let running = "c2900-universalk9-mz.SPA.157-3.M8.bin";
+        let mut m = machine();
+        m.baseline.as_mut().unwrap().image = Some(running.into());
+        let mut out = Vec::new();
+        for (kind, t, f) in [
+            (SignalKind::Transfer, 0, image(running)),
+            (SignalKind::BootVar, MINUTE, image(running)),
+            (SignalKind::Boot, 10 * MINUTE, version("15.7(3)M8")),
+        ] {
+            m.on_signal(&rules, &ctx, &sig(kind, t, f), &mut out);
+        }
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].severity, Severity::Critical);
+        assert!(out[0].facts.overwrites_running_image);
+        assert!(
+            out[0].summary.contains("the file the device runs"),
+            "{}",
+            out[0].summary
+        );
+
+        let mut m = machine();
+        m.baseline.as_mut().unwrap().image = Some(running.into());
+        m.authorise(None, Some(running), -HOUR);
+        let mut out = Vec::new();
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Transfer, -2 * HOUR, image(running)),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::BootVar, 0, image(running)),
+            &mut out,
+        );
+        m.on_signal(
+            &rules,
+            &ctx,
+            &sig(SignalKind::Boot, MINUTE, version("15.7(3)M8")),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            out[0].severity,
+            Severity::High,
+            "written before it became the running one"
+        );
+    }
+
+    /// A privileged login from a source the device has not seen, then image work: critical,
+    /// naming the account and the source, the login among the evidence; the same work after a
+    /// login from a known source stays high.
+    #[test]
+    fn new_privileged_access_before_image_work_is_critical() {
+        let rules = rules();
+        let allow = allow();
+        let ctx = Context::new(&allow, DEFAULT_MAX_EVIDENCE);
+        let login = |src: &str| SignalFields {
+            user: Some("jsmith".into()),
+            src: Some(src.into()),
+            ..Default::default()
+        };
+        for (src, want) in [
+            ("10.30.1.5", Severity::High),
+            ("203.0.113.9", Severity::Critical),
+        ] {
+            let mut m = machine();
+            let mut out = Vec::new();
+            let steps = [
+                (SignalKind::PrivilegedLogin, -HOUR, login("10.30.1.5")),
+                (SignalKind::PrivilegedLogin, 0, login(src)),
+                (SignalKind::BootVar, MINUTE, image("x.bin")),
+                (SignalKind::Boot, 10 * MINUTE, version("15.7(3)M9")),
+            ];
+            for (kind, t, f) in steps {
+                m.on_signal(&rules, &ctx, &sig(kind, t, f), &mut out);
+            }
+            assert_eq!(out.len(), 1, "{out:?}");
+            assert_eq!(out[0].severity, want, "{src}");
+            let named = out[0]
+                .summary
+                .contains("privileged access by jsmith from 203.0.113.9");
+            assert_eq!(named, want == Severity::Critical, "{}", out[0].summary);
+            let logins = out[0]
+                .evidence
+                .iter()
+                .filter(|e| e.kind == SignalKind::PrivilegedLogin);
+            assert_eq!(logins.count(), usize::from(want == Severity::Critical));
+            assert!(m.access.as_ref().unwrap().sources.len() <= access::MAX_KNOWN);
+        }
     }
 
     #[test]

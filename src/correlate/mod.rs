@@ -1,6 +1,7 @@
 //! Correlate stage: per-device state machines over signals, driven by sequence rules and event
 //! time. Synchronous and free of I/O, so that `replay`, `serve` and the tests share it exactly.
 
+pub(crate) mod access;
 pub(crate) mod finding;
 pub(crate) mod machine;
 pub(crate) mod resident;

@@ -56,6 +56,14 @@ pub enum Condition {
     Downgrade,
     /// An image came from a server that is not on the calendar's allowlist.
     ServerNotAllowlisted,
+    /// New privileged access to the device (a session from a source it had not seen, a freshly
+    /// created privileged account) came before the work, within the escalation's `within`.
+    NewPrivilegedAccess,
+    /// The account a signal creates came through the web UI or an API (its line says so, or
+    /// the session of whoever created it did).
+    ViaWebOrApi,
+    /// An image was written over the file the device runs (the inventory's `baseline_image`).
+    OverwritesRunningImage,
 }
 
 /// A field that all signals of one instance must agree on when they carry it.
@@ -139,6 +147,20 @@ struct RawEscalation {
     #[serde(rename = "if")]
     condition: Condition,
     severity: Severity,
+    /// For `new_privileged_access`: how long before the work the access may be.
+    within: Option<Window>,
+}
+
+/// How long before image work new privileged access raises it, when a rule does not say.
+pub const DEFAULT_ACCESS_WINDOW: Millis = 24 * crate::time::HOUR;
+
+/// A condition that raises an instance's severity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Escalation {
+    pub condition: Condition,
+    pub severity: Severity,
+    /// How far back the condition looks (`new_privileged_access` only).
+    pub within: Millis,
 }
 
 #[derive(Debug, Deserialize)]
@@ -202,7 +224,7 @@ pub struct Sequence {
     pub confidence: f64,
     pub confidence_per_step: f64,
     pub confidence_per_join: f64,
-    pub escalate: Vec<(Condition, Severity)>,
+    pub escalate: Vec<Escalation>,
     pub on_timeout: Vec<TimeoutFinding>,
     /// How long a completed instance keeps absorbing repeated evidence (one alert, revised).
     pub linger: Millis,
@@ -227,11 +249,23 @@ impl Sequence {
     }
 
     /// True when a signal of `kind` can start, advance or add to an instance of this rule (a
-    /// kind that stands for several steps counts when one of them does).
+    /// kind that stands for several steps counts when one of them does), or when the rule
+    /// escalates on new privileged access and `kind` is what says so.
     pub fn involves(&self, kind: SignalKind) -> bool {
-        kind.correlates_as()
+        (crate::correlate::access::is_access(kind) && self.access_window().is_some())
+            || kind
+                .correlates_as()
+                .iter()
+                .any(|k| self.context.contains(k) || self.steps.iter().any(|s| s.kinds.contains(k)))
+    }
+
+    /// How far back new privileged access raises this rule's instances, if it does.
+    pub fn access_window(&self) -> Option<Millis> {
+        self.escalate
             .iter()
-            .any(|k| self.context.contains(k) || self.steps.iter().any(|s| s.kinds.contains(k)))
+            .filter(|e| e.condition == Condition::NewPrivilegedAccess)
+            .map(|e| e.within)
+            .max()
     }
 }
 
@@ -243,6 +277,14 @@ pub struct SequenceRules {
 }
 
 impl SequenceRules {
+    /// The longest any rule looks back for new privileged access (how long a device keeps it).
+    pub fn access_window(&self) -> Option<Millis> {
+        self.sequences
+            .iter()
+            .filter_map(Sequence::access_window)
+            .max()
+    }
+
     /// Compiles rule files given as (name, YAML text), in the given order.
     pub fn from_sources(files: &[(String, String)]) -> Result<SequenceRules, ConfigError> {
         let mut sequences = Vec::new();
@@ -376,7 +418,11 @@ fn compile(file: &str, raw: RawSequence) -> Result<Sequence, ConfigError> {
         escalate: raw
             .escalate
             .into_iter()
-            .map(|e| (e.condition, e.severity))
+            .map(|e| Escalation {
+                condition: e.condition,
+                severity: e.severity,
+                within: e.within.map_or(DEFAULT_ACCESS_WINDOW, |w| w.0),
+            })
             .collect(),
         on_timeout,
         linger,

@@ -4,6 +4,7 @@
 
 use crate::calendar::Allowlist;
 use crate::classify::{RESUMED_BOOT_RULE, SignalKind};
+use crate::correlate::access::AccessBook;
 use crate::correlate::finding::{Facts, Finding, origin_of};
 use crate::correlate::machine::{Context, EVIDENCE_DROPPED_RULE, Flood, Instance};
 use crate::correlate::sequence::{Condition, JoinField, Sequence, Severity, TimeoutFinding};
@@ -20,6 +21,17 @@ fn push_unique(list: &mut Vec<String>, value: &Option<String>) {
     }
 }
 
+/// What the device machine knows besides the instance that a finding may need.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct DeviceFacts<'a> {
+    /// Privileged access to the device (new sources, new accounts).
+    pub access: Option<&'a AccessBook>,
+    /// The image file the device runs (the inventory's `baseline_image`) and since when
+    /// (None: always): a file written before that is not the running one being overwritten,
+    /// it is what became the running one.
+    pub running_image: Option<(&'a str, Option<Millis>)>,
+}
+
 /// The finding a sequence instance stands for: its facts, confidence and severity, and the
 /// summary. The revision is left to the caller, which knows what was reported before.
 pub(crate) fn finding(
@@ -27,6 +39,7 @@ pub(crate) fn finding(
     rule: &Sequence,
     inst: &Instance,
     allowlist: &Allowlist,
+    dev: DeviceFacts<'_>,
 ) -> Finding {
     let mut facts = Facts::default();
     for (j, t) in inst.step_times.iter().enumerate() {
@@ -80,15 +93,54 @@ pub(crate) fn finding(
         .min(0.99);
     let confidence = (confidence * 100.0).round() / 100.0;
 
+    // An image written over the file the device runs: a transfer whose file is the running one.
+    facts.overwrites_running_image = dev.running_image.is_some_and(|(running, since)| {
+        inst.evidence.iter().any(|e| {
+            e.kind == SignalKind::Transfer
+                && since.is_none_or(|s| s < e.time)
+                && e.fields
+                    .image
+                    .as_deref()
+                    .is_some_and(|i| i.eq_ignore_ascii_case(running))
+        })
+    });
     let mut severity = rule.severity;
-    for &(cond, sev) in &rule.escalate {
-        let holds = match cond {
+    let mut access_lines = Vec::new();
+    for e in &rule.escalate {
+        let holds = match e.condition {
             Condition::VersionChanged => facts.version_changed,
             Condition::Downgrade => facts.downgrade,
             Condition::ServerNotAllowlisted => !facts.unlisted_servers.is_empty(),
+            Condition::OverwritesRunningImage => facts.overwrites_running_image,
+            // A condition on the signal that starts a step, not on an instance.
+            Condition::ViaWebOrApi => false,
+            Condition::NewPrivilegedAccess => {
+                let fresh = dev
+                    .access
+                    .map(|a| a.fresh_before(inst.first, inst.last, e.within))
+                    .unwrap_or_default();
+                for a in &fresh {
+                    let words = a.describe();
+                    if !facts.new_access.contains(&words) {
+                        facts.new_access.push(words);
+                        access_lines.push(a.evidence.clone());
+                    }
+                }
+                !fresh.is_empty()
+            }
         };
         if holds {
-            severity = severity.max(sev);
+            severity = severity.max(e.severity);
+        }
+    }
+    let mut evidence = inst.evidence.clone();
+    for line in access_lines {
+        if !evidence
+            .iter()
+            .any(|e| e.time == line.time && e.message == line.message)
+        {
+            let pos = evidence.partition_point(|e| e.time <= line.time);
+            evidence.insert(pos, line);
         }
     }
     let (vendor, sender) = origin_of(&inst.evidence);
@@ -113,7 +165,7 @@ pub(crate) fn finding(
             .iter()
             .filter_map(|e| e.received.filter(|&r| r - e.time <= CLOCK_TOLERANCE))
             .fold(inst.last, Millis::max),
-        evidence: inst.evidence.clone(),
+        evidence,
         summary: summarise(device, rule, &inst.step_times, &facts, resumed_boot(inst)),
         facts,
         never_suppress: rule.never_suppress,
@@ -135,8 +187,9 @@ pub(crate) fn timed_out(
     allowlist: &Allowlist,
     timeout: &TimeoutFinding,
     waited: Millis,
+    dev: DeviceFacts<'_>,
 ) -> Finding {
-    let mut f = finding(device, rule, inst, allowlist);
+    let mut f = finding(device, rule, inst, allowlist, dev);
     f.rule_id = timeout.rule_id.clone();
     f.title = timeout.title.clone();
     f.severity = timeout.severity;
@@ -279,6 +332,12 @@ fn summarise(
     if !f.users.is_empty() {
         parts.push(format!("by {}", f.users.join(", ")));
     }
+    if f.overwrites_running_image {
+        parts.push("the image written is the file the device runs".to_string());
+    }
+    if !f.new_access.is_empty() {
+        parts.push(format!("after {}", f.new_access.join(" and ")));
+    }
     if parts.is_empty() {
         return format!("{device}: sequence matched.");
     }
@@ -310,6 +369,7 @@ mod tests {
             sender: None,
             fields,
             message: kind.to_string(),
+            origin: Default::default(),
         }
     }
 
@@ -366,6 +426,7 @@ mod tests {
                 replaced,
                 &instance(replaced, seen, booted),
                 &allowlist(),
+                DeviceFacts::default(),
             )
             .summary
         };
@@ -402,6 +463,7 @@ mod tests {
             rule,
             &instance(rule, &[true, true, true], None),
             &allowlist(),
+            DeviceFacts::default(),
         );
         assert_eq!(
             f.summary,
@@ -414,6 +476,7 @@ mod tests {
             rule,
             &instance(rule, &[true, true, true], Some("15.7(3)M9")),
             &allowlist(),
+            DeviceFacts::default(),
         );
         assert!(!f.summary.contains("came back silent"), "{}", f.summary);
         assert!(

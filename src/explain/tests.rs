@@ -72,8 +72,8 @@ fn each_vendor_yields_its_rule_or_says_why_not() {
         ),
         (
             "<190>Jun  1 03:10:00 edge-0007 mgd[2105]: UI_LOGIN_EVENT: User 'jdoe' login, class 'j-super-user' [2105], ssh-connection '10.30.1.5 50022 10.64.7.7 22', client-mode 'cli'",
-            None,
-            Not(WhyNot::Prefilter),
+            Some("juniper_junos"),
+            Signal("junos.msg.login_super_user", K::PrivilegedLogin),
         ),
         (
             "<165>Oct 23 12:22:50 GeorgeSwitch ConfigAgent: %SYS-5-CONFIG_STARTUP: Startup config saved from system:/running-config by admin on vty3 (127.0.0.1).",

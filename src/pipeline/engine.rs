@@ -409,6 +409,7 @@ mod tests {
             fields,
             fingerprint: t as u64 ^ device.len() as u64,
             message: format!("{device}: {kind} at {t}"),
+            origin: Default::default(),
         }
     }
 

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use jiff::tz::TimeZone;
 
 use crate::calendar::{Inventory, canonical_host};
-use crate::classify::{Classifier, Focus, RESUMED_BOOT_RULE, Signal, SignalFields, SignalKind};
+use crate::classify::{
+    Classifier, EventOrigin, Focus, RESUMED_BOOT_RULE, Signal, SignalFields, SignalKind,
+};
 use crate::parse::clock::DeviceStamp;
 use crate::parse::header::{SyslogHeader, parse_header};
 use crate::parse::trust::{ClockBook, Dated, TimeReason, TimeSource};
@@ -171,7 +173,8 @@ impl Extractor {
                 }
             }
             Framed::Json(raw) => {
-                let candidate = self.focus.may_match(ndjson::message_onward(raw));
+                let candidate = self.focus.may_match(ndjson::message_onward(raw))
+                    || ndjson::may_be_host_event(raw);
                 if !candidate && !self.awaiting.is_empty() {
                     // Noise while a device awaits its boot: whose is it?
                     match ndjson::decode(raw) {
@@ -207,11 +210,17 @@ impl Extractor {
                             self.stats.candidates += 1;
                             let arrival = rec.arrival.or(receipt.arrival);
                             out.time = arrival;
+                            out.signal = rec
+                                .telemetry
+                                .as_ref()
+                                .and_then(|ev| self.host_signal(ev, arrival, line));
                             let text = source::decode_message(rec.message.as_bytes()).into_owned();
                             let sender = rec.sender.as_deref().or(receipt.sender);
                             let host = rec.host.as_deref();
-                            (out.signal, out.resumed) =
-                                self.signal_from(&text, arrival, sender, host, line);
+                            if out.signal.is_none() && !text.is_empty() {
+                                (out.signal, out.resumed) =
+                                    self.signal_from(&text, arrival, sender, host, line);
+                            }
                             if out.signal.is_none() && !self.awaiting.is_empty() {
                                 out.resumed = self.resumed_by(&text, arrival, sender, host, line);
                             }
@@ -264,9 +273,54 @@ impl Extractor {
             sender: sender.map(str::to_string),
             fields: class.fields,
             message: evidence_line(raw_line),
+            origin: EventOrigin::Device,
         };
         let resumed = self.awaiting_boot(&signal, env, sender, raw_line);
         (Some(signal), resumed)
+    }
+
+    /// A management host's process or network event that names a device of the inventory as
+    /// its peer: rendered as one line (see [`render_host_event`]) for the rules of
+    /// `rules/signals/host_telemetry.yaml`, and made the device's signal, its origin the host.
+    /// None when no peer is in the inventory or no rule reads the event.
+    fn host_signal(
+        &mut self,
+        ev: &ndjson::HostEvent,
+        arrival: Option<Millis>,
+        raw_line: &[u8],
+    ) -> Option<Signal> {
+        let (device, peer, host_addr) = host_peer(&self.inventory, ev)?;
+        let text = render_host_event(ev, &peer, host_addr.as_deref());
+        let class = self.classifier.classify_focused(&self.focus, &text)?;
+        *self.stats.signals.entry(class.kind).or_default() += 1;
+        let (time, time_source, time_reason) = match (ev.time, arrival) {
+            (Some(t), _) => (t, TimeSource::Device, TimeReason::Agrees),
+            (None, Some(a)) => (a, TimeSource::Arrival, TimeReason::NoDeviceClock),
+            (None, None) => (self.latest?, TimeSource::Arrival, TimeReason::NoDeviceClock),
+        };
+        self.last_time = Some(time);
+        let mut fields = class.fields;
+        // The event came from the management host: it is the sender, and the server when the
+        // rule read none.
+        let sender = host_addr.clone();
+        if fields.server.is_none() {
+            fields.server = host_addr;
+        }
+        Some(Signal {
+            fingerprint: fingerprint(&text, class.kind),
+            device,
+            time,
+            received: arrival,
+            time_source,
+            time_reason,
+            kind: class.kind,
+            rule_id: class.rule_id.to_string(),
+            vendor: class.vendor.to_string(),
+            sender,
+            fields,
+            message: evidence_line(raw_line),
+            origin: EventOrigin::Host,
+        })
     }
 
     /// The header of a message: its device and event time. None when nothing names a device.
@@ -346,6 +400,74 @@ impl Extractor {
     }
 }
 
+/// The device a host event is about, the address it knows it by, and the host's own address:
+/// for a network event, whichever end is in the inventory (the destination first) and the
+/// other end; for a process, the first argument (or part of one: `user@addr:path`,
+/// `tftp://addr/…`) that the inventory knows, and the host's address. Only inventory devices
+/// count: a host talks to many machines that are not network devices.
+fn host_peer(
+    inventory: &Inventory,
+    ev: &ndjson::HostEvent,
+) -> Option<(String, String, Option<String>)> {
+    let known = |addr: &str| inventory.resolve_device(addr).map(|d| d.device.clone());
+    if ev.destination_port.is_some() {
+        if let Some(dst) = ev.destination_ip.as_deref()
+            && let Some(dev) = known(dst)
+        {
+            return Some((
+                dev,
+                dst.to_string(),
+                ev.source_ip.clone().or(ev.host_ip.clone()),
+            ));
+        }
+        if let Some(src) = ev.source_ip.as_deref()
+            && let Some(dev) = known(src)
+        {
+            return Some((dev, src.to_string(), ev.destination_ip.clone()));
+        }
+    }
+    let host_addr = ev.host_ip.clone().or_else(|| ev.host.clone());
+    for arg in ev.args.iter().skip(1) {
+        for piece in arg.split(['@', '/', ',', '=', '"', '\'', ' ']) {
+            let candidates = [piece, piece.split(':').next().unwrap_or(piece)];
+            for c in candidates {
+                if c.len() > 1
+                    && let Some(dev) = known(c)
+                {
+                    return Some((dev, c.to_string(), host_addr));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// A host event as one line for the rules (`ecs~host process …` / `ecs~host flow …`): the
+/// fields rules read, `key=value` in a fixed order, `-` for what the event lacks, a process's
+/// arguments last. This text is imagewatch's own rendering of the ECS fields, not something a
+/// host writes; the evidence keeps the original JSON.
+fn render_host_event(ev: &ndjson::HostEvent, peer: &str, host_addr: Option<&str>) -> String {
+    let or_dash = |v: Option<&str>| v.filter(|s| !s.is_empty()).unwrap_or("-").replace(' ', "_");
+    let host = or_dash(ev.host.as_deref());
+    let addr = or_dash(host_addr);
+    if let Some(port) = ev.destination_port.filter(|_| ev.args.is_empty()) {
+        format!(
+            "ecs~host flow host={host} ip={addr} peer={peer} transport={} port={port} protocol={} snmp_sets={} file={}",
+            or_dash(ev.transport.as_deref()),
+            or_dash(ev.protocol.as_deref()),
+            ev.snmp_sets.unwrap_or(0),
+            or_dash(ev.file.as_deref()),
+        )
+    } else {
+        format!(
+            "ecs~host process host={host} ip={addr} peer={peer} user={} name={} args={}",
+            or_dash(ev.user.as_deref()),
+            or_dash(ev.process.as_deref()),
+            ev.args.join(" "),
+        )
+    }
+}
+
 /// The canonical device for the first host or address that names one, with its clock zone:
 /// the inventory's name and zone when any candidate resolves, else the first candidate,
 /// canonical, and no zone.
@@ -418,6 +540,7 @@ fn resumed_boot(
         sender: sender.map(str::to_string),
         fields: SignalFields::default(),
         message: evidence_line(raw_line),
+        origin: EventOrigin::Device,
     }
 }
 

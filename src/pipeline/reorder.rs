@@ -130,6 +130,7 @@ mod tests {
             fields: SignalFields::default(),
             fingerprint: 0,
             message: message.into(),
+            origin: Default::default(),
         }
     }
 

@@ -246,6 +246,7 @@ mod tests {
                 time: "2026-06-02T01:00:00.000Z".into(),
                 kind: "transfer".into(),
                 message: "copy".into(),
+                origin: "device".into(),
             }],
             images: vec!["old.bin".into(), "new.bin".into()],
             servers: vec!["10.9.9.9".into(), "files.example".into()],

@@ -18,6 +18,113 @@ pub struct JsonRecord {
     /// and `host.name` only without `log.source.address`, when they describe the sender):
     /// see [`decode`].
     pub host: Option<String>,
+    /// A management host's own process or network event (not a device's syslog), when the
+    /// record is one: see [`HostEvent`].
+    pub telemetry: Option<HostEvent>,
+}
+
+/// A process or network event of a management host, in ECS (Elastic Agent / Auditbeat /
+/// Sysmon for Linux process events; Zeek, Packetbeat or Elastic Agent network events): what
+/// the host ran or which address it talked to. Which end is a device is for the inventory to
+/// say, later.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostEvent {
+    /// `host.name`, else `host.hostname`.
+    pub host: Option<String>,
+    /// `host.ip` (the first that is not a loopback address).
+    pub host_ip: Option<String>,
+    /// `user.name`.
+    pub user: Option<String>,
+    /// `process.name`, else the base name of `process.executable`.
+    pub process: Option<String>,
+    /// `process.args`, else `process.command_line` split at blanks.
+    pub args: Vec<String>,
+    pub source_ip: Option<String>,
+    pub destination_ip: Option<String>,
+    pub destination_port: Option<u16>,
+    /// `network.transport` (`udp`, `tcp`).
+    pub transport: Option<String>,
+    /// `network.protocol` (Zeek's service: `snmp`, `http`, …).
+    pub protocol: Option<String>,
+    /// A file the event names: `file.name`, else the last part of `url.original` / `url.path`.
+    pub file: Option<String>,
+    /// SNMP set requests in the connection (`zeek.snmp.set_requests`).
+    pub snmp_sets: Option<u64>,
+    /// When it happened, by the host's clock (`@timestamp`).
+    pub time: Option<Millis>,
+}
+
+impl HostEvent {
+    /// Reads a host event out of an ECS record: one with a `process.name` (or executable) and
+    /// arguments, or with a destination port. None for anything else (device syslog).
+    fn of(v: &Value) -> Option<HostEvent> {
+        let process = text(v, "process.name").or_else(|| {
+            text(v, "process.executable").map(|e| e.rsplit('/').next().unwrap_or(&e).to_string())
+        });
+        let mut args: Vec<String> = match field(v, "process.args") {
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        };
+        if args.is_empty()
+            && let Some(cl) = text(v, "process.command_line")
+        {
+            args = cl.split_whitespace().map(str::to_string).collect();
+        }
+        let destination_port = field(v, "destination.port").and_then(|p| match p {
+            Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        });
+        if (process.is_none() || args.is_empty()) && destination_port.is_none() {
+            return None;
+        }
+        let host_ip = match field(v, "host.ip") {
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .find(|ip| !ip.starts_with("127.") && *ip != "::1")
+                .map(str::to_string),
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let file = text(v, "file.name").or_else(|| {
+            ["url.original", "url.path"].iter().find_map(|p| {
+                let u = text(v, p)?;
+                let last = u.split(['?', '#']).next()?.rsplit('/').next()?.to_string();
+                (!last.is_empty()).then_some(last)
+            })
+        });
+        let snmp_sets = field(v, "zeek.snmp.set_requests").and_then(Value::as_u64);
+        Some(HostEvent {
+            host: text(v, "host.name").or_else(|| text(v, "host.hostname")),
+            host_ip,
+            user: text(v, "user.name"),
+            process,
+            args,
+            source_ip: text(v, "source.ip").map(|s| without_port(&s).to_string()),
+            destination_ip: text(v, "destination.ip").map(|s| without_port(&s).to_string()),
+            destination_port,
+            transport: text(v, "network.transport"),
+            protocol: text(v, "network.protocol"),
+            file,
+            snmp_sets,
+            time: text(v, "@timestamp").and_then(|t| parse_rfc3339(&t)),
+        })
+    }
+}
+
+/// True when an NDJSON line may hold a host event ([`HostEvent`]): it names a destination or
+/// process arguments. One search over the line, for lines the rule prefilter rejected.
+pub fn may_be_host_event(line: &[u8]) -> bool {
+    use std::sync::LazyLock;
+    static KEYS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+        aho_corasick::AhoCorasick::new(["\"destination", "args\"", "command_line\""])
+            .expect("three literals build")
+    });
+    KEYS.is_match(line)
 }
 
 /// Looks up an ECS field by dotted path, accepting nested objects, dotted keys and mixes.
@@ -104,7 +211,13 @@ pub fn decode(line: &[u8]) -> Result<JsonRecord, String> {
     if !v.is_object() {
         return Err("JSON value is not an object".to_string());
     }
-    let message = wire_message(&v)?;
+    let telemetry = HostEvent::of(&v);
+    let message = match wire_message(&v) {
+        Ok(m) => m,
+        // A host event needs no message: its fields are what it says.
+        Err(_) if telemetry.is_some() => String::new(),
+        Err(e) => return Err(e),
+    };
     let arrival = ["event.created", "@timestamp"]
         .iter()
         .find_map(|p| text(&v, p).and_then(|t| parse_rfc3339(&t)));
@@ -132,6 +245,7 @@ pub fn decode(line: &[u8]) -> Result<JsonRecord, String> {
         arrival,
         sender,
         host,
+        telemetry,
     })
 }
 

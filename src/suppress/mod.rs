@@ -14,6 +14,13 @@ pub struct AlertEvidence {
     pub time: String,
     pub kind: String,
     pub message: String,
+    /// `device` (the device's own log) or `host` (a management host's telemetry).
+    #[serde(default = "device_origin")]
+    pub origin: String,
+}
+
+fn device_origin() -> String {
+    "device".to_string()
 }
 
 /// A finding after the change calendar was consulted: the record sinks deliver.
@@ -329,6 +336,7 @@ pub fn alert(finding: &Finding, verdict: Verdict) -> Alert {
                 time: format_rfc3339(e.time),
                 kind: e.kind.as_str().to_string(),
                 message: e.message.clone(),
+                origin: e.origin.as_str().to_string(),
             })
             .collect(),
         images: finding.facts.images.clone(),
@@ -404,6 +412,7 @@ allowlist: {servers: [10.10.0.5, 10.20.0.10]}
                 sender: None,
                 fields: Default::default(),
                 message: "m".into(),
+                origin: Default::default(),
             }],
             facts: f,
             summary: "S.".into(),

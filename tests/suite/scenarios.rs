@@ -46,6 +46,12 @@ struct Expected {
     /// Whether that version was read from the staged image's name.
     #[serde(default)]
     version_inferred: Option<bool>,
+    /// Text each of which some evidence line holds.
+    #[serde(default)]
+    evidence_contains: Vec<String>,
+    /// Where each evidence line came from (`device` or `host`), in order.
+    #[serde(default)]
+    evidence_origins: Vec<String>,
 }
 
 /// Runs lines through a fresh pipeline (temporary state) and returns the last revision of
@@ -180,6 +186,21 @@ fn compare(expect: &[Expected], got: &[Alert]) -> Result<(), String> {
                 format!("version_inferred {} != {inferred}", a.version_inferred),
             )?;
         }
+        for needle in &e.evidence_contains {
+            check(
+                a.evidence
+                    .iter()
+                    .any(|x| x.message.contains(needle.as_str())),
+                format!("no evidence line holds {needle:?}"),
+            )?;
+        }
+        if !e.evidence_origins.is_empty() {
+            let origins: Vec<&str> = a.evidence.iter().map(|x| x.origin.as_str()).collect();
+            check(
+                origins == e.evidence_origins,
+                format!("evidence origins {origins:?} != {:?}", e.evidence_origins),
+            )?;
+        }
         if !e.evidence_kinds.is_empty() {
             let kinds: Vec<&str> = a.evidence.iter().map(|x| x.kind.as_str()).collect();
             check(
@@ -249,6 +270,8 @@ inventory:
         evidence_kinds: Vec::new(),
         version_after: None,
         version_inferred: None,
+        evidence_contains: Vec::new(),
+        evidence_origins: Vec::new(),
     }];
     if let Err(why) = compare(&expect, &got) {
         panic!("{why}\n{}", serde_json::to_string_pretty(&got).unwrap());
