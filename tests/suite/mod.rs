@@ -16,6 +16,7 @@ mod limits;
 mod one_framing;
 mod properties;
 mod reorder;
+mod replay_input;
 mod scenarios;
 mod security;
 mod service;
