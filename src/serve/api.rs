@@ -46,7 +46,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         metrics_route.layer(middleware::from_fn_with_state(Arc::clone(&shared), auth))
     };
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(health))
         .merge(metrics_route)
         .nest("/api/v1", api)
         .layer(DefaultBodyLimit::max(shared.config.max_body))
@@ -116,6 +116,19 @@ async fn limit_body(State(shared): State<Arc<Shared>>, req: Request, next: Next)
         shared.metrics.api_body_too_large.inc();
     }
     response
+}
+
+/// `ok` while every sink delivers; 503 with the sinks that have failed for longer than
+/// `sink_unhealthy_after_secs` (each with its target and the last reason), so a monitor sees
+/// alerts that are not leaving the service.
+async fn health(State(shared): State<Arc<Shared>>) -> Response {
+    let allowed = std::time::Duration::from_secs(shared.config.sink_unhealthy_after_secs);
+    let failing = shared.outbox.failing_longer_than(allowed);
+    if failing.is_empty() {
+        return "ok\n".into_response();
+    }
+    let body = json!({"status": "failing", "sinks": failing});
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {

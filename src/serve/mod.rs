@@ -56,6 +56,15 @@ pub enum ServeError {
     },
     #[error("TLS: {0}")]
     Tls(String),
+    #[error(
+        "alert file {}: cannot create or append to it: {source} (the service's user needs to \
+         write it and create its directory; set `alerts` to move it)",
+        path.display()
+    )]
+    AlertFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// What every task of the service shares.
@@ -273,6 +282,12 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         &RuleSource::new(config.rules.as_deref()),
         config.changes.as_deref(),
     )?;
+    crate::sink::ndjson_file::check_writable(&config.alerts).map_err(|source| {
+        ServeError::AlertFile {
+            path: config.alerts.clone(),
+            source,
+        }
+    })?;
     let api_tls = match (&config.api_tls_cert, &config.api_tls_key) {
         (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
         _ => None,

@@ -34,11 +34,29 @@ impl Webhook {
             .body(json.to_vec())
             .send()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(reason)?;
         if resp.status().is_success() {
             Ok(())
         } else {
             Err(format!("HTTP {}", resp.status()))
         }
     }
+}
+
+/// Why a request failed, without its URL (reqwest's message carries it, query and all, and the
+/// query may hold the receiver's secret; the sink's target is logged beside the reason) and
+/// with the causes that say what happened (`Connection refused`).
+fn reason(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }

@@ -21,6 +21,7 @@ mod scenarios;
 mod security;
 mod service;
 mod service_interop;
+mod sink_health;
 mod split_replay;
 mod syslog_tls;
 mod variants;
