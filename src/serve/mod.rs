@@ -10,6 +10,7 @@
 pub(crate) mod api;
 pub(crate) mod api_error;
 pub(crate) mod calendar_api;
+pub(crate) mod calendar_audit;
 mod config;
 pub(crate) mod https;
 pub(crate) mod worker;
@@ -461,7 +462,8 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         addr: config.http,
         source,
     })?;
-    let app = api::router(Arc::clone(&shared));
+    // With each request's peer address: the calendar's audit trail records who changed it.
+    let app = api::router(Arc::clone(&shared)).into_make_service_with_connect_info::<SocketAddr>();
     let api_tls_on = api_tls.is_some();
     let http_stop = stop.clone();
     match api_tls {
@@ -474,6 +476,8 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
                         source,
                     }
                 })?;
+            // The tap gives the TLS listener axum's peer-address info, as for plain TCP.
+            let https = axum::serve::ListenerExt::tap_io(https, |_| {});
             listeners.push(tokio::spawn(async move {
                 let _ = axum::serve(https, app)
                     .with_graceful_shutdown(http_stop.cancelled_owned())

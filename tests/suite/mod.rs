@@ -2,6 +2,7 @@
 
 mod api_errors;
 mod api_tls;
+mod calendar_in_force;
 mod classify_external_corpus;
 mod classify_generated_corpus;
 mod classify_rules_examples;
