@@ -26,15 +26,16 @@
 //!   and the one canonical device id (`device_id`).
 //! - `state/`: sled trees: machines, deadlines, alerts, outbox, reorder buffer, clock.
 //! - `sink/`: every output: the durable outbox, the NDJSON alert file, the webhook (headers,
-//!   CA and client certificate, batches), replay's stdout, and the one rendering of an alert
-//!   record, native or ECS (`render`).
+//!   CA and client certificate, batches), replay's stdout, each sink's delivery health
+//!   (`health`), and the one rendering of an alert record, native or ECS (`render`).
 //! - `pipeline/`: the one path shared by `replay` and `serve`: extract (line → signal), the
 //!   reorder buffer and watermark (`reorder`), the engine, the write-back order (`write_back`),
 //!   devices awaiting their boot after a reload (`awaiting`).
 //! - `config/`: what a run is configured with: rules built in or from a directory
 //!   (`builtin`, `loader`), the calendar, and the one located error (`error`).
-//! - `serve/`: the service: its settings (`config`), the HTTP API, engine workers, start-up and
-//!   shutdown.
+//! - `serve/`: the service: its settings (`config`), the HTTP API, calendar entries added
+//!   through it (`calendar_api`) and their audit trail (`calendar_audit`), engine workers,
+//!   start-up and shutdown.
 //! - `replay`: the `replay` command; `explain`: the `explain` command, how each line is read;
 //!   `coverage`: which devices log what T1601 needs, and what to enable where they do not;
 //!   `telemetry`: the service's metrics; `time`: milliseconds since the epoch, the one time

@@ -10,6 +10,7 @@ use std::time::Instant;
 use crate::classify::SignalKind;
 use crate::config::{self, ConfigError, Loaded, RuleSource};
 use crate::correlate::Limits;
+use crate::pipeline::extract::looks_like_syslog;
 use crate::pipeline::{EngineStats, ExtractStats, Origin, Pipeline};
 pub use crate::sink::render::AlertFormat;
 use crate::sink::stdout::write_alerts;
@@ -25,6 +26,19 @@ pub enum ReplayError {
     State(#[from] StateError),
     #[error("{path}: {source}")]
     Input { path: String, source: io::Error },
+    #[error("cannot read the input, nothing was replayed: {}", .0.join("; "))]
+    Unreadable(Vec<String>),
+    #[error(
+        "{path}: {unparsed} of {messages} lines do not parse as {format}; {hint}. \
+         Stopped at this file; its alerts and those before it may be incomplete"
+    )]
+    MostlyUnparsed {
+        path: String,
+        unparsed: u64,
+        messages: u64,
+        format: &'static str,
+        hint: &'static str,
+    },
     #[error("writing alerts: {0}")]
     Output(io::Error),
 }
@@ -63,6 +77,7 @@ pub struct Summary {
 
 pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayError> {
     let started = Instant::now();
+    check_inputs(&opts.files)?;
     let Loaded {
         classifier,
         sequences,
@@ -71,6 +86,12 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
         &RuleSource::new(opts.rules.as_deref()),
         opts.changes.as_deref(),
     )?;
+    if opts.changes.is_none() {
+        eprintln!(
+            "notice: no --changes: nothing will be suppressed (no maintenance windows, change \
+             tickets or allowlist); every finding is reported as an alert."
+        );
+    }
     let store = match &opts.state {
         Some(dir) => StateStore::open(dir)?,
         None => StateStore::temporary()?,
@@ -96,6 +117,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
     let progress = progress_bar(total_bytes);
     let mut alerts = Vec::new();
     let mut bytes_done = 0u64;
+    let mut stopped = None;
     for path in &opts.files {
         let name = path.display().to_string();
         let input: Box<dyn Read> = if path.as_os_str() == "-" {
@@ -108,6 +130,8 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
         };
         let mut reader = LineReader::new(input, opts.format != InputFormat::Ndjson);
         let mut last_tick = 0u64;
+        let before = pipeline.extractor.stats.clone();
+        let mut shape = FileShape::default();
         loop {
             let msg = reader.next_message().map_err(|source| ReplayError::Input {
                 path: name.clone(),
@@ -117,6 +141,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
             if msg.truncated {
                 pipeline.extractor.stats.truncated += 1;
             }
+            shape.note(msg.bytes);
             let origin = Origin {
                 file: &name,
                 line: msg.line_no,
@@ -131,8 +156,19 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
             }
         }
         bytes_done += reader.consumed;
+        let after = &pipeline.extractor.stats;
+        let (parsed, unparsed) = (
+            after.parsed - before.parsed,
+            after.unparsed - before.unparsed,
+        );
+        if unparsed > parsed {
+            stopped = Some(shape.verdict(&name, opts.format, parsed, unparsed));
+            break;
+        }
     }
-    pipeline.finish(&mut alerts)?;
+    if stopped.is_none() {
+        pipeline.finish(&mut alerts)?;
+    }
     write_alerts(&mut alerts, opts.alert_format, out).map_err(ReplayError::Output)?;
     out.flush().map_err(ReplayError::Output)?;
     if let Some(pb) = progress {
@@ -152,7 +188,80 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
         bytes_done,
         started.elapsed().as_secs_f64(),
     );
-    Ok(stats)
+    match stopped {
+        Some(unreadable) => Err(unreadable),
+        None => Ok(stats),
+    }
+}
+
+/// Opens every input before any is read: a missing or unreadable file named after the earlier
+/// files' alerts were written would leave a half replay behind.
+fn check_inputs(files: &[PathBuf]) -> Result<(), ReplayError> {
+    let mut problems = Vec::new();
+    for path in files.iter().filter(|p| p.as_os_str() != "-") {
+        let opened = File::open(path).and_then(|f| f.metadata());
+        match opened {
+            Ok(m) if m.is_dir() => problems.push(format!("{}: is a directory", path.display())),
+            Ok(_) => {}
+            Err(e) => problems.push(format!("{}: {e}", path.display())),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ReplayError::Unreadable(problems))
+    }
+}
+
+/// What one input file's messages looked like: enough to tell a wrong `--format` from a file
+/// that is in neither format.
+#[derive(Default)]
+struct FileShape {
+    json: u64,
+    syslog: u64,
+    other: u64,
+}
+
+impl FileShape {
+    fn note(&mut self, message: &[u8]) {
+        let m = message.trim_ascii_start();
+        if m.is_empty() {
+            return;
+        }
+        if m[0] == b'{' {
+            self.json += 1;
+        } else if looks_like_syslog(m) {
+            self.syslog += 1;
+        } else {
+            self.other += 1;
+        }
+    }
+
+    /// The error for a file most of whose lines did not parse, with the format that would
+    /// read them when there is one.
+    fn verdict(&self, path: &str, format: InputFormat, parsed: u64, unparsed: u64) -> ReplayError {
+        let most = |n: u64| 2 * n > self.json + self.syslog + self.other;
+        let hint = match format {
+            InputFormat::Syslog if most(self.json) => {
+                "they are JSON objects: read them with --format ndjson (or without --format)"
+            }
+            InputFormat::Ndjson if most(self.syslog) => {
+                "they look like syslog text: read them with --format syslog (or without --format)"
+            }
+            _ => "they are neither syslog nor NDJSON as imagewatch reads them (see the warnings)",
+        };
+        ReplayError::MostlyUnparsed {
+            path: path.to_owned(),
+            unparsed,
+            messages: parsed + unparsed,
+            format: match format {
+                InputFormat::Auto => "syslog or NDJSON",
+                InputFormat::Syslog => "syslog",
+                InputFormat::Ndjson => "NDJSON",
+            },
+            hint,
+        }
+    }
 }
 
 fn progress_bar(total: u64) -> Option<indicatif::ProgressBar> {

@@ -68,6 +68,23 @@ impl DevicePatterns {
         self.set.is_match(device)
     }
 
+    /// Whether the globs match every device: `*` and its like. Tested on names of every shape
+    /// a device takes (short and qualified names, both address families, odd characters),
+    /// since a glob cannot be compared with "everything" directly.
+    pub(crate) fn match_every_device(&self) -> bool {
+        const SHAPES: [&str; 8] = [
+            "a",
+            "Z",
+            "rtr-0042",
+            "core_sw.dc1.example.net",
+            "10.64.0.42",
+            "2001:db8::1",
+            "x~!@#$%^&()+=",
+            "0",
+        ];
+        SHAPES.iter().all(|name| self.set.is_match(name))
+    }
+
     pub(crate) fn patterns(&self) -> &[String] {
         &self.patterns
     }

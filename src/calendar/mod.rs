@@ -26,7 +26,7 @@ use jiff::tz::TimeZone;
 pub use device_id::{canonical_host, name_key};
 pub use inventory::Inventory;
 pub use ticket::ChangeTicket;
-pub use window::MaintenanceWindow;
+pub use window::{MaintenanceWindow, ScheduleView};
 
 use crate::config::ConfigError;
 use crate::time::{Millis, parse_rfc3339};

@@ -28,6 +28,12 @@ impl ChangeTicket {
         self.devices.is_match(device)
     }
 
+    /// Whether the device globs match every device (`*`): a ticket that authorises any image
+    /// change anywhere.
+    pub fn covers_every_device(&self) -> bool {
+        self.devices.match_every_device()
+    }
+
     /// The device globs as written.
     pub fn device_patterns(&self) -> &[String] {
         self.devices.patterns()

@@ -60,7 +60,41 @@ impl fmt::Debug for Schedule {
     }
 }
 
+/// A window's schedule as written, for showing it (the API lists the calendar in force).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScheduleView<'a> {
+    Recurring {
+        cron: &'a str,
+        duration: Millis,
+        /// The IANA name; `None` for a zone without one.
+        timezone: Option<&'a str>,
+    },
+    Once {
+        start: Millis,
+        end: Millis,
+    },
+}
+
 impl MaintenanceWindow {
+    /// The schedule as written.
+    pub fn schedule(&self) -> ScheduleView<'_> {
+        match &self.schedule {
+            Schedule::Recurring {
+                cron,
+                duration,
+                zone,
+            } => ScheduleView::Recurring {
+                cron: cron.as_str(),
+                duration: *duration,
+                timezone: zone.iana_name(),
+            },
+            Schedule::Once { start, end } => ScheduleView::Once {
+                start: *start,
+                end: *end,
+            },
+        }
+    }
+
     /// Whether `device` (a canonical device name) is in this window's scope.
     pub fn matches_device(&self, device: &str) -> bool {
         self.devices.is_match(device)

@@ -153,6 +153,16 @@ impl Extractor {
                 sender,
                 message,
             } => {
+                if arrival.is_none() && message.trim_ascii_start().starts_with(b"{") {
+                    // `--format syslog` on NDJSON: a JSON object has no syslog header, and its
+                    // first word must not become a device's name.
+                    self.problem(
+                        origin,
+                        "a JSON object, not syslog: read NDJSON with --format ndjson (or without --format)"
+                            .to_string(),
+                    );
+                    return out;
+                }
                 let arrival = arrival.or(receipt.arrival);
                 let sender = sender.or(receipt.sender);
                 if arrival.is_some() || looks_like_syslog(message) {
@@ -483,8 +493,15 @@ pub(crate) fn device_id(
     candidates
         .iter()
         .flatten()
-        .find(|c| !c.trim().is_empty())
+        .find(|c| is_host_name(c))
         .map(|c| (canonical_host(c), None))
+}
+
+/// Whether a header's or record's host field can name a device: not blank, and not a piece of
+/// JSON or quoted text (a JSON object read as syslog puts `{"@timestamp":…` where a host goes).
+fn is_host_name(candidate: &str) -> bool {
+    let c = candidate.trim();
+    !c.is_empty() && !c.starts_with(['{', '[']) && !c.contains('"')
 }
 
 /// The event time of a parsed line, through the device's clock book (see [`ClockBook::date`]):
@@ -592,6 +609,23 @@ pub(crate) fn looks_like_syslog(message: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A JSON object read as syslog puts its first word where the host goes: that is never a
+    /// device, and the next candidate (the sender) names it instead.
+    #[test]
+    fn a_piece_of_json_is_never_a_device_name() {
+        let inventory = Inventory::default();
+        let json_host = Some(r#"{"@timestamp":"2026-06-02T22:41:00.500Z","log":"#);
+        assert_eq!(
+            device_id(&inventory, &[json_host, Some("10.64.0.91")]).map(|d| d.0),
+            Some("10.64.0.91".to_string())
+        );
+        assert!(device_id(&inventory, &[json_host, Some("\"x\"")]).is_none());
+        assert_eq!(
+            device_id(&inventory, &[Some(" "), Some("RTR-1.example.net")]).map(|d| d.0),
+            Some("rtr-1".to_string())
+        );
+    }
 
     /// Fingerprints are stored in sled (each device remembers recent ones to drop resends), so
     /// their value must not depend on std's unspecified hasher: these values are XXH3-64 as

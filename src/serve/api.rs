@@ -2,11 +2,12 @@
 //! reload. Every `/api/` route needs the bearer token when one is configured.
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +20,8 @@ use crate::suppress::Alert;
 use crate::time::parse_rfc3339;
 
 use super::api_error::{ApiError, ApiJson, ApiPath, ApiQuery, no_route, wrong_method};
-use super::calendar_api::{CalendarEntries, EntryKind};
+use super::calendar_api::{CalendarEntries, EntryKind, file_owns, with_source};
+use super::calendar_audit::{Action, CalendarAudit, Change};
 use super::{Shared, device_view};
 
 /// Largest request body accepted, in bytes.
@@ -33,6 +35,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/tickets/{id}", get(get_ticket).delete(delete_ticket))
         .route("/windows", get(list_windows).post(post_window))
         .route("/windows/{id}", get(get_window).delete(delete_window))
+        .route("/calendar/audit", get(calendar_audit))
         .route("/reload", post(reload))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
@@ -46,7 +49,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         metrics_route.layer(middleware::from_fn_with_state(Arc::clone(&shared), auth))
     };
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(health))
         .merge(metrics_route)
         .nest("/api/v1", api)
         .layer(DefaultBodyLimit::max(shared.config.max_body))
@@ -116,6 +119,19 @@ async fn limit_body(State(shared): State<Arc<Shared>>, req: Request, next: Next)
         shared.metrics.api_body_too_large.inc();
     }
     response
+}
+
+/// `ok` while every sink delivers; 503 with the sinks that have failed for longer than
+/// `sink_unhealthy_after_secs` (each with its target and the last reason), so a monitor sees
+/// alerts that are not leaving the service.
+async fn health(State(shared): State<Arc<Shared>>) -> Response {
+    let allowed = std::time::Duration::from_secs(shared.config.sink_unhealthy_after_secs);
+    let failing = shared.outbox.failing_longer_than(allowed);
+    if failing.is_empty() {
+        return "ok\n".into_response();
+    }
+    let body = json!({"status": "failing", "sinks": failing});
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
@@ -264,22 +280,63 @@ async fn device(State(shared): State<Arc<Shared>>, ApiPath(id): ApiPath<String>)
     }
 }
 
+/// Every entry of `kind` in force, the file's and the API's, each with its `source`.
 async fn list_entries(shared: &Shared, kind: EntryKind) -> Response {
-    let entries = CalendarEntries::open(&shared.store).and_then(|c| c.list(kind));
-    match entries {
-        Ok(list) => {
-            let key = if kind == EntryKind::Ticket {
-                "tickets"
-            } else {
-                "windows"
-            };
-            Json(json!({ key: list })).into_response()
-        }
+    let file = Arc::clone(&shared.configured.load().file_calendar);
+    match CalendarEntries::open(&shared.store).and_then(|c| c.in_force(kind, &file)) {
+        Ok(list) => Json(json!({ kind.plural(): list })).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
-async fn post_entry(shared: &Shared, kind: EntryKind, body: Value) -> Response {
+/// The 409 for an id `changes.yaml` defines: the file's entry stays what the file says.
+fn owned_by_file(shared: &Shared, kind: EntryKind, id: &str) -> Response {
+    let file = shared
+        .config
+        .changes
+        .as_ref()
+        .map_or_else(|| "changes.yaml".to_owned(), |p| p.display().to_string());
+    ApiError {
+        status: StatusCode::CONFLICT,
+        reason: format!(
+            "id: {} {id:?} is defined in {file}; change it there, or use another id",
+            kind.noun()
+        ),
+        field: Some("id".into()),
+    }
+    .into_response()
+}
+
+/// Records a calendar change in the audit trail and the log, then puts the new calendar in
+/// force.
+async fn apply_change(shared: &Shared, change: Change<'_>) -> Result<(), Response> {
+    let recorded = CalendarAudit::open(&shared.store).and_then(|a| a.record(&change));
+    tracing::info!(
+        action = change.action.as_str(),
+        kind = change.kind.noun(),
+        id = change.id,
+        from = %change.from,
+        old = %change.old.map_or_else(|| "none".to_owned(), |v| v.to_string()),
+        new = %change.new.map_or_else(|| "none".to_owned(), |v| v.to_string()),
+        "Calendar changed through the API."
+    );
+    if let Err(e) = recorded {
+        tracing::error!(error = %e, id = change.id, "Calendar change not recorded in the audit trail.");
+        return Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()));
+    }
+    shared
+        .apply_calendar()
+        .await
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e))
+}
+
+async fn post_entry(shared: &Shared, kind: EntryKind, body: Value, from: SocketAddr) -> Response {
+    // The file's id first: whatever else the body says, that entry is not the API's to set.
+    if let Some(id) = body["id"].as_str()
+        && file_owns(kind, id, &shared.configured.load().file_calendar)
+    {
+        return owned_by_file(shared, kind, id);
+    }
     let id = match CalendarEntries::validate(kind, &body) {
         Ok(id) => id,
         Err(e) => {
@@ -289,57 +346,122 @@ async fn post_entry(shared: &Shared, kind: EntryKind, body: Value) -> Response {
         }
     };
     let stored = CalendarEntries::open(&shared.store).and_then(|c| c.put(kind, &id, &body));
-    if let Err(e) = stored {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    let old = match stored {
+        Ok(old) => old,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let change = Change {
+        action: if old.is_some() {
+            Action::Replace
+        } else {
+            Action::Create
+        },
+        kind,
+        id: &id,
+        from,
+        old: old.as_ref(),
+        new: Some(&body),
+    };
+    if let Err(refused) = apply_change(shared, change).await {
+        return refused;
     }
-    if let Err(e) = shared.apply_calendar().await {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, e);
-    }
-    (StatusCode::CREATED, Json(body)).into_response()
+    (StatusCode::CREATED, Json(with_source(body, "api"))).into_response()
 }
 
 async fn get_entry(shared: &Shared, kind: EntryKind, id: &str) -> Response {
-    match CalendarEntries::open(&shared.store).and_then(|c| c.get(kind, id)) {
+    let file = Arc::clone(&shared.configured.load().file_calendar);
+    match CalendarEntries::open(&shared.store).and_then(|c| c.find(kind, id, &file)) {
         Ok(Some(v)) => Json(v).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no entry {id:?}")),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
-async fn delete_entry(shared: &Shared, kind: EntryKind, id: &str) -> Response {
+async fn delete_entry(shared: &Shared, kind: EntryKind, id: &str, from: SocketAddr) -> Response {
     match CalendarEntries::open(&shared.store).and_then(|c| c.delete(kind, id)) {
-        Ok(true) => match shared.apply_calendar().await {
-            Ok(()) => StatusCode::NO_CONTENT.into_response(),
-            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
-        },
-        Ok(false) => error(StatusCode::NOT_FOUND, format!("no entry {id:?}")),
+        Ok(Some(old)) => {
+            let change = Change {
+                action: Action::Delete,
+                kind,
+                id,
+                from,
+                old: Some(&old),
+                new: None,
+            };
+            match apply_change(shared, change).await {
+                Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                Err(refused) => refused,
+            }
+        }
+        Ok(None) if file_owns(kind, id, &shared.configured.load().file_calendar) => {
+            owned_by_file(shared, kind, id)
+        }
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no entry {id:?}")),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
+/// The peer address of a request: the service serves the API with it (see `serve::start`).
+type Peer = ConnectInfo<SocketAddr>;
+
 async fn list_tickets(State(s): State<Arc<Shared>>) -> Response {
     list_entries(&s, EntryKind::Ticket).await
 }
-async fn post_ticket(State(s): State<Arc<Shared>>, ApiJson(body): ApiJson<Value>) -> Response {
-    post_entry(&s, EntryKind::Ticket, body).await
+async fn post_ticket(
+    State(s): State<Arc<Shared>>,
+    ConnectInfo(from): Peer,
+    ApiJson(body): ApiJson<Value>,
+) -> Response {
+    post_entry(&s, EntryKind::Ticket, body, from).await
 }
 async fn get_ticket(State(s): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
     get_entry(&s, EntryKind::Ticket, &id).await
 }
-async fn delete_ticket(State(s): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
-    delete_entry(&s, EntryKind::Ticket, &id).await
+async fn delete_ticket(
+    State(s): State<Arc<Shared>>,
+    ConnectInfo(from): Peer,
+    ApiPath(id): ApiPath<String>,
+) -> Response {
+    delete_entry(&s, EntryKind::Ticket, &id, from).await
 }
 async fn list_windows(State(s): State<Arc<Shared>>) -> Response {
     list_entries(&s, EntryKind::Window).await
 }
-async fn post_window(State(s): State<Arc<Shared>>, ApiJson(body): ApiJson<Value>) -> Response {
-    post_entry(&s, EntryKind::Window, body).await
+async fn post_window(
+    State(s): State<Arc<Shared>>,
+    ConnectInfo(from): Peer,
+    ApiJson(body): ApiJson<Value>,
+) -> Response {
+    post_entry(&s, EntryKind::Window, body, from).await
 }
 async fn get_window(State(s): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
     get_entry(&s, EntryKind::Window, &id).await
 }
-async fn delete_window(State(s): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
-    delete_entry(&s, EntryKind::Window, &id).await
+async fn delete_window(
+    State(s): State<Arc<Shared>>,
+    ConnectInfo(from): Peer,
+    ApiPath(id): ApiPath<String>,
+) -> Response {
+    delete_entry(&s, EntryKind::Window, &id, from).await
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    limit: Option<usize>,
+    before: Option<u64>,
+}
+
+/// The calendar's audit trail, newest first: `?limit=` (default 100, at most 1000) and
+/// `?before=` (the `next` of the previous page).
+async fn calendar_audit(
+    State(shared): State<Arc<Shared>>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Response {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    match CalendarAudit::open(&shared.store).and_then(|a| a.page(q.before, limit)) {
+        Ok((changes, next)) => Json(json!({"changes": changes, "next": next})).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
 }
 
 async fn reload(State(shared): State<Arc<Shared>>) -> Response {

@@ -223,6 +223,9 @@ keys! {
         /// Serve `GET /metrics` without the API token even when one is configured; default
         /// false (with a token, `/metrics` needs it like the API).
         metrics_public: bool = false; bool => as_is;
+        /// A sink (alert file, webhook) failing to deliver for longer than this many seconds
+        /// turns `/healthz` into 503 naming it and the reason; default 60, at least 1.
+        sink_unhealthy_after_secs: u64 = 60; u64 => at_least(1);
         /// sled page cache in MiB (sled's own default is 1 GiB); default 64, at least 1.
         state_cache_mb: u64 = crate::state::DEFAULT_CACHE_BYTES >> 20; u64 => at_least(1);
     }

@@ -10,6 +10,7 @@
 pub(crate) mod api;
 pub(crate) mod api_error;
 pub(crate) mod calendar_api;
+pub(crate) mod calendar_audit;
 mod config;
 pub(crate) mod https;
 pub(crate) mod worker;
@@ -56,6 +57,15 @@ pub enum ServeError {
     },
     #[error("TLS: {0}")]
     Tls(String),
+    #[error(
+        "alert file {}: cannot create or append to it: {source} (the service's user needs to \
+         write it and create its directory; set `alerts` to move it)",
+        path.display()
+    )]
+    AlertFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// What every task of the service shares.
@@ -277,6 +287,12 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         &RuleSource::new(config.rules.as_deref()),
         config.changes.as_deref(),
     )?;
+    crate::sink::ndjson_file::check_writable(&config.alerts).map_err(|source| {
+        ServeError::AlertFile {
+            path: config.alerts.clone(),
+            source,
+        }
+    })?;
     let api_tls = match (&config.api_tls_cert, &config.api_tls_key) {
         (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
         _ => None,
@@ -451,7 +467,8 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         addr: config.http,
         source,
     })?;
-    let app = api::router(Arc::clone(&shared));
+    // With each request's peer address: the calendar's audit trail records who changed it.
+    let app = api::router(Arc::clone(&shared)).into_make_service_with_connect_info::<SocketAddr>();
     let api_tls_on = api_tls.is_some();
     let http_stop = stop.clone();
     match api_tls {
@@ -464,6 +481,8 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
                         source,
                     }
                 })?;
+            // The tap gives the TLS listener axum's peer-address info, as for plain TCP.
+            let https = axum::serve::ListenerExt::tap_io(https, |_| {});
             listeners.push(tokio::spawn(async move {
                 let _ = axum::serve(https, app)
                     .with_graceful_shutdown(http_stop.cancelled_owned())

@@ -42,6 +42,20 @@ impl NdjsonFile {
     }
 }
 
+/// Checks at start that the alert file can be created (with its directory) and appended to,
+/// without writing to it: a service that cannot write its alerts must not start and seem
+/// well, with every alert piling up in the outbox.
+pub fn check_writable(path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(drop)
+}
+
 /// Cuts a partial last line off the NDJSON file: a crash in the middle of an append leaves
 /// one, and the next append would glue a whole record to it (one unreadable line, an alert
 /// lost to whoever reads the file). The partial record was never acknowledged, so the outbox

@@ -13,6 +13,7 @@ use crate::state::{StateError, StateStore};
 use crate::suppress::Alert;
 use crate::telemetry::{Metrics, SinkLabel};
 
+use super::health::{SinkFailure, SinkHealth, shown_url};
 use super::ndjson_file::NdjsonFile;
 use super::render::AlertFormat;
 use super::webhook::{Webhook, WebhookSettings};
@@ -33,6 +34,14 @@ impl SinkKind {
             SinkKind::Webhook(_) => "webhook",
         }
     }
+
+    /// What the sink delivers to, as logs and `/healthz` show it (no credentials).
+    fn target(&self) -> String {
+        match self {
+            SinkKind::File(path) => path.display().to_string(),
+            SinkKind::Webhook(settings) => shown_url(&settings.url),
+        }
+    }
 }
 
 /// The outboxes of every sink. An outbox holds the native record; each sink renders it in
@@ -42,6 +51,8 @@ pub struct Outbox {
     store: StateStore,
     trees: Vec<(SinkKind, sled::Tree, Arc<Notify>)>,
     format: AlertFormat,
+    /// One per sink, in the order of `trees`.
+    health: Vec<Arc<SinkHealth>>,
 }
 
 impl Outbox {
@@ -51,15 +62,26 @@ impl Outbox {
         format: AlertFormat,
     ) -> Result<Outbox, StateError> {
         let mut trees = Vec::new();
+        let mut health = Vec::new();
         for s in sinks {
             let tree = store.tree(&format!("outbox.{}", s.name()))?;
+            health.push(Arc::new(SinkHealth::new(s.name(), s.target())));
             trees.push((s, tree, Arc::new(Notify::new())));
         }
         Ok(Outbox {
             store: store.clone(),
             trees,
             format,
+            health,
         })
+    }
+
+    /// The sinks whose delivery has been failing for longer than `allowed`.
+    pub fn failing_longer_than(&self, allowed: Duration) -> Vec<SinkFailure> {
+        self.health
+            .iter()
+            .filter_map(|h| h.failing_longer_than(allowed))
+            .collect()
     }
 
     /// Queues an alert for every sink (before anyone may see it delivered).
@@ -87,13 +109,14 @@ impl Outbox {
     ) -> Vec<tokio::task::JoinHandle<()>> {
         self.trees
             .iter()
-            .map(|(kind, tree, notify)| {
+            .zip(&self.health)
+            .map(|((kind, tree, notify), health)| {
                 let (kind, tree, notify) = (kind.clone(), tree.clone(), Arc::clone(notify));
-                let metrics = Arc::clone(&metrics);
+                let (health, metrics) = (Arc::clone(health), Arc::clone(&metrics));
                 let stop = stop.clone();
                 let format = self.format;
                 tokio::spawn(async move {
-                    deliver_loop(kind, format, tree, notify, metrics, stop).await
+                    deliver_loop(kind, format, tree, notify, health, metrics, stop).await
                 })
             })
             .collect()
@@ -108,12 +131,14 @@ enum Sink {
 
 /// Delivers the tree's alerts in order, each removed once its sink acknowledged it; a failed
 /// delivery is retried with a growing pause. A batching webhook takes up to its batch size at
-/// once, waiting up to its batch wait for a batch to fill.
+/// once, waiting up to its batch wait for a batch to fill. Every failure is logged with the
+/// sink and its target, and noted in `health` until a delivery succeeds.
 async fn deliver_loop(
     kind: SinkKind,
     format: AlertFormat,
     tree: sled::Tree,
     notify: Arc<Notify>,
+    health: Arc<SinkHealth>,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
 ) {
@@ -188,10 +213,14 @@ async fn deliver_loop(
                     .get_or_create(&label)
                     .inc_by(alerts.len() as u64);
                 backoff = Duration::from_millis(100);
+                if let Some(lasted) = health.delivered() {
+                    tracing::info!(sink = label.sink, target = %health.target, failed_for_secs = lasted.as_secs(), "Alert delivery works again.");
+                }
             }
             Err(reason) => {
                 metrics.delivery_failures.get_or_create(&label).inc();
-                tracing::warn!(sink = label.sink, %reason, retry_in_ms = backoff.as_millis() as u64, "Alert delivery failed; will retry.");
+                health.failed(&reason);
+                tracing::warn!(sink = label.sink, target = %health.target, %reason, retry_in_ms = backoff.as_millis() as u64, "Alert delivery failed; will retry.");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = stop.cancelled() => return,
