@@ -8,6 +8,8 @@
 //! loadgen udp     --target ADDR --http ADDR --file FILE --rate MSG_PER_S --secs N [--threads N]
 //! loadgen tcp     --target ADDR --http ADDR --file FILE [--lines N]
 //! loadgen latency --target ADDR --http ADDR --file FILE --rate MSG_PER_S --secs N --alerts FILE
+//! loadgen soak    --target ADDR --file FILE --rate MSG_PER_S --secs N --start-ms UNIX_MS
+//! loadgen soak-print          --file FILE --rate MSG_PER_S --secs N --start-ms UNIX_MS
 //! ```
 //!
 //! Each mode prints one line of `key=value` pairs on stdout:
@@ -23,6 +25,10 @@
 //! - `latency`: per alert record in the NDJSON sink, the time from sending the newest line among
 //!   its evidence (the line that closed or raised it) to the record appearing in the file;
 //!   p50/p99/max in milliseconds.
+//! - `soak`: the stream of `benches/soak.sh` (see `soak.rs`): corpus lines in a loop, each
+//!   re-dated to when it is due and sent then, from one socket; prints `sent` and how far the
+//!   sender fell behind at worst (`late_max_ms`). `soak-print` prints the same stream with a
+//!   collector prefix, for `imagewatch replay -`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -32,6 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod sender;
+mod soak;
 
 struct Args {
     mode: String,
@@ -43,12 +50,13 @@ struct Args {
     lines: usize,
     alerts: String,
     threads: usize,
+    start_ms: i64,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: loadgen udp|tcp|latency --target ADDR --http ADDR --file FILE \
-         [--rate N] [--secs N] [--threads N] [--lines N] [--alerts FILE]"
+        "usage: loadgen udp|tcp|latency|soak|soak-print --target ADDR --http ADDR --file FILE \
+         [--rate N] [--secs N] [--threads N] [--lines N] [--alerts FILE] [--start-ms MS]"
     );
     std::process::exit(2)
 }
@@ -66,6 +74,7 @@ fn parse_args() -> Args {
         lines: 0,
         alerts: String::new(),
         threads: 2,
+        start_ms: 0,
     };
     while let Some(k) = it.next() {
         let v = it.next().unwrap_or_else(|| usage());
@@ -78,10 +87,16 @@ fn parse_args() -> Args {
             "--lines" => a.lines = v.parse().unwrap_or_else(|_| usage()),
             "--alerts" => a.alerts = v,
             "--threads" => a.threads = v.parse().unwrap_or_else(|_| usage()),
+            "--start-ms" => a.start_ms = v.parse().unwrap_or_else(|_| usage()),
             _ => usage(),
         }
     }
-    if a.target.is_empty() || a.http.is_empty() || a.file.is_empty() {
+    let needs_http = !a.mode.starts_with("soak");
+    let needs_target = a.mode != "soak-print";
+    if (needs_target && a.target.is_empty())
+        || (needs_http && a.http.is_empty())
+        || a.file.is_empty()
+    {
         usage()
     }
     a
@@ -401,6 +416,20 @@ fn main() {
                 usage()
             }
             latency(&a)
+        }
+        "soak" | "soak-print" => {
+            let stream = soak::Stream {
+                lines: load_lines(&a.file, 0),
+                start_ms: a.start_ms,
+                rate: a.rate.max(1.0),
+                total: (a.rate.max(1.0) * a.secs) as u64,
+            };
+            if a.mode == "soak-print" {
+                soak::print(&stream);
+            } else {
+                let (sent, late) = soak::send(&stream, &a.target);
+                println!("soak sent={sent} late_max_ms={late}");
+            }
         }
         _ => usage(),
     }

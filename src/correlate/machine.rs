@@ -83,7 +83,14 @@ pub struct Instance {
     pub reached: usize,
     /// Time each step was matched (None: not seen, possibly an optional step skipped).
     pub step_times: Vec<Option<Millis>>,
+    /// In time order (lines of one time in arrival order). Stored apart from the machine, one
+    /// record per line (see `state`), so that writing a busy machine costs the lines that
+    /// changed, not every line it holds; read inline only from records of the old layout.
+    #[serde(default, skip_serializing)]
     pub evidence: Vec<Evidence>,
+    /// The store's view of `evidence`.
+    #[serde(default)]
+    pub line_keys: LineKeys,
     pub first: Millis,
     pub last: Millis,
     pub image: Option<String>,
@@ -122,6 +129,99 @@ pub struct DeviceMachine {
     /// absent until the device shows any, so an idle machine stays small.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<Box<AccessBook>>,
+    /// Floods this machine has had: each gets its own owner number for its evidence lines.
+    #[serde(default)]
+    pub floods: u64,
+    /// Owners (instances, flood) with lines in the store, sorted: an owner gone from the
+    /// machine since has its lines deleted at the next write.
+    #[serde(skip)]
+    pub stored_owners: Vec<u64>,
+}
+
+/// The store's view of one owner's evidence lines (an instance's or a flood's): each line has a
+/// number, its key in the store, given once; a write stores the lines numbered since the last
+/// one and deletes the stored lines dropped since, so its cost is what changed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LineKeys {
+    /// The number of each evidence line, in the order of the evidence.
+    #[serde(skip)]
+    pub nos: Vec<u64>,
+    /// The number the next line gets.
+    #[serde(default)]
+    pub next: u64,
+    /// Lines numbered below this are in the store.
+    #[serde(skip)]
+    pub stored: u64,
+    /// Numbers of stored lines dropped since the machine was last stored.
+    #[serde(skip)]
+    pub dropped: Vec<u64>,
+}
+
+impl LineKeys {
+    /// Numbers lines that have none (a record of the old layout, an instance built whole).
+    fn number(&mut self, len: usize) {
+        if self.nos.len() != len {
+            self.nos = (self.next..self.next + len as u64).collect();
+            self.next += len as u64;
+        }
+    }
+
+    fn insert(&mut self, evidence: &mut Vec<Evidence>, pos: usize, e: Evidence) {
+        self.number(evidence.len());
+        evidence.insert(pos, e);
+        self.nos.insert(pos, self.next);
+        self.next += 1;
+    }
+
+    fn remove(&mut self, evidence: &mut Vec<Evidence>, i: usize) -> Evidence {
+        self.number(evidence.len());
+        let no = self.nos.remove(i);
+        if no < self.stored {
+            self.dropped.push(no);
+        }
+        evidence.remove(i)
+    }
+
+    /// The lines not yet in the store, with their numbers.
+    pub fn unstored<'a>(
+        &'a self,
+        evidence: &'a [Evidence],
+    ) -> impl Iterator<Item = (u64, &'a Evidence)> + 'a {
+        // Lines without numbers (see `number`) are all new.
+        let numbered = self.nos.len() == evidence.len();
+        evidence.iter().enumerate().filter_map(move |(i, e)| {
+            let no = if numbered {
+                self.nos[i]
+            } else {
+                self.next + i as u64
+            };
+            (no >= self.stored || !numbered).then_some((no, e))
+        })
+    }
+
+    fn mark_stored(&mut self, len: usize) {
+        self.number(len);
+        self.stored = self.next;
+        self.dropped.clear();
+    }
+
+    /// Takes the lines read from the store (in the evidence's order), which are then stored.
+    fn attach(&mut self, evidence: &mut Vec<Evidence>, lines: Vec<(u64, Evidence)>) {
+        if lines.is_empty() && !evidence.is_empty() {
+            // Inline evidence of a record of the old layout: numbered, not stored yet.
+            self.number(evidence.len());
+            return;
+        }
+        evidence.clear();
+        self.nos.clear();
+        for (no, e) in lines {
+            self.next = self.next.max(no + 1);
+            self.nos.push(no);
+            evidence.push(e);
+        }
+        self.stored = self.next;
+        self.dropped.clear();
+    }
 }
 
 /// Evidence a device lost at its limits (`max_pending`, `max_evidence`) within one
@@ -140,11 +240,24 @@ pub struct Flood {
     /// Evidence lines dropped, with those instances or at `max_evidence`.
     pub lines: u64,
     /// The lines of the first dropped instances (the real sequence is the oldest one pushed
-    /// out), then the latest, up to `max_evidence`.
+    /// out), then the latest, up to `max_evidence`. Stored apart, as an instance's are.
+    #[serde(default, skip_serializing)]
     pub evidence: Vec<Evidence>,
+    /// The store's view of `evidence`.
+    #[serde(default)]
+    pub line_keys: LineKeys,
+    /// Owner number of the evidence lines in the store (counting down from the top, where
+    /// instance numbers never reach).
+    #[serde(default = "legacy_flood_owner")]
+    pub owner: u64,
     /// `lines` when a revision was last reported.
     pub reported: u64,
     pub revision: u32,
+}
+
+/// Owner number of a flood stored before floods had one.
+fn legacy_flood_owner() -> u64 {
+    u64::MAX
 }
 
 impl Flood {
@@ -230,6 +343,8 @@ impl DeviceMachine {
             last_signal: None,
             recent: VecDeque::new(),
             flood: None,
+            floods: 0,
+            stored_owners: Vec::new(),
             access: None,
         }
     }
@@ -243,6 +358,72 @@ impl DeviceMachine {
                 .as_ref()
                 .and_then(|b| Some((b.image.as_deref()?, b.since))),
         }
+    }
+
+    /// The owners of evidence lines (instance numbers, then the flood's), each with its lines
+    /// and their bookkeeping: what a store writes apart from the machine.
+    pub fn evidence_owners(&self) -> impl Iterator<Item = (u64, &[Evidence], &LineKeys)> {
+        self.instances
+            .iter()
+            .map(|i| (i.no, i.evidence.as_slice(), &i.line_keys))
+            .chain(
+                self.flood
+                    .iter()
+                    .map(|f| (f.owner, f.evidence.as_slice(), &f.line_keys)),
+            )
+    }
+
+    /// Owners whose lines are in the store but which are gone from the machine (an instance
+    /// completed, timed out or dropped; a flood window closed): their lines go too.
+    pub fn gone_owners(&self) -> Vec<u64> {
+        let mut current: Vec<u64> = self.evidence_owners().map(|(o, _, _)| o).collect();
+        current.sort_unstable();
+        self.stored_owners
+            .iter()
+            .copied()
+            .filter(|o| current.binary_search(o).is_err())
+            .collect()
+    }
+
+    /// The machine as the store now holds it: every line numbered so far is stored, no dropped
+    /// line is left to delete.
+    pub fn mark_stored(&mut self) {
+        let mut owners = Vec::with_capacity(self.instances.len() + 1);
+        for inst in &mut self.instances {
+            inst.line_keys.mark_stored(inst.evidence.len());
+            owners.push(inst.no);
+        }
+        if let Some(f) = &mut self.flood {
+            f.line_keys.mark_stored(f.evidence.len());
+            owners.push(f.owner);
+        }
+        owners.sort_unstable();
+        self.stored_owners = owners;
+    }
+
+    /// Puts back the evidence lines read from the store, `(owner, line number, line)` in key
+    /// order (owner, then number). Lines of owners the machine no longer has are left out and
+    /// deleted by the next write.
+    pub fn attach_evidence(&mut self, lines: Vec<(u64, u64, Evidence)>) {
+        let mut by_owner: std::collections::HashMap<u64, Vec<(u64, Evidence)>> =
+            std::collections::HashMap::new();
+        for (owner, no, e) in lines {
+            by_owner.entry(owner).or_default().push((no, e));
+        }
+        let mut owners: Vec<u64> = by_owner.keys().copied().collect();
+        owners.sort_unstable();
+        for inst in &mut self.instances {
+            let mut got = by_owner.remove(&inst.no).unwrap_or_default();
+            // Time order, lines of one time in the order they came (their numbers): as
+            // `add_evidence` keeps them.
+            got.sort_by_key(|(no, e)| (e.time, *no));
+            inst.line_keys.attach(&mut inst.evidence, got);
+        }
+        if let Some(f) = &mut self.flood {
+            let got = by_owner.remove(&f.owner).unwrap_or_default();
+            f.line_keys.attach(&mut f.evidence, got);
+        }
+        self.stored_owners = owners;
     }
 
     /// True (and remembered) when this fingerprint at this time was not seen before.
@@ -295,6 +476,10 @@ impl DeviceMachine {
             return;
         }
         let device = &self.device;
+        if self.flood.is_none() {
+            self.floods += 1;
+        }
+        let owner = u64::MAX - self.floods;
         let flood = self.flood.get_or_insert_with(|| Flood {
             id: flood_id(device, now),
             since: now,
@@ -302,6 +487,8 @@ impl DeviceMachine {
             instances: 0,
             lines: 0,
             evidence: Vec::new(),
+            line_keys: LineKeys::default(),
+            owner,
             reported: 0,
             revision: 0,
         });
@@ -310,11 +497,12 @@ impl DeviceMachine {
         flood.lines += lines;
         let cap = ctx.max_evidence.max(2);
         for e in lost.into_iter().flat_map(|i| i.evidence) {
-            if flood.evidence.len() < cap {
-                flood.evidence.push(e);
-            } else if let Some(latest) = flood.evidence.last_mut() {
-                *latest = e;
+            if flood.evidence.len() >= cap {
+                let last = flood.evidence.len() - 1;
+                flood.line_keys.remove(&mut flood.evidence, last);
             }
+            let end = flood.evidence.len();
+            flood.line_keys.insert(&mut flood.evidence, end, e);
         }
         if flood.due() {
             self.report_flood(ctx, out);
@@ -501,6 +689,7 @@ impl DeviceMachine {
                     reached: step,
                     step_times: vec![None; rule.steps.len()],
                     evidence: Vec::new(),
+                    line_keys: LineKeys::default(),
                     first: sig.time,
                     last: sig.time,
                     image: None,
@@ -822,7 +1011,8 @@ fn add_evidence(
         return;
     }
     let pos = inst.evidence.partition_point(|e| e.time <= sig.time);
-    inst.evidence.insert(pos, Evidence::of(sig));
+    inst.line_keys
+        .insert(&mut inst.evidence, pos, Evidence::of(sig));
     let cap = ctx.max_evidence.max(2);
     while inst.evidence.len() > cap {
         // Keep the first line (what started the sequence), the lines that matched a step and
@@ -831,7 +1021,7 @@ fn add_evidence(
         let victim = (1..last)
             .find(|&i| !is_step_evidence(rule, inst, &inst.evidence[i]))
             .unwrap_or(1);
-        inst.evidence.remove(victim);
+        inst.line_keys.remove(&mut inst.evidence, victim);
         ctx.evidence_dropped.set(ctx.evidence_dropped.get() + 1);
     }
 }

@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use resident::Resident;
 use std::sync::Arc;
 
-pub use finding::Finding;
+pub use finding::{Evidence, Finding};
 pub use machine::{
     Baseline, BaselineSource, DEFAULT_MAX_EVIDENCE, DEFAULT_MAX_PENDING, DeviceMachine,
     EVIDENCE_DROPPED_RULE,

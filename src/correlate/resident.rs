@@ -104,6 +104,7 @@ impl Resident {
         if let Some(slot) = self.slots.get_mut(id)
             && slot.dirty
         {
+            slot.machine.mark_stored();
             slot.dirty = false;
             self.stored_since += 1;
         }

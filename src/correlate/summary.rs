@@ -397,6 +397,7 @@ mod tests {
             reached: seen.iter().rposition(|&s| s).unwrap_or(0),
             step_times: seen.iter().map(|&s| s.then_some(T0)).collect(),
             evidence: lines,
+            line_keys: Default::default(),
             first: T0,
             last: T0,
             image: Some("x.bin".into()),

@@ -511,6 +511,176 @@ mod tests {
         (out, e.stats.clone())
     }
 
+    /// Bytes of a machine's evidence lines as JSON: what the old layout rewrote on every write.
+    fn evidence_bytes(m: &crate::correlate::DeviceMachine) -> usize {
+        m.evidence_owners()
+            .flat_map(|(_, lines, _)| lines)
+            .map(|e| serde_json::to_vec(e).unwrap().len())
+            .sum()
+    }
+
+    /// One busy device (thirty images staged again and again, each instance at its evidence
+    /// cap): what a batch writes for it stays the size of what the batch changed, not of the
+    /// machine's whole evidence, and the machine record stays small while the evidence grows.
+    #[test]
+    fn a_busy_machine_write_costs_what_changed_not_its_whole_evidence() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = engine(StateStore::open(dir.path()).unwrap(), 1000);
+        let mut out = Vec::new();
+        let mut per_batch = Vec::new();
+        for b in 0..150 {
+            let before = e.store().machine_bytes_written();
+            for k in 0..20 {
+                let i = b * 20 + k;
+                let s = sig(
+                    "rtr-busy",
+                    SignalKind::BootVar,
+                    T0 + i * 100,
+                    image(&format!("img{}.bin", i % 30), "10.10.0.5"),
+                );
+                e.observe(s.time);
+                e.accept(s).unwrap();
+            }
+            e.advance(&mut out).unwrap();
+            per_batch.push(e.store().machine_bytes_written() - before);
+        }
+        let machine = e.correlator().device("rtr-busy").unwrap();
+        let held = evidence_bytes(machine);
+        assert_eq!(machine.instances.len(), 30);
+        assert!(
+            machine.instances.iter().all(|i| i.evidence.len() == 64),
+            "every instance at its cap"
+        );
+        assert!(held > 256 * 1024, "{held} bytes of evidence held");
+        let record = e.store().tree("devices").unwrap().get("rtr-busy").unwrap();
+        let record = record.unwrap().len();
+        assert!(record < 32 * 1024, "machine record of {record} bytes");
+        // The last batches: the machine at its largest, twenty lines each.
+        let worst = *per_batch[100..].iter().max().unwrap();
+        assert!(
+            worst < 64 * 1024 && worst * 8 < held as u64,
+            "a batch wrote {worst} bytes for {held} bytes of evidence held"
+        );
+    }
+
+    /// Evidence lines live apart from the machine record: after a restart each stored machine
+    /// is the one that was in memory (lines kept, lines dropped at the cap gone, lines of
+    /// dropped instances gone, the flood's lines kept), with no line left over in the store;
+    /// and so again after more signals on the restarted engine.
+    #[test]
+    fn evidence_survives_a_restart_apart_from_its_machine() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = Limits {
+            max_devices: 1000,
+            max_evidence: 4,
+            max_pending: 3,
+        };
+        let staged = |dev: &str, n: i64, i: i64| {
+            sig(
+                dev,
+                SignalKind::BootVar,
+                T0 + i * MINUTE,
+                image(&format!("img{n}.bin"), "10.10.0.5"),
+            )
+        };
+        let lines_in_store = |store: &StateStore| store.tree("evidence").unwrap().len();
+        let check = |store: StateStore, memory: Vec<crate::correlate::DeviceMachine>| {
+            drop(store);
+            let store = StateStore::open(dir.path()).unwrap();
+            for m in &memory {
+                let stored = store.device(&m.device).unwrap().expect("stored");
+                assert_eq!(&stored, m, "{} as stored", m.device);
+            }
+            let lines: usize = store
+                .devices()
+                .unwrap()
+                .iter()
+                .flat_map(|m| m.evidence_owners().map(|(_, l, _)| l.len()))
+                .sum();
+            assert_eq!(lines_in_store(&store), lines, "no line left over");
+            store
+        };
+        let memory = |e: &Engine| {
+            let mut v: Vec<_> = e.correlator().devices().cloned().collect();
+            v.sort_by(|a, b| a.device.cmp(&b.device));
+            v
+        };
+        let store = {
+            let mut e = engine(StateStore::open(dir.path()).unwrap(), 1000);
+            e.set_limits(small);
+            let mut out = Vec::new();
+            // rtr-a: three images staged eight times each (lines dropped at the cap), then two
+            // more images (instances dropped at max_pending: a flood with lines of its own).
+            let a = (0..26).map(|i| staged("rtr-a", if i < 24 { i % 3 } else { i - 21 }, i));
+            let a = a.collect();
+            feed(&mut e, a, &mut out);
+            // rtr-b: a whole swap, whose instance lingers completed.
+            feed(
+                &mut e,
+                vec![
+                    staged("rtr-b", 9, 40),
+                    sig(
+                        "rtr-b",
+                        SignalKind::Reload,
+                        T0 + 41 * MINUTE,
+                        Default::default(),
+                    ),
+                    sig(
+                        "rtr-b",
+                        SignalKind::Boot,
+                        T0 + 45 * MINUTE,
+                        version("15.9(3)M2"),
+                    ),
+                ],
+                &mut out,
+            );
+            e.finish(&mut out).unwrap();
+            let m = memory(&e);
+            let a = &m[0];
+            assert!(a.flood.as_ref().is_some_and(|f| !f.evidence.is_empty()));
+            assert!(a.instances.iter().any(|i| i.evidence.len() == 4), "{a:?}");
+            assert_eq!(a.instances.len(), 3);
+            assert!(m[1].instances.iter().any(|i| i.completed.is_some()));
+            let store = e.store().clone();
+            drop(e);
+            check(store, m)
+        };
+        // Restarted: more lines for rtr-a (drops among lines read back from the store), then
+        // a day later every instance of rtr-a has timed out and its lines are gone.
+        let mut e = engine(store, 1000);
+        e.set_limits(small);
+        let mut out = Vec::new();
+        let more = (50..60).map(|i| staged("rtr-a", i % 7, i)).collect();
+        feed(&mut e, more, &mut out);
+        e.finish(&mut out).unwrap();
+        let m = memory(&e);
+        let store = e.store().clone();
+        drop(e);
+        let store = check(store, m);
+        let mut e = engine(store, 1000);
+        e.set_limits(small);
+        let mut out = Vec::new();
+        feed(
+            &mut e,
+            vec![sig(
+                "rtr-c",
+                SignalKind::ConfigSave,
+                T0 + 50 * HOUR,
+                Default::default(),
+            )],
+            &mut out,
+        );
+        e.observe(T0 + 52 * HOUR);
+        e.advance(&mut out).unwrap();
+        e.finish(&mut out).unwrap();
+        let a = e.store().device("rtr-a").unwrap().unwrap();
+        assert!(a.instances.is_empty() && a.flood.is_none(), "{a:?}");
+        let m = memory(&e);
+        let store = e.store().clone();
+        drop(e);
+        check(store, m);
+    }
+
     #[test]
     fn eviction_and_reload_give_the_same_alerts_as_no_limit() {
         let (unlimited, stats) = run(1000);

@@ -1,18 +1,23 @@
-//! Durable state in sled: device machines (baselines, instances in flight, timers), alerts
-//! emitted, and the clock. Values are versioned JSON so that state stays readable without sled
-//! and can be migrated. A change is written when it happens; noise writes nothing.
+//! Durable state in sled: device machines (baselines, instances in flight, timers), their
+//! evidence lines, alerts emitted, and the clock. Values are versioned JSON so that state stays
+//! readable without sled and can be migrated. A change is written when it happens; noise writes
+//! nothing, and a machine write costs what changed: evidence lines live in a tree of their own,
+//! each written once, so a busy device's machine record stays small.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
 use crate::classify::Signal;
-use crate::correlate::DeviceMachine;
+use crate::correlate::{DeviceMachine, Evidence};
 use crate::suppress::Alert;
 use crate::time::Millis;
 
-/// Bumped when a stored shape changes incompatibly.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped when a stored shape changes incompatibly. 2: evidence lines apart from the machine
+/// records (version 1 held them inline; a store of version 1 is migrated when opened).
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -23,7 +28,9 @@ pub enum StateError {
     #[error("cannot open state directory {0}: {1}")]
     Open(PathBuf, String),
     #[error(
-        "state directory {dir} has schema version {found}; this build reads version {SCHEMA_VERSION}"
+        "state directory {dir} has schema version {found}; this build reads version {SCHEMA_VERSION} \
+         (and migrates version 1): run the imagewatch that wrote it, or move the directory aside \
+         to start with an empty state"
     )]
     Schema { dir: PathBuf, found: u32 },
     #[error("state store: {0}")]
@@ -92,7 +99,14 @@ struct Versioned<T> {
 #[derive(Clone)]
 pub struct StateStore {
     db: sled::Db,
+    /// Device → its machine record, without evidence lines.
     devices: sled::Tree,
+    /// (device, owner, line number) → one evidence line of a machine's instance or flood:
+    /// written once, deleted when its owner drops it (see [`crate::correlate::machine::LineKeys`]).
+    evidence: sled::Tree,
+    /// Bytes of keys and values written to the machine trees (devices, evidence, timers), for
+    /// the cost of machine writes (tests, benchmarks).
+    machine_bytes: Arc<AtomicU64>,
     /// Device → its pending deadlines, for the devices that have any: what a restart loads
     /// instead of every machine.
     timers: sled::Tree,
@@ -153,13 +167,16 @@ impl StateStore {
 
     fn with_db(db: sled::Db, location: Option<PathBuf>) -> Result<StateStore, StateError> {
         let meta = db.open_tree("meta")?;
+        let mut migrate = false;
         match meta.get("schema_version")? {
             Some(v) => {
                 let found = std::str::from_utf8(&v)
                     .ok()
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(0);
-                if found != SCHEMA_VERSION {
+                if found == 1 {
+                    migrate = true;
+                } else if found != SCHEMA_VERSION {
                     return Err(StateError::Schema {
                         dir: location.clone().unwrap_or_default(),
                         found,
@@ -170,8 +187,10 @@ impl StateStore {
                 meta.insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())?;
             }
         }
-        Ok(StateStore {
+        let store = StateStore {
             devices: db.open_tree("devices")?,
+            evidence: db.open_tree("evidence")?,
+            machine_bytes: Arc::new(AtomicU64::new(0)),
             timers: db.open_tree("timers")?,
             buffer: db.open_tree("buffer")?,
             alert_log: db.open_tree("alert_log")?,
@@ -179,7 +198,38 @@ impl StateStore {
             meta,
             db,
             location,
-        })
+        };
+        if migrate {
+            store.migrate_inline_evidence()?;
+        }
+        Ok(store)
+    }
+
+    /// Version 1 kept evidence lines inside the machine records: moves them to the evidence
+    /// tree, one machine at a time, then records the new version (a stop half-way migrates the
+    /// rest at the next open: a machine rewritten already has no inline lines left).
+    fn migrate_inline_evidence(&self) -> Result<(), StateError> {
+        let mut moved = 0usize;
+        for kv in self.devices.iter() {
+            let (k, v) = kv?;
+            let machine: DeviceMachine = Self::decode(&k, &v)?;
+            let inline = machine
+                .evidence_owners()
+                .any(|(_, evidence, _)| !evidence.is_empty());
+            if inline {
+                self.put_device(&machine)?;
+                moved += 1;
+            }
+        }
+        self.meta
+            .insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())?;
+        self.db.flush()?;
+        tracing::info!(
+            machines = moved,
+            dir = %self.location.as_deref().unwrap_or(Path::new("")).display(),
+            "Migrated the state to schema version {SCHEMA_VERSION}: evidence lines stored apart."
+        );
+        Ok(())
     }
 
     pub fn location(&self) -> Option<&Path> {
@@ -203,40 +253,147 @@ impl StateStore {
             })
     }
 
+    /// The evidence key prefix of a device: its length first, so that no device's prefix is
+    /// another's.
+    fn evidence_prefix(device: &str) -> Vec<u8> {
+        let mut k = Vec::with_capacity(4 + device.len() + 16);
+        k.extend_from_slice(&(device.len() as u32).to_be_bytes());
+        k.extend_from_slice(device.as_bytes());
+        k
+    }
+
+    fn evidence_key(prefix: &[u8], owner: u64, no: u64) -> Vec<u8> {
+        let mut k = Vec::with_capacity(prefix.len() + 16);
+        k.extend_from_slice(prefix);
+        k.extend_from_slice(&owner.to_be_bytes());
+        k.extend_from_slice(&no.to_be_bytes());
+        k
+    }
+
+    /// Stores a whole machine: its record and every evidence line, and deletes any other line
+    /// stored for the device (tests, migration; the engine writes changes only).
     pub fn put_device(&self, machine: &DeviceMachine) -> Result<(), StateError> {
+        let prefix = Self::evidence_prefix(&machine.device);
+        let mut batch = sled::Batch::default();
+        for kv in self.evidence.scan_prefix(&prefix) {
+            batch.remove(kv?.0);
+        }
+        for (owner, evidence, keys) in machine.evidence_owners() {
+            let mut renumbered = keys.clone();
+            renumbered.stored = 0;
+            for (no, e) in renumbered.unstored(evidence) {
+                batch.insert(Self::evidence_key(&prefix, owner, no), Self::encode(e));
+            }
+        }
+        self.evidence.apply_batch(batch)?;
         self.devices
             .insert(machine.device.as_bytes(), Self::encode(machine))?;
         Ok(())
     }
 
-    /// Stores a machine and, after it, its pending deadlines (`deadlines` empty: none), so
-    /// that a restart finds the timers without reading every machine.
+    /// Stores what changed in a machine since it was last stored (its record, the evidence lines
+    /// numbered since, the deletion of lines dropped since) and its pending deadlines
+    /// (`deadlines` empty: none), in one transaction: a crash leaves the old machine or the new
+    /// one, never lines that belong to neither. The caller then marks the machine stored
+    /// ([`DeviceMachine::mark_stored`]).
     pub fn put_device_with_deadlines(
         &self,
         machine: &DeviceMachine,
         deadlines: &[(Millis, u64)],
         awaiting_boot: Option<AwaitedBoot>,
     ) -> Result<(), StateError> {
-        self.put_device(machine)?;
+        use sled::Transactional;
+        use sled::transaction::ConflictableTransactionError;
+
         let key = machine.device.as_bytes();
-        if deadlines.is_empty() {
-            self.timers.remove(key)?;
-        } else {
-            self.timers.insert(
-                key,
-                Self::encode(&Deadlines {
-                    deadlines: deadlines.to_vec(),
-                    awaiting_boot,
-                }),
-            )?;
+        let prefix = Self::evidence_prefix(&machine.device);
+        // Lines of owners gone: only this machine's worker writes its keys, so reading them
+        // before the transaction is safe.
+        let mut removed: Vec<sled::IVec> = Vec::new();
+        for owner in machine.gone_owners() {
+            let mut owned = prefix.clone();
+            owned.extend_from_slice(&owner.to_be_bytes());
+            for kv in self.evidence.scan_prefix(&owned) {
+                removed.push(kv?.0);
+            }
         }
+        let mut added: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        for (owner, evidence, keys) in machine.evidence_owners() {
+            for &no in &keys.dropped {
+                removed.push(Self::evidence_key(&prefix, owner, no).into());
+            }
+            for (no, e) in keys.unstored(evidence) {
+                added.push((Self::evidence_key(&prefix, owner, no), Self::encode(e)));
+            }
+        }
+        let record = Self::encode(machine);
+        let timers = (!deadlines.is_empty()).then(|| {
+            Self::encode(&Deadlines {
+                deadlines: deadlines.to_vec(),
+                awaiting_boot,
+            })
+        });
+        let written = record.len()
+            + key.len()
+            + timers.as_ref().map_or(0, |t| t.len() + key.len())
+            + added.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        (&self.devices, &self.evidence, &self.timers)
+            .transaction(|(devices, evidence, timer_tree)| {
+                for k in &removed {
+                    evidence.remove(k)?;
+                }
+                for (k, v) in &added {
+                    evidence.insert(k.as_slice(), v.as_slice())?;
+                }
+                devices.insert(key, record.as_slice())?;
+                match &timers {
+                    Some(t) => timer_tree.insert(key, t.as_slice())?,
+                    None => timer_tree.remove(key)?,
+                };
+                Ok::<(), ConflictableTransactionError<sled::Error>>(())
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Abort(e)
+                | sled::transaction::TransactionError::Storage(e) => StateError::Store(e),
+            })?;
+        self.machine_bytes
+            .fetch_add(written as u64, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Bytes written to the machine trees so far by this store (see `machine_bytes`).
+    pub fn machine_bytes_written(&self) -> u64 {
+        self.machine_bytes.load(Ordering::Relaxed)
+    }
+
+    /// A machine read from its record and its evidence lines.
+    fn read_machine(&self, key: &[u8], record: &[u8]) -> Result<DeviceMachine, StateError> {
+        let mut machine: DeviceMachine = Self::decode(key, record)?;
+        let prefix = Self::evidence_prefix(&machine.device);
+        let mut lines = Vec::new();
+        for kv in self.evidence.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            let rest = &k[prefix.len()..];
+            let (Some(owner), Some(no)) = (
+                rest.get(..8).and_then(|b| b.try_into().ok()),
+                rest.get(8..16).and_then(|b| b.try_into().ok()),
+            ) else {
+                return Err(StateError::Corrupt {
+                    key: String::from_utf8_lossy(&k).into_owned(),
+                    reason: "evidence key too short".into(),
+                });
+            };
+            let e: Evidence = Self::decode(&k, &v)?;
+            lines.push((u64::from_be_bytes(owner), u64::from_be_bytes(no), e));
+        }
+        machine.attach_evidence(lines);
+        Ok(machine)
     }
 
     /// One stored machine.
     pub fn device(&self, id: &str) -> Result<Option<DeviceMachine>, StateError> {
         match self.devices.get(id.as_bytes())? {
-            Some(v) => Ok(Some(Self::decode(id.as_bytes(), &v)?)),
+            Some(v) => Ok(Some(self.read_machine(id.as_bytes(), &v)?)),
             None => Ok(None),
         }
     }
@@ -257,7 +414,7 @@ impl StateStore {
             .take(limit)
             .map(|kv| {
                 let (k, v) = kv?;
-                Self::decode(&k, &v)
+                self.read_machine(&k, &v)
             })
             .collect()
     }
@@ -319,7 +476,7 @@ impl StateStore {
             .iter()
             .map(|kv| {
                 let (k, v) = kv?;
-                Self::decode(&k, &v)
+                self.read_machine(&k, &v)
             })
             .collect()
     }
@@ -450,6 +607,86 @@ mod tests {
         let store = StateStore::open(dir.path()).unwrap();
         assert_eq!(store.devices().unwrap()[0].device, "rtr-1");
         assert_eq!(store.clock().unwrap().max_time, Some(42));
+    }
+
+    /// A store of schema version 1 (evidence inline in the machine records) is migrated when
+    /// opened: the lines move to the evidence tree, the record keeps none, nothing is lost.
+    #[test]
+    fn a_store_of_version_1_is_migrated_on_open() {
+        use crate::classify::{SignalFields, SignalKind};
+        let dir = tempfile::tempdir().unwrap();
+        let machine = {
+            let store = StateStore::temporary().unwrap();
+            let mut engine = crate::pipeline::Engine::new(
+                std::sync::Arc::new(crate::config::RuleSource::Builtin.sequences().unwrap()),
+                std::sync::Arc::new(
+                    crate::calendar::ChangeCalendar::from_yaml("{}\n", "changes.yaml").unwrap(),
+                ),
+                store,
+                0,
+                &|_| true,
+            )
+            .unwrap();
+            let mut s = crate::classify::Signal {
+                device: "rtr-1".into(),
+                time: 1_000,
+                received: Some(1_000),
+                time_source: Default::default(),
+                time_reason: Default::default(),
+                kind: SignalKind::BootVar,
+                rule_id: "test.boot_var".into(),
+                vendor: "cisco_ios".into(),
+                fields: SignalFields {
+                    image: Some("x.bin".into()),
+                    ..Default::default()
+                },
+                fingerprint: 1,
+                message: "boot system flash:x.bin".into(),
+                sender: None,
+                origin: Default::default(),
+            };
+            let mut out = Vec::new();
+            engine.observe(s.time);
+            engine.accept(s.clone()).unwrap();
+            s.time = 2_000;
+            s.fingerprint = 2;
+            s.message = "boot system flash:x.bin again".into();
+            engine.observe(s.time);
+            engine.accept(s).unwrap();
+            engine.finish(&mut out).unwrap();
+            engine.store().device("rtr-1").unwrap().unwrap()
+        };
+        assert_eq!(machine.instances[0].evidence.len(), 2);
+        // Version 1's record: the same machine with its lines inline.
+        let mut v1 = serde_json::to_value(Versioned {
+            v: 1,
+            value: &machine,
+        })
+        .unwrap();
+        v1["instances"][0]["evidence"] =
+            serde_json::to_value(&machine.instances[0].evidence).unwrap();
+        {
+            let db = sled::Config::new()
+                .path(dir.path().join("db"))
+                .open()
+                .unwrap();
+            db.open_tree("meta")
+                .unwrap()
+                .insert("schema_version", "1")
+                .unwrap();
+            db.open_tree("devices")
+                .unwrap()
+                .insert("rtr-1", serde_json::to_vec(&v1).unwrap())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let store = StateStore::open(dir.path()).unwrap();
+        let back = store.device("rtr-1").unwrap().unwrap();
+        assert_eq!(back.instances[0].evidence, machine.instances[0].evidence);
+        let record = store.devices.get("rtr-1").unwrap().unwrap();
+        assert!(!String::from_utf8_lossy(&record).contains("\"evidence\""));
+        assert_eq!(store.evidence.len(), 2);
+        assert_eq!(&*store.meta.get("schema_version").unwrap().unwrap(), b"2");
     }
 
     #[test]
