@@ -96,10 +96,10 @@ const WIDTH: f64 = 1200.0;
 const GUTTER: f64 = 160.0;
 const ROW_H: f64 = 30.0;
 
-/// `2026-06-02 22:41` (UTC), for axis labels.
+/// `06-02 22:41` (UTC), for axis labels.
 fn short_time(t: Millis) -> String {
     let full = format_rfc3339(t);
-    full.get(..16).unwrap_or(&full).replace('T', " ")
+    full.get(5..16).unwrap_or(&full).replace('T', " ")
 }
 
 impl Timeline {

@@ -446,6 +446,18 @@ impl StateStore {
         Ok(self.db.generate_id()?)
     }
 
+    /// Alert `id` read as `T`, a subset of its fields (cheaper than the whole record when a
+    /// listing only filters on a few).
+    pub fn alert_as<T: for<'de> Deserialize<'de>>(
+        &self,
+        id: &str,
+    ) -> Result<Option<T>, StateError> {
+        match self.alerts.get(id.as_bytes())? {
+            Some(v) => Ok(Some(Self::decode(id.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
+    }
+
     pub fn alert(&self, id: &str) -> Result<Option<Alert>, StateError> {
         match self.alerts.get(id.as_bytes())? {
             Some(v) => Ok(Some(Self::decode(id.as_bytes(), &v)?)),

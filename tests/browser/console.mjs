@@ -71,12 +71,12 @@ try {
     check(misfits.includes("images"), `the image did not fit: ${misfits}`);
     check(await page.locator("svg.timeline .mark-transfer").count() >= 1, "evidence drawn on the time line");
     check(await page.locator('svg.timeline [data-span="CHG-EDGE"]').count() === 1, "the ticket drawn as a span");
+    await shot("alert");
     // Triage it through the form.
     await page.check('input[name=state][value=confirmed]');
     await page.fill("#triage-note", "unknown TFTP server, image not approved");
     await page.click("#triage-form button[type=submit]");
     await page.waitForFunction(() => document.getElementById("triage-now").innerText.includes("Confirmed"));
-    await shot("alert");
 
     // The suppressed alert names its ticket.
     await page.goto(BASE + "/");
