@@ -5,6 +5,7 @@
 // Environment: BASE (the console, http://127.0.0.1:PORT), OTHER (a page on another origin),
 // SHOTS (where screenshots go), TOKEN (phase "token"), FORM_* (the ticket the form creates).
 import { chromium } from "playwright-core";
+import { connect } from "node:net";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,6 +32,24 @@ page.on("console", (m) => {
   if (ours() && m.type() === "error" && !m.text().startsWith("Failed to load resource")) errors.push(m.text());
 });
 const shot = (name) => SHOTS && page.screenshot({ path: join(SHOTS, `console-${name}.png`) });
+
+// Sends syslog lines over TCP, each `%STAMPn%` replaced by the device stamp of now minus n
+// minutes (`Dec  7 14:41:49.951`), so the device clock agrees with the arrival time.
+function sendSyslog(addr, template) {
+  const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const stamp = (mins) => {
+    const d = new Date(Date.now() - mins * 60000);
+    const p = (n, w = 2) => String(n).padStart(w, "0");
+    return `${months[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, " ")} ` +
+      `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}`;
+  };
+  const text = template.replace(/%STAMP(\d)%/g, (_, n) => stamp(Number(n)));
+  const [host, port] = addr.split(":");
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), host, () => socket.end(text + "\n", resolve));
+    socket.on("error", reject);
+  });
+}
 
 async function queueRows() {
   await page.goto(BASE + "/");
@@ -122,6 +141,18 @@ try {
     await page.waitForLoadState();
     const answer = await page.locator("body").innerText();
     check(answer.includes("refused"), `the form post from another origin is refused: ${answer}`);
+
+    // A later sequence on the device the form's ticket names: it appears in the open queue
+    // without a reload, suppressed by that ticket.
+    await queueRows();
+    await page.evaluate(() => { window.notReloaded = true; });
+    await sendSyslog(process.env.SYSLOG, process.env.LATER_LINES);
+    const later = page.locator("table.alerts tr", { hasText: process.env.FORM_DEVICE });
+    await later.waitFor({ timeout: 20000 });
+    check(await page.evaluate(() => window.notReloaded === true), "the queue was not reloaded");
+    const laterText = await later.innerText();
+    check(laterText.includes("Suppressed by " + process.env.FORM_ID), `later sequence: ${laterText}`);
+    check((await page.locator("#live").innerText()).includes("New alerts"), "new alerts announced");
   } else if (phase === "restart") {
     // Triage survived the restart and shows in the queue.
     await queueRows();
@@ -131,6 +162,14 @@ try {
     await page.click("#filters button[type=submit]");
     await page.waitForSelector("table.alerts tbody tr");
     check((await page.locator("table.alerts tbody tr").count()) === 1, "the triage filter keeps one");
+    // Readable on a narrow screen: nothing wider than the viewport.
+    await page.setViewportSize({ width: 390, height: 800 });
+    for (const path of ["/", "/devices/edge-0091", "/changes"]) {
+      await page.goto(BASE + path);
+      await page.waitForSelector("#part[aria-busy=false]");
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+      check(wide <= 390, `${path} fits 390 px wide (${wide})`);
+    }
   } else if (phase === "token") {
     // With a token, the console asks for it once, then works.
     await page.goto(BASE + "/");

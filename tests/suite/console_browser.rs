@@ -12,6 +12,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::service::eventually;
 
+/// [`swap`]'s lines with `%STAMPn%` (now minus n minutes) for the browser script to fill in.
+fn swap_template(host: &str, image: &str, server: &str, user: &str, version: &str) -> Vec<String> {
+    swap_with(host, image, server, user, version, |mins| {
+        format!("%STAMP{mins}%")
+    })
+}
+
 /// Lines of one image swap on `host`, shaped like `docs/examples/sample.log`'s (whose Cisco
 /// IOS lines come from the project's corpus formats), stamped `at` minus 4, 3, 2 and 1
 /// minutes: within the device-clock tolerance of their arrival, so the device clock dates them.
@@ -23,11 +30,21 @@ fn swap(
     version: &str,
     at: jiff::Timestamp,
 ) -> Vec<String> {
-    let stamp = |mins: i64| {
+    swap_with(host, image, server, user, version, |mins| {
         (at - jiff::SignedDuration::from_mins(mins))
             .strftime("%b %e %H:%M:%S%.3f")
             .to_string()
-    };
+    })
+}
+
+fn swap_with(
+    host: &str,
+    image: &str,
+    server: &str,
+    user: &str,
+    version: &str,
+    stamp: impl Fn(i64) -> String,
+) -> Vec<String> {
     vec![
         format!(
             "<189>811: {host}: {} UTC: %HA_EM-6-LOG: CLIaccounting: copy tftp://{server}/{image} flash:",
@@ -208,6 +225,9 @@ async fn the_console_in_a_real_browser() {
     );
 
     let other = other_origin(http).await;
+    // The later sequence the form's ticket covers: the browser script sends it (stamped as it
+    // sends) while it watches the queue.
+    let later = swap_template("dist-0007", NEW_IMAGE, "10.10.0.5", "jsmith", "15.7(3)M9");
     let form_start = (jiff::Timestamp::now() - jiff::SignedDuration::from_mins(10)).to_string();
     let form_end = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2)).to_string();
     browser(
@@ -219,6 +239,8 @@ async fn the_console_in_a_real_browser() {
             ("FORM_DEVICE", "dist-0007".into()),
             ("FORM_START", form_start),
             ("FORM_END", form_end),
+            ("SYSLOG", tcp.to_string()),
+            ("LATER_LINES", later.join("\n")),
         ],
     )
     .await;
@@ -236,20 +258,6 @@ async fn the_console_in_a_real_browser() {
         .collect();
     assert_eq!(ids, ["CHG-FORM"], "only the form's ticket was added");
 
-    // The ticket the form created covers dist-0007's upgrade that follows.
-    let later = jiff::Timestamp::now();
-    send(
-        tcp,
-        &swap(
-            "dist-0007",
-            NEW_IMAGE,
-            "10.10.0.5",
-            "jsmith",
-            "15.7(3)M9",
-            later,
-        ),
-    )
-    .await;
     let dist = eventually(Duration::from_secs(10), async || {
         let (_, a) = alerts(http, None).await;
         a.into_iter().find(|a| a["device"] == "dist-0007")
