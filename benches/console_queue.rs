@@ -22,7 +22,7 @@ fn alert(i: usize) -> Alert {
         "id": format!("bench-{i:06}"), "revision": 1, "device": device,
         "rule_id": "t1601.image_replaced", "title": "Network device OS image replaced and booted",
         "severity": severity, "confidence": 0.9,
-        "suppressed": i % 4 == 0, "suppressed_by": if i % 4 == 0 { Some("CHG1") } else { None },
+        "suppressed": i.is_multiple_of(4), "suppressed_by": if i.is_multiple_of(4) { Some("CHG1") } else { None },
         "reason": format!("{device}: image x.bin from 203.0.113.45; reload; booted 15.7(3)M9 (was 15.6(3)M9)."),
         "first_seen": "2026-06-02T22:41:00.000Z", "last_seen": "2026-06-02T23:01:00.300Z",
         "evidence": (0..4).map(|k| json!({"time": "2026-06-02T22:41:00.000Z", "kind": "transfer",
