@@ -10,15 +10,16 @@ use axum::response::Response;
 
 use crate::calendar::ChangeCalendar;
 use crate::serve::Shared;
+use crate::serve::api_error::ApiPath;
 use crate::state::triage::{TriageEntry, TriageState};
 use crate::suppress::Alert;
 use crate::time::{format_rfc3339, parse_rfc3339};
 
 use super::timeline::{Mark, Span, Timeline};
-use super::{ItemId, html, internal, item_shell, not_found, sev_icon, status};
+use super::{html, internal, item_shell, not_found, sev_icon, status};
 
 /// `/alerts/{id}`.
-pub async fn page(ItemId { 0: id }: ItemId) -> Response {
+pub async fn page(ApiPath(id): ApiPath<String>) -> Response {
     item_shell("alerts", format!("Alert {}", short(&id)), &id)
 }
 
@@ -173,16 +174,27 @@ fn evidence_line(alert: &Alert, calendar: &ChangeCalendar) -> String {
         })
         .collect();
     let id = alert.suppressed_by.as_ref().or(alert.escalated_by.as_ref());
-    let spans: Vec<Span> = id
+    let ticket = id
         .and_then(|id| calendar.tickets.iter().find(|t| t.id == *id))
         .map(|t| Span {
             from: t.start,
             to: t.end,
             what: "ticket",
             id: t.id.clone(),
-        })
-        .into_iter()
-        .collect();
+        });
+    // A window: its occurrence at the first evidence.
+    let window = id
+        .and_then(|id| calendar.windows.iter().find(|w| w.id == *id))
+        .and_then(|w| {
+            let (from, to) = w.occurrence_at(marks.first()?.at)?;
+            Some(Span {
+                from,
+                to,
+                what: "window",
+                id: w.id.clone(),
+            })
+        });
+    let spans: Vec<Span> = ticket.into_iter().chain(window).collect();
     let times = marks.iter().map(|m| m.at);
     let Some((from, to)) = Timeline::range_around(times) else {
         return String::new();
@@ -198,7 +210,7 @@ fn evidence_line(alert: &Alert, calendar: &ChangeCalendar) -> String {
 }
 
 /// The alert's page body.
-pub async fn part(State(shared): State<Arc<Shared>>, ItemId { 0: id }: ItemId) -> Response {
+pub async fn part(State(shared): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
     let store = shared.store.clone();
     let key = id.clone();
     let read = tokio::task::spawn_blocking(move || {

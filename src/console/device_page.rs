@@ -13,11 +13,12 @@ use crate::calendar::ChangeCalendar;
 use crate::correlate::{DeviceMachine, SequenceRules};
 use crate::serve::Shared;
 use crate::serve::alert_query::{AlertFilter, ListedAlert};
+use crate::serve::api_error::ApiPath;
 use crate::time::{Millis, format_rfc3339, parse_rfc3339};
 
 use super::alert_page::short;
 use super::timeline::{Mark, Span, Timeline, bands};
-use super::{ItemId, html, internal, item_shell, not_found, sev_icon, status};
+use super::{html, internal, item_shell, not_found, sev_icon, status};
 
 /// Alerts of one device drawn and listed, newest first.
 const DEVICE_ALERTS: usize = 50;
@@ -25,7 +26,7 @@ const DEVICE_ALERTS: usize = 50;
 const MAX_OCCURRENCES: usize = 60;
 
 /// `/devices/{id}`.
-pub async fn page(ItemId { 0: id }: ItemId) -> Response {
+pub async fn page(ApiPath(id): ApiPath<String>) -> Response {
     item_shell("devices", format!("Device {id}"), &id)
 }
 
@@ -168,7 +169,7 @@ fn lifecycle(
 }
 
 /// The device's page body.
-pub async fn part(State(shared): State<Arc<Shared>>, ItemId { 0: id }: ItemId) -> Response {
+pub async fn part(State(shared): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
     let configured = shared.configured.load_full();
     let key = configured.inventory.device_id(&id);
     let store = shared.store.clone();

@@ -25,7 +25,7 @@ use axum::routing::get;
 use crate::correlate::Severity;
 use crate::serve::Shared;
 use crate::serve::api::auth;
-use crate::serve::api_error::{ApiError, ApiPath, no_route};
+use crate::serve::api_error::{ApiError, no_route};
 use crate::suppress::Alert;
 
 const SCRIPT: &str = include_str!("static/console.js");
@@ -148,6 +148,3 @@ fn not_found(what: &str, id: &str) -> Response {
 fn internal(e: impl std::fmt::Display) -> Response {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
 }
-
-/// The id of an item page.
-type ItemId = ApiPath<String>;

@@ -188,8 +188,6 @@ impl Row {
 #[template(path = "queue_part.html")]
 struct QueuePart {
     rows: Vec<Row>,
-    /// Newest row's id and revision: the script compares it with the API's newest alert.
-    head: String,
     paged: bool,
     first_query: String,
     next_query: Option<String>,
@@ -213,14 +211,8 @@ pub async fn part(
         Ok(Err(e)) => return internal(e),
         Err(e) => return internal(e),
     };
-    let head = page
-        .alerts
-        .first()
-        .map(|a| format!("{}:{}", a.alert.id, a.alert.revision))
-        .unwrap_or_default();
     html(&QueuePart {
         rows: page.alerts.into_iter().map(Row::of).collect(),
-        head,
         paged: q.cursor.is_some(),
         first_query: q.query(None),
         next_query: page.next.map(|n| q.query(Some(n))),

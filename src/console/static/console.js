@@ -146,8 +146,6 @@ function bindChanges() {
       if (response.ok) {
         form.reset();
         await loadPart();
-        const row = document.querySelector(`#part tr[data-entry-id]`);
-        if (row) document.getElementById("part").querySelector("h2").focus?.();
       } else {
         showErrors(form, await errorText(response));
       }
