@@ -24,7 +24,8 @@
 //!   and the baseline an authorised change moves.
 //! - `calendar/`: `changes.yaml`: maintenance windows, change tickets, allowlist, inventory,
 //!   and the one canonical device id (`device_id`).
-//! - `state/`: sled trees: machines, deadlines, alerts, outbox, reorder buffer, clock.
+//! - `state/`: sled trees: machines, evidence lines, deadlines, alerts, outbox, reorder
+//!   buffer, clock, triage.
 //! - `sink/`: every output: the durable outbox, the NDJSON alert file, the webhook (headers,
 //!   CA and client certificate, batches), replay's stdout, each sink's delivery health
 //!   (`health`), and the one rendering of an alert record, native or ECS (`render`).
@@ -34,8 +35,10 @@
 //! - `config/`: what a run is configured with: rules built in or from a directory
 //!   (`builtin`, `loader`), the calendar, and the one located error (`error`).
 //! - `serve/`: the service: its settings (`config`), the HTTP API, calendar entries added
-//!   through it (`calendar_api`) and their audit trail (`calendar_audit`), engine workers,
-//!   start-up and shutdown.
+//!   through it (`calendar_api`) and their audit trail (`calendar_audit`), alert queries,
+//!   triage, the same-origin check, engine workers, start-up and shutdown.
+//! - `console/`: the analyst console on the API's port: page shells, server-rendered fragments
+//!   (askama templates), the SVG time line (`timeline`), a small script and style sheet.
 //! - `replay`: the `replay` command; `explain`: the `explain` command, how each line is read;
 //!   `coverage`: which devices log what T1601 needs, and what to enable where they do not;
 //!   `telemetry`: the service's metrics; `time`: milliseconds since the epoch, the one time
@@ -44,6 +47,7 @@
 mod calendar;
 mod classify;
 mod config;
+mod console;
 mod correlate;
 pub mod coverage;
 pub mod explain;

@@ -251,6 +251,37 @@ fn cron_window_utc() {
     assert!(!w.overlaps(t("2026-06-06T00:00:00Z"), t("2026-06-07T01:59:59Z")));
 }
 
+/// The occurrences drawn on a device's time line: each weekly one overlapping the range (one
+/// already open at its start included), none past its end, at most as many as asked.
+#[test]
+fn cron_window_occurrences_in_a_range() {
+    let cal = load(SAMPLE);
+    let w = window(&cal, "MW-core-weekly");
+    let sun = |d: &str| t(&format!("2026-06-{d}T02:00:00Z"));
+    assert_eq!(
+        w.occurrences(t("2026-06-07T03:00:00Z"), t("2026-06-21T02:00:00Z"), 10),
+        vec![
+            (sun("07"), sun("07") + 4 * HOUR),
+            (sun("14"), sun("14") + 4 * HOUR),
+            (sun("21"), sun("21") + 4 * HOUR)
+        ]
+    );
+    assert_eq!(
+        w.occurrences(t("2026-06-07T03:00:00Z"), t("2026-06-30T00:00:00Z"), 2)
+            .len(),
+        2
+    );
+    assert!(
+        w.occurrences(t("2026-06-07T06:00:00Z"), t("2026-06-13T23:00:00Z"), 10)
+            .is_empty()
+    );
+    let words = w.schedule_words();
+    assert!(
+        words.starts_with("0 2 * * ") && words.ends_with(" for 4h (UTC)"),
+        "{words}"
+    );
+}
+
 #[test]
 fn cron_window_new_york() {
     let cal = load(SAMPLE);

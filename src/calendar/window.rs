@@ -153,6 +153,63 @@ impl MaintenanceWindow {
         }
     }
 
+    /// When the window opens, in words (`0 2 * * SUN for 4h (UTC)`, or its start and end).
+    pub fn schedule_words(&self) -> String {
+        match &self.schedule {
+            Schedule::Once { start, end } => format!(
+                "{} – {}",
+                crate::time::format_rfc3339(*start),
+                crate::time::format_rfc3339(*end)
+            ),
+            Schedule::Recurring {
+                cron,
+                duration,
+                zone,
+            } => format!(
+                "{} for {} ({})",
+                cron.as_str(),
+                humantime::format_duration(std::time::Duration::from_millis(
+                    u64::try_from(*duration).unwrap_or(0)
+                )),
+                zone.iana_name().unwrap_or("fixed offset")
+            ),
+        }
+    }
+
+    /// Up to `max` occurrences overlapping `[from, to]`, in order (for drawing them).
+    pub fn occurrences(&self, from: Millis, to: Millis, max: usize) -> Vec<(Millis, Millis)> {
+        match &self.schedule {
+            Schedule::Once { start, end } => {
+                if *start <= to && from <= *end && max > 0 {
+                    vec![(*start, *end)]
+                } else {
+                    vec![]
+                }
+            }
+            Schedule::Recurring {
+                cron,
+                duration,
+                zone,
+            } => {
+                let mut out = Vec::new();
+                let mut at = from.saturating_sub(*duration);
+                while out.len() < max {
+                    let Some(after) = zoned(at, zone) else { break };
+                    let Ok(s) = cron.find_next_occurrence(&after, false) else {
+                        break;
+                    };
+                    let start = s.timestamp().as_millisecond();
+                    if start > to || start <= at {
+                        break;
+                    }
+                    out.push((start, start.saturating_add(*duration)));
+                    at = start;
+                }
+                out
+            }
+        }
+    }
+
     pub(crate) fn compile(file: &str, raw: &Spanned<RawWindow>) -> Result<Self, ConfigError> {
         let w = &raw.value;
         let id = w.id.value.trim().to_owned();

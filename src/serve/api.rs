@@ -1,7 +1,6 @@
 //! The HTTP API (axum): health, metrics, alerts, device state, tickets, windows and rule
 //! reload. Every `/api/` route needs the bearer token when one is configured.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -15,19 +14,20 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::correlate::Severity;
-use crate::suppress::Alert;
-use crate::time::parse_rfc3339;
-
+use super::alert_query::AlertParams;
 use super::api_error::{ApiError, ApiJson, ApiPath, ApiQuery, no_route, wrong_method};
 use super::calendar_api::{CalendarEntries, EntryKind, file_owns, with_source};
 use super::calendar_audit::{Action, CalendarAudit, Change};
+use super::same_origin::same_origin;
+use super::triage_api::{get_alert, post_triage};
 use super::{Shared, device_view};
 
 /// Largest request body accepted, in bytes.
 pub fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/alerts", get(alerts))
+        .route("/alerts/{id}", get(get_alert))
+        .route("/alerts/{id}/triage", post(post_triage))
         .route("/devices", get(devices))
         .route("/coverage", get(coverage))
         .route("/devices/{id}", get(device))
@@ -52,6 +52,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(health))
         .merge(metrics_route)
         .nest("/api/v1", api)
+        .merge(crate::console::router(Arc::clone(&shared)))
+        .layer(middleware::from_fn(same_origin))
         .layer(DefaultBodyLimit::max(shared.config.max_body))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&shared),
@@ -79,7 +81,8 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
     bool::from(same)
 }
 
-async fn auth(
+/// The bearer-token check; the console's data routes take it too.
+pub(crate) async fn auth(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     req: Request,
@@ -149,70 +152,21 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         .into_response()
 }
 
-#[derive(Deserialize)]
-struct AlertQuery {
-    device: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    severity: Option<String>,
-    suppressed: Option<bool>,
-    limit: Option<usize>,
-    cursor: Option<u64>,
-}
-
-fn parse_severity(s: &str) -> Option<Severity> {
-    serde_json::from_value(Value::String(s.to_ascii_lowercase())).ok()
-}
-
-/// Newest first; `severity` is a minimum; `since`/`until` bound `last_seen`/`first_seen`.
-async fn alerts(State(shared): State<Arc<Shared>>, ApiQuery(q): ApiQuery<AlertQuery>) -> Response {
-    let since = match q.since.as_deref().map(parse_rfc3339) {
-        Some(None) => return ApiError::bad_field("since", "not an RFC 3339 time").into_response(),
-        other => other.flatten(),
+/// Newest first; `severity` is a minimum; `since`/`until` bound `last_seen`/`first_seen`;
+/// `escalated` and `triage` (a state, or `none`) filter too. Each alert carries its triage.
+async fn alerts(State(shared): State<Arc<Shared>>, ApiQuery(q): ApiQuery<AlertParams>) -> Response {
+    let inventory = Arc::clone(&shared.configured.load().inventory);
+    let filter = match q.filter(|d| inventory.device_id(d)) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
     };
-    let until = match q.until.as_deref().map(parse_rfc3339) {
-        Some(None) => return ApiError::bad_field("until", "not an RFC 3339 time").into_response(),
-        other => other.flatten(),
-    };
-    let min_severity = match q.severity.as_deref().map(parse_severity) {
-        Some(None) => {
-            return ApiError::bad_field("severity", "one of info, low, medium, high, critical")
-                .into_response();
-        }
-        other => other.flatten(),
-    };
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let device = q
-        .device
-        .as_deref()
-        .map(|d| shared.configured.load().inventory.device_id(d));
-    let mut seen = HashSet::new();
-    let mut out: Vec<Alert> = Vec::new();
-    let mut next = None;
-    for item in shared.store.alert_ids_newest_first(q.cursor) {
-        let Ok((seq, id)) = item else { break };
-        if !seen.insert(id.clone()) {
-            continue;
-        }
-        let Ok(Some(alert)) = shared.store.alert(&id) else {
-            continue;
-        };
-        let first = parse_rfc3339(&alert.first_seen).unwrap_or(0);
-        let last = parse_rfc3339(&alert.last_seen).unwrap_or(0);
-        let keep = device.as_ref().is_none_or(|d| *d == alert.device)
-            && since.is_none_or(|s| last >= s)
-            && until.is_none_or(|u| first <= u)
-            && min_severity.is_none_or(|m| alert.severity >= m)
-            && q.suppressed.is_none_or(|s| s == alert.suppressed);
-        if keep {
-            if out.len() == limit {
-                next = Some(seq + 1);
-                break;
-            }
-            out.push(alert);
-        }
+    let store = shared.store.clone();
+    let (limit, cursor) = (q.limit(), q.cursor);
+    match tokio::task::spawn_blocking(move || filter.page(&store, limit, cursor)).await {
+        Ok(Ok(page)) => Json(json!({"alerts": page.alerts, "next": page.next})).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
-    Json(json!({"alerts": out, "next": next})).into_response()
 }
 
 #[derive(Deserialize)]

@@ -7,12 +7,15 @@
 //! [`start`] binds everything (port 0 works, for tests) and returns a [`Running`] handle;
 //! the binary waits for a signal and calls [`Running::shutdown`].
 
+pub(crate) mod alert_query;
 pub(crate) mod api;
 pub(crate) mod api_error;
 pub(crate) mod calendar_api;
 pub(crate) mod calendar_audit;
 mod config;
 pub(crate) mod https;
+mod same_origin;
+mod triage_api;
 pub(crate) mod worker;
 
 use std::net::SocketAddr;

@@ -15,6 +15,8 @@ use crate::correlate::{DeviceMachine, Evidence};
 use crate::suppress::Alert;
 use crate::time::Millis;
 
+pub(crate) mod triage;
+
 /// Bumped when a stored shape changes incompatibly. 2: evidence lines apart from the machine
 /// records (version 1 held them inline; a store of version 1 is migrated when opened).
 pub const SCHEMA_VERSION: u32 = 2;
@@ -115,6 +117,14 @@ pub struct StateStore {
     buffer: sled::Tree,
     /// Every alert record in emission order (seq → alert id), for newest-first listing.
     alert_log: sled::Tree,
+    /// Every revision of every alert (`id/revision` → alert), for the alert's history; the
+    /// `alerts` tree holds the latest only.
+    revisions: sled::Tree,
+    /// Alert id → sequence number of its newest `alert_log` entry, so a listing shows an
+    /// alert once, at its newest place.
+    alert_latest: sled::Tree,
+    /// Alert id → analysts' triage decisions ([`triage`]).
+    triage: sled::Tree,
     meta: sled::Tree,
     location: Option<PathBuf>,
 }
@@ -195,6 +205,9 @@ impl StateStore {
             buffer: db.open_tree("buffer")?,
             alert_log: db.open_tree("alert_log")?,
             alerts: db.open_tree("alerts")?,
+            revisions: db.open_tree("alert_revisions")?,
+            triage: db.open_tree("triage")?,
+            alert_latest: db.open_tree("alert_latest")?,
             meta,
             db,
             location,
@@ -519,10 +532,51 @@ impl StateStore {
     pub fn put_alert(&self, alert: &Alert) -> Result<(), StateError> {
         self.alerts
             .insert(alert.id.as_bytes(), Self::encode(alert))?;
+        self.revisions.insert(
+            Self::revision_key(&alert.id, alert.revision),
+            Self::encode(alert),
+        )?;
         let seq = self.db.generate_id()?;
         self.alert_log
             .insert(seq.to_be_bytes(), alert.id.as_bytes())?;
+        self.alert_latest
+            .insert(alert.id.as_bytes(), &seq.to_be_bytes())?;
         Ok(())
+    }
+
+    fn revision_key(id: &str, revision: u32) -> Vec<u8> {
+        let mut k = Vec::with_capacity(id.len() + 5);
+        k.extend_from_slice(id.as_bytes());
+        k.push(b'/');
+        k.extend_from_slice(&revision.to_be_bytes());
+        k
+    }
+
+    /// Every stored revision of alert `id`, oldest first (revisions stored before this tree
+    /// existed are missing; the latest is always in [`StateStore::alert`]).
+    pub fn alert_revisions(&self, id: &str) -> Result<Vec<Alert>, StateError> {
+        let mut prefix = id.as_bytes().to_vec();
+        prefix.push(b'/');
+        self.revisions
+            .scan_prefix(&prefix)
+            .filter(|kv| {
+                kv.as_ref()
+                    .map_or(true, |(k, _)| k.len() == prefix.len() + 4)
+            })
+            .map(|kv| {
+                let (k, v) = kv?;
+                Self::decode(&k, &v)
+            })
+            .collect()
+    }
+
+    /// The sequence number of the newest log entry of alert `id` (None for stores written
+    /// before this index existed).
+    pub fn latest_alert_seq(&self, id: &str) -> Result<Option<u64>, StateError> {
+        Ok(self
+            .alert_latest
+            .get(id.as_bytes())?
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
     }
 
     /// Alert ids newest first, starting below `before` (a cursor from an earlier page), with
@@ -547,6 +601,18 @@ impl StateStore {
     /// A number unique in this store, increasing.
     pub fn next_id(&self) -> Result<u64, StateError> {
         Ok(self.db.generate_id()?)
+    }
+
+    /// Alert `id` read as `T`, a subset of its fields (cheaper than the whole record when a
+    /// listing only filters on a few).
+    pub fn alert_as<T: for<'de> Deserialize<'de>>(
+        &self,
+        id: &str,
+    ) -> Result<Option<T>, StateError> {
+        match self.alerts.get(id.as_bytes())? {
+            Some(v) => Ok(Some(Self::decode(id.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
     }
 
     pub fn alert(&self, id: &str) -> Result<Option<Alert>, StateError> {

@@ -9,6 +9,8 @@ mod classify_generated_corpus;
 mod classify_rules_examples;
 mod cli;
 mod config_errors;
+mod console;
+mod console_browser;
 mod corpus;
 mod coverage;
 mod crash_loop;

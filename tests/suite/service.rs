@@ -469,7 +469,7 @@ async fn wait_healthy(http: SocketAddr) {
     .expect("service comes up");
 }
 
-async fn send_lines(tcp: SocketAddr, lines: &[String]) {
+pub async fn send_lines(tcp: SocketAddr, lines: &[String]) {
     let mut s = tokio::net::TcpStream::connect(tcp).await.unwrap();
     for l in lines {
         s.write_all(format!("{l}\n").as_bytes()).await.unwrap();
