@@ -254,6 +254,7 @@ async fn the_console_in_a_real_browser() {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|t| t["source"] == "api")
         .filter_map(|t| t["id"].as_str())
         .collect();
     assert_eq!(ids, ["CHG-FORM"], "only the form's ticket was added");
