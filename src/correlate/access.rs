@@ -157,6 +157,19 @@ impl AccessBook {
     /// Learns from a privileged-access signal; returns the new access it was, if it was one.
     /// A source is new only once the device has a history of sources: the first ones a device
     /// shows are learnt, not reported (else every first login of a fleet would be news).
+    /// True for a login or privilege change by an account from a source this device already
+    /// knows: it teaches the book nothing but recency, so it need not be stored at once (on a
+    /// fleet that automation logs into every few minutes, nearly every access is this).
+    pub fn is_routine(&self, sig: &Signal) -> bool {
+        let f = &sig.fields;
+        matches!(
+            sig.kind,
+            SignalKind::PrivilegedLogin | SignalKind::PrivilegeChange
+        ) && (f.src.is_some() || f.user.is_some())
+            && f.src.as_deref().is_none_or(|s| known(&self.sources, s))
+            && f.user.as_deref().is_none_or(|u| known(&self.accounts, u))
+    }
+
     pub fn observe(&mut self, sig: &Signal) -> Option<FreshAccess> {
         if !is_access(sig.kind) {
             return None;

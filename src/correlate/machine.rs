@@ -564,13 +564,21 @@ impl DeviceMachine {
     }
 
     /// Feeds one signal; findings to report are pushed to `out`.
+    ///
+    /// Returns false when the signal changed nothing a restart must keep: a routine access
+    /// (see [`AccessBook::is_routine`]) that no sequence takes, which started, ended or reported
+    /// nothing. Recency, the recent-signal list and the duplicate memory still change in
+    /// memory; losing them to a crash loses nothing a finding rests on.
     pub fn on_signal(
         &mut self,
         rules: &SequenceRules,
         ctx: &Context<'_>,
         sig: &Signal,
         out: &mut Vec<Finding>,
-    ) {
+    ) -> bool {
+        let routine = self.access.as_deref().is_some_and(|b| b.is_routine(sig))
+            && !rules.sequences.iter().any(|r| r.takes(sig.kind));
+        let (instances_before, findings_before) = (self.instances.len(), out.len());
         self.last_signal = Some(self.last_signal.map_or(sig.time, |t| t.max(sig.time)));
         while self.recent.len() >= RECENT.min(ctx.max_evidence) {
             self.recent.pop_front();
@@ -643,6 +651,7 @@ impl DeviceMachine {
                 });
             }
         }
+        !(routine && self.instances.len() == instances_before && out.len() == findings_before)
     }
 
     /// Offers a signal, read as one of the kinds it stands for, to the rules in priority order:
@@ -1917,6 +1926,49 @@ mod tests {
             assert_eq!(logins.count(), usize::from(want == Severity::Critical));
             assert!(m.access.as_ref().unwrap().sources.len() <= access::MAX_KNOWN);
         }
+    }
+
+    /// Only what a restart must keep asks for a write: the first login teaches the device its
+    /// sources, a new source or account is news, a routine login again is not, image work is.
+    #[test]
+    fn a_routine_login_asks_for_no_write() {
+        let rules = rules();
+        let allow = allow();
+        let ctx = Context::new(&allow, DEFAULT_MAX_EVIDENCE);
+        let login = |user: &str, src: &str| SignalFields {
+            user: Some(user.into()),
+            src: Some(src.into()),
+            ..Default::default()
+        };
+        let mut m = machine();
+        let mut out = Vec::new();
+        let mut changed = |kind, t, f| m.on_signal(&rules, &ctx, &sig(kind, t, f), &mut out);
+        assert!(changed(
+            SignalKind::PrivilegedLogin,
+            0,
+            login("ops", "10.30.1.5")
+        ));
+        assert!(!changed(
+            SignalKind::PrivilegedLogin,
+            MINUTE,
+            login("ops", "10.30.1.5")
+        ));
+        assert!(!changed(
+            SignalKind::PrivilegeChange,
+            2 * MINUTE,
+            login("OPS", "10.30.1.5")
+        ));
+        assert!(changed(
+            SignalKind::PrivilegedLogin,
+            3 * MINUTE,
+            login("ops", "10.30.1.6")
+        ));
+        assert!(changed(
+            SignalKind::PrivilegedLogin,
+            4 * MINUTE,
+            login("eve", "10.30.1.6")
+        ));
+        assert!(changed(SignalKind::BootVar, 5 * MINUTE, image("x.bin")));
     }
 
     #[test]

@@ -236,17 +236,20 @@ impl Correlator {
     }
 
     /// Feeds one signal (in event-time order per device).
-    pub fn on_signal(&mut self, sig: &Signal, out: &mut Vec<Finding>) {
+    /// Returns whether the device's machine changed in a way the store must keep (see
+    /// [`DeviceMachine::on_signal`]).
+    pub fn on_signal(&mut self, sig: &Signal, out: &mut Vec<Finding>) -> bool {
         let rules = Arc::clone(&self.rules);
         let allowlist = Arc::clone(&self.allowlist);
         let mut ctx = machine::Context::new(&allowlist, self.limits.max_evidence);
         ctx.max_pending = self.limits.max_pending;
         let from = out.len();
         let machine = self.machine(&sig.device);
-        machine.on_signal(&rules, &ctx, sig, out);
+        let changed = machine.on_signal(&rules, &ctx, sig, out);
         known_vendor(machine, &mut out[from..]);
         self.stats.evidence_dropped += ctx.evidence_dropped.get();
         self.reindex(&sig.device);
+        changed
     }
 
     /// The reload a device in memory waits to see the boot of, if any (see

@@ -253,10 +253,14 @@ impl Sequence {
     /// escalates on new privileged access and `kind` is what says so.
     pub fn involves(&self, kind: SignalKind) -> bool {
         (crate::correlate::access::is_access(kind) && self.access_window().is_some())
-            || kind
-                .correlates_as()
-                .iter()
-                .any(|k| self.context.contains(k) || self.steps.iter().any(|s| s.kinds.contains(k)))
+            || self.takes(kind)
+    }
+
+    /// True when a signal of `kind` can be a step or context line of this rule's instances.
+    pub fn takes(&self, kind: SignalKind) -> bool {
+        kind.correlates_as()
+            .iter()
+            .any(|k| self.context.contains(k) || self.steps.iter().any(|s| s.kinds.contains(k)))
     }
 
     /// How far back new privileged access raises this rule's instances, if it does.

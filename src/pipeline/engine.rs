@@ -209,10 +209,12 @@ impl Engine {
                 (Some(_), _) => {
                     let (slot, sig) = self.reorder.pop().expect("peeked above");
                     self.load(&sig.device)?;
-                    self.correlator.on_signal(&sig, &mut self.findings);
+                    let changed = self.correlator.on_signal(&sig, &mut self.findings);
                     self.settle_awaiting(&sig.device, sig.time);
                     self.emit(out)?;
-                    self.write_back.machine_changed(&sig.device);
+                    if changed {
+                        self.write_back.machine_changed(&sig.device);
+                    }
                     if self.durable_buffer {
                         self.write_back.signal_processed(slot);
                     }
