@@ -45,6 +45,7 @@ mod config;
 mod correlate;
 pub mod coverage;
 pub mod explain;
+mod kafka;
 mod parse;
 mod pipeline;
 pub mod replay;

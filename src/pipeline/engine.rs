@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::calendar::ChangeCalendar;
 use crate::classify::Signal;
-use crate::correlate::{Correlator, Finding, Limits, SequenceRules};
+use crate::correlate::{Correlator, DeviceMachine, Finding, Limits, SequenceRules};
 use crate::state::{AwaitedBoot, StateError, StateStore};
 use crate::suppress::{self, Alert};
 use crate::time::Millis;
@@ -32,6 +32,8 @@ pub struct Engine {
     changed: bool,
     /// Called with each alert once it is stored (the service queues it for its sinks here).
     on_alert: Option<AlertHook>,
+    /// Called with each machine once it is written (Kafka mode produces it to the changelog).
+    on_machine: Option<MachineHook>,
     /// Machines changed and buffer entries processed in the current `run`, not yet written.
     write_back: WriteBack,
     /// Devices told to reload, awaiting their boot (shared with the extractors, which add
@@ -47,6 +49,10 @@ pub struct Engine {
 /// machine does not know it yet (the resent line raises it again, and the sinks drop the
 /// repeat), but never a machine that says "emitted" with the alert queued nowhere.
 pub type AlertHook = Box<dyn FnMut(&Alert) -> Result<(), StateError> + Send>;
+
+/// Takes each machine right after it is written, with its deadlines and awaited boot: after
+/// the alerts it raised went to the [`AlertHook`].
+pub type MachineHook = Box<dyn FnMut(&DeviceMachine) -> Result<(), StateError> + Send>;
 
 impl Engine {
     /// Builds the engine and restores the machines of the devices `owns` accepts, the buffer
@@ -85,6 +91,7 @@ impl Engine {
             findings: Vec::new(),
             changed: false,
             on_alert: None,
+            on_machine: None,
             write_back: WriteBack::default(),
             awaiting,
             next_expiry: Millis::MIN,
@@ -108,6 +115,11 @@ impl Engine {
     /// Sets what receives each alert once stored (see [`AlertHook`]).
     pub fn set_alert_hook(&mut self, hook: AlertHook) {
         self.on_alert = Some(hook);
+    }
+
+    /// Sets what receives each machine once written (see [`MachineHook`]).
+    pub fn set_machine_hook(&mut self, hook: MachineHook) {
+        self.on_machine = Some(hook);
     }
 
     /// Shares the set of devices awaiting a boot with the extractors (one set per process).
@@ -300,6 +312,9 @@ impl Engine {
                     self.correlator.deadlines(device),
                     awaited,
                 )?;
+                if let Some(hook) = &mut self.on_machine {
+                    hook(machine)?;
+                }
                 let device = device.to_string();
                 self.correlator.stored(&device);
                 self.changed = true;

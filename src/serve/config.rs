@@ -16,6 +16,7 @@ use toml::Spanned;
 
 use crate::config::ConfigError;
 use crate::config::error::position;
+use crate::kafka::settings::KafkaSettings;
 use crate::time::Millis;
 
 /// Declares the keys of the service's configuration, each once, and from that table generates
@@ -98,6 +99,8 @@ macro_rules! keys {
             /// TOML configuration file; flags win over it.
             #[arg(long)]
             pub config: Option<PathBuf>,
+            #[command(flatten)]
+            pub kafka: crate::kafka::settings::KafkaFlags,
             $(
                 $(#[doc = $fdoc])*
                 #[arg(long)]
@@ -197,6 +200,15 @@ keys! {
         metrics_public: bool = false; bool => as_is;
         /// sled page cache in MiB (sled's own default is 1 GiB); default 64, at least 1.
         state_cache_mb: u64 = crate::state::DEFAULT_CACHE_BYTES >> 20; u64 => at_least(1);
+        /// Kafka mode (`[kafka]` table, or the `--kafka-*` flags); off unless set.
+        kafka: Option<KafkaSettings> = None; KafkaSettings => kafka_table;
+    }
+}
+
+fn kafka_table(k: KafkaSettings, _: &str, at: Place) -> Result<Option<KafkaSettings>, ConfigError> {
+    match k.problem() {
+        Some(reason) => Err(at.error(reason)),
+        None => Ok(Some(k)),
     }
 }
 
@@ -381,6 +393,12 @@ impl ServeConfig {
             }
         }
         flags.apply(&mut c, &mut set)?;
+        if flags.kafka.given() {
+            c.kafka = flags.kafka.apply(c.kafka.take());
+            if let Some(reason) = c.kafka.as_ref().and_then(KafkaSettings::problem) {
+                return Err(COMMAND_LINE.error(reason));
+            }
+        }
         if !set.contains_key("alerts") {
             c.alerts = c.state.join("alerts.ndjson");
         }

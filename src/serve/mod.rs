@@ -56,6 +56,8 @@ pub enum ServeError {
     },
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("{0}")]
+    Kafka(#[from] crate::kafka::KafkaError),
 }
 
 /// What every task of the service shares.
@@ -170,6 +172,8 @@ pub struct Running {
     listeners: Vec<JoinHandle<()>>,
     workers: Vec<JoinHandle<()>>,
     sinks: Vec<JoinHandle<()>>,
+    /// Kafka mode's threads, when on.
+    kafka: Option<crate::kafka::KafkaTasks>,
 }
 
 impl Running {
@@ -178,6 +182,10 @@ impl Running {
         self.stop.cancel();
         for h in self.listeners {
             let _ = h.await;
+        }
+        // Owned signals partitions are settled into the outbox before the sinks stop.
+        if let Some(kafka) = self.kafka {
+            kafka.shutdown().await;
         }
         self.drain.cancel();
         for h in self.workers {
@@ -367,6 +375,27 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         })
         .collect();
     let sinks = outbox.spawn(Arc::clone(&metrics), drain.clone());
+    let kafka = match config.kafka.clone() {
+        Some(k) => Some(
+            crate::kafka::start(
+                k,
+                crate::kafka::KafkaParts {
+                    configured: Arc::clone(&shared.configured),
+                    metrics: Arc::clone(&metrics),
+                    outbox: outbox.clone(),
+                    awaiting: Arc::clone(&awaiting),
+                    state: config.state.clone(),
+                    limits: Limits {
+                        max_devices: config.max_devices,
+                        max_evidence: config.max_evidence,
+                        max_pending: config.max_pending,
+                    },
+                },
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let intake = Intake {
         configured: Arc::clone(&shared.configured),
         metrics: Arc::clone(&metrics),
@@ -500,6 +529,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         listeners,
         workers,
         sinks,
+        kafka,
     })
 }
 

@@ -203,6 +203,24 @@ impl StateStore {
             })
     }
 
+    /// A machine as the store writes it (the versioned JSON envelope): also the value of its
+    /// changelog record in Kafka mode.
+    pub fn encode_machine(machine: &DeviceMachine) -> Vec<u8> {
+        Self::encode(machine)
+    }
+
+    /// Reads what [`StateStore::encode_machine`] wrote; `key` names it in the error.
+    pub fn decode_machine(key: &[u8], bytes: &[u8]) -> Result<DeviceMachine, StateError> {
+        Self::decode(key, bytes)
+    }
+
+    /// Records that the deadlines tree covers every stored machine (a store filled machine by
+    /// machine with their deadlines, as a restore from the changelog does).
+    pub fn set_deadlines_indexed(&self) -> Result<(), StateError> {
+        self.meta.insert("deadlines_indexed", "1")?;
+        Ok(())
+    }
+
     pub fn put_device(&self, machine: &DeviceMachine) -> Result<(), StateError> {
         self.devices
             .insert(machine.device.as_bytes(), Self::encode(machine))?;
