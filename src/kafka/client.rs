@@ -18,8 +18,30 @@ use super::settings::KafkaSettings;
 /// A client configuration: bootstrap servers, then the pass-through settings (which may
 /// override anything set here).
 pub fn config(k: &KafkaSettings) -> ClientConfig {
+    with_defaults(k, &[])
+}
+
+/// A consumer of group `group`, committing by hand. A member that stops heart-beating is
+/// dropped from its group after 10 s (librdkafka's default is 45 s): that bounds fail-over.
+pub fn consumer_config(k: &KafkaSettings, group: &str, start: &str) -> ClientConfig {
+    with_defaults(
+        k,
+        &[
+            ("group.id", group),
+            ("enable.auto.commit", "false"),
+            ("auto.offset.reset", start),
+            ("session.timeout.ms", "10000"),
+            ("heartbeat.interval.ms", "1000"),
+        ],
+    )
+}
+
+fn with_defaults(k: &KafkaSettings, defaults: &[(&str, &str)]) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &k.brokers);
+    for (key, value) in defaults {
+        c.set(*key, *value);
+    }
     for (key, value) in &k.settings {
         c.set(key, value);
     }
@@ -51,12 +73,16 @@ impl ProducerContext for Acks {
 pub type AckedProducer = BaseProducer<Acks>;
 
 pub fn producer(k: &KafkaSettings) -> Result<AckedProducer, KafkaError> {
-    let mut c = config(k);
-    // One delivery at a time per partition keeps a mark behind the signals it covers even
+    // One request in flight per connection keeps a mark behind the signals it covers even
     // when a request is retried.
-    c.set("max.in.flight.requests.per.connection", "1");
-    c.set("linger.ms", "5");
-    c.create_with_context(Acks::default())
+    with_defaults(
+        k,
+        &[
+            ("max.in.flight.requests.per.connection", "1"),
+            ("linger.ms", "5"),
+        ],
+    )
+    .create_with_context(Acks::default())
 }
 
 /// A record to produce.

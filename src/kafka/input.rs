@@ -48,11 +48,7 @@ pub struct InputParts {
 
 /// Builds the input consumer (subscribed) and its producer; errors before the thread starts.
 pub fn clients(k: &KafkaSettings) -> Result<(BaseConsumer, AckedProducer), KafkaError> {
-    let consumer: BaseConsumer = client::config(k)
-        .set("group.id", &k.group)
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", k.start.as_str())
-        .create()?;
+    let consumer: BaseConsumer = client::consumer_config(k, &k.group, k.start.as_str()).create()?;
     let topics: Vec<&str> = k.input_topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
     Ok((consumer, client::producer(k)?))

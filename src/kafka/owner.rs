@@ -129,14 +129,12 @@ pub fn clients(parts: OwnerParts) -> Result<(OwnerConsumer, Arc<Mutex<Owned>>), 
         parts,
     }));
     let k = &owned.lock().expect("just made").parts.settings.clone();
-    let consumer: OwnerConsumer = client::config(k)
-        .set("group.id", format!("{}.signals", k.group))
-        .set("enable.auto.commit", "false")
-        // Committed offsets are the truth; a new group reads the whole topic.
-        .set("auto.offset.reset", "earliest")
-        .create_with_context(OwnerContext {
-            owned: Arc::clone(&owned),
-        })?;
+    // Committed offsets are the truth; a new group reads the whole topic.
+    let consumer: OwnerConsumer =
+        client::consumer_config(k, &format!("{}.signals", k.group), "earliest")
+            .create_with_context(OwnerContext {
+                owned: Arc::clone(&owned),
+            })?;
     consumer.subscribe(&[&k.signals_topic])?;
     Ok((consumer, owned))
 }

@@ -47,12 +47,11 @@ pub fn restore(
         partition,
         source,
     };
-    let consumer: BaseConsumer = client::config(k)
-        .set("group.id", format!("{}.restore", k.group))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
-        .create()
-        .map_err(kafka)?;
+    // Assigned, never subscribed: the group id is never joined, only required.
+    let consumer: BaseConsumer =
+        client::consumer_config(k, &format!("{}.restore", k.group), "earliest")
+            .create()
+            .map_err(kafka)?;
     let (low, high) = consumer
         .fetch_watermarks(topic, partition, Duration::from_secs(10))
         .map_err(kafka)?;

@@ -12,6 +12,8 @@ mod coverage;
 mod crash_loop;
 mod explain;
 mod external;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod limits;
 mod one_framing;
 mod properties;
