@@ -19,7 +19,7 @@ use rdkafka::message::Message;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::config::Configured;
-use crate::correlate::Limits;
+use crate::correlate::{DeviceMachine, Limits};
 use crate::pipeline::{AwaitingBoot, DEFAULT_LATENESS, Engine};
 use crate::sink::outbox::Outbox;
 use crate::state::{StateError, StateStore, StoreOptions};
@@ -55,12 +55,22 @@ pub struct OwnerParts {
     pub stop: Arc<AtomicBool>,
 }
 
+/// An accepted signal the engine has not processed yet.
+#[derive(Debug)]
+struct Waiting {
+    time: Millis,
+    device: String,
+    fingerprint: u64,
+}
+
 /// One owned signals partition.
 struct Partition {
     engine: Engine,
-    /// Offsets of accepted signals the engine has not processed yet, with their event time:
-    /// the commit stays before the first of them.
-    waiting: BTreeMap<i64, Millis>,
+    /// Accepted signals the engine has not processed yet, by offset: the commit stays before
+    /// the first of them.
+    waiting: BTreeMap<i64, Waiting>,
+    /// Devices whose machine was written since the last settle: their changelog records.
+    changed: Arc<Mutex<BTreeSet<String>>>,
     /// Offset after the last record read.
     next: Option<i64>,
     committed: Option<i64>,
@@ -180,6 +190,21 @@ pub fn run(consumer: OwnerConsumer, owned: Arc<Mutex<Owned>>) {
     tracing::info!("Kafka signals consumer stopped.");
 }
 
+/// A machine as its changelog record: without the deliveries of signals it accepted but has
+/// not processed. Those are not committed, so the partition's next owner reads them again,
+/// and must not take them for repeats of what this machine already holds.
+fn changelog_value(mut machine: DeviceMachine, waiting: &BTreeMap<i64, Waiting>) -> Vec<u8> {
+    let unprocessed: Vec<(Millis, u64)> = waiting
+        .values()
+        .filter(|w| w.device == machine.device)
+        .map(|w| (w.time, w.fingerprint))
+        .collect();
+    if !unprocessed.is_empty() {
+        machine.seen.retain(|d| !unprocessed.contains(d));
+    }
+    StateStore::encode_machine(&machine)
+}
+
 impl Owned {
     /// Restores every assigned partition not restored yet; a failure is retried each second
     /// (nothing of the partition is processed meanwhile).
@@ -258,14 +283,13 @@ impl Owned {
             });
             Ok(())
         }));
-        let (changelog, out) = (k.changelog_topic.clone(), Arc::clone(&outgoing));
+        let changed: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+        let noted = Arc::clone(&changed);
         engine.set_machine_hook(Box::new(move |machine| {
-            out.lock().expect("push only").push(Outgoing {
-                topic: changelog.clone(),
-                partition: Some(p),
-                key: machine.device.clone().into_bytes(),
-                value: StateStore::encode_machine(machine),
-            });
+            let mut noted = noted.lock().expect("insert only");
+            if !noted.contains(&machine.device) {
+                noted.insert(machine.device.clone());
+            }
             Ok(())
         }));
         let took = started.elapsed();
@@ -285,6 +309,7 @@ impl Owned {
             Partition {
                 engine,
                 waiting: BTreeMap::new(),
+                changed,
                 next: None,
                 committed: None,
                 marks: HashMap::new(),
@@ -312,12 +337,23 @@ impl Owned {
         part.next = Some(offset + 1);
         match SignalsRecord::decode(msg.payload().unwrap_or_default()) {
             Ok(SignalsRecord::Signal(signal)) => {
-                let (time, before) = (signal.time, part.engine.stats.duplicates);
+                let waiting = Waiting {
+                    time: signal.time,
+                    device: signal.device.clone(),
+                    fingerprint: signal.fingerprint,
+                };
+                let before = part.engine.stats.duplicates;
                 if let Err(e) = part.engine.accept(*signal) {
                     tracing::error!(partition = p, offset, error = %e, "Cannot take a signal; it is read again after a restart.");
-                    part.waiting.insert(offset, Millis::MAX);
+                    part.waiting.insert(
+                        offset,
+                        Waiting {
+                            time: Millis::MAX,
+                            ..waiting
+                        },
+                    );
                 } else if part.engine.stats.duplicates == before {
-                    part.waiting.insert(offset, time);
+                    part.waiting.insert(offset, waiting);
                 } else {
                     self.parts.metrics.duplicates.inc();
                 }
@@ -371,9 +407,24 @@ impl Owned {
             tracing::error!(partition = p, error = %e, "State store failed while processing; alerts may be late.");
         }
         if let Some(w) = part.engine.watermark() {
-            part.waiting.retain(|_, t| *t > w);
+            part.waiting.retain(|_, s| s.time > w);
         }
-        let records = std::mem::take(&mut *part.outgoing.lock().expect("push only"));
+        let mut records = std::mem::take(&mut *part.outgoing.lock().expect("push only"));
+        let changed = std::mem::take(&mut *part.changed.lock().expect("insert only"));
+        for device in changed {
+            let machine = match part.engine.correlator().device(&device) {
+                Some(m) => Some(m.clone()),
+                None => part.engine.store().device(&device).ok().flatten(),
+            };
+            if let Some(machine) = machine {
+                records.push(Outgoing {
+                    topic: self.parts.settings.changelog_topic.clone(),
+                    partition: Some(p),
+                    key: device.into_bytes(),
+                    value: changelog_value(machine, &part.waiting),
+                });
+            }
+        }
         if !records.is_empty() {
             if !client::send_all(&self.producer, &records, &self.parts.stop) {
                 return false;
@@ -456,5 +507,49 @@ impl Owned {
                     .set(lag.max(0));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A delivery the machine accepted but has not processed leaves its changelog record: the
+    /// next owner, reading that signal again, processes it instead of dropping it as a repeat.
+    /// Processed deliveries stay, so signals read again after them are still repeats.
+    #[test]
+    fn the_changelog_forgets_deliveries_still_waiting() {
+        let mut m = DeviceMachine::new("rtr-a", None, None);
+        assert!(m.first_delivery(100, 1));
+        assert!(m.first_delivery(200, 2));
+        let mut waiting = BTreeMap::new();
+        waiting.insert(
+            7,
+            Waiting {
+                time: 200,
+                device: "rtr-a".into(),
+                fingerprint: 2,
+            },
+        );
+        waiting.insert(
+            8,
+            Waiting {
+                time: 100,
+                device: "rtr-b".into(),
+                fingerprint: 1,
+            },
+        );
+        let value = changelog_value(m.clone(), &waiting);
+        let mut restored = StateStore::decode_machine(b"rtr-a", &value).unwrap();
+        assert!(
+            restored.first_delivery(200, 2),
+            "the waiting signal is taken again"
+        );
+        assert!(
+            !restored.first_delivery(100, 1),
+            "the processed one is a repeat"
+        );
+        let whole = StateStore::decode_machine(b"rtr-a", &changelog_value(m, &BTreeMap::new()));
+        assert!(!whole.unwrap().first_delivery(200, 2));
     }
 }

@@ -265,6 +265,10 @@ fn score_alerts(broker: &Broker, out: &Path) -> (Value, usize) {
             kept.push(line.to_string());
         } else {
             repeats += 1;
+            eprintln!(
+                "repeat: {} revision {} {} {}",
+                a["id"], a["revision"], a["rule_id"], a["device"]
+            );
         }
     }
     let deduped = out.join("alerts.ndjson");
