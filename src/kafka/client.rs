@@ -73,16 +73,24 @@ impl ProducerContext for Acks {
 pub type AckedProducer = BaseProducer<Acks>;
 
 pub fn producer(k: &KafkaSettings) -> Result<AckedProducer, KafkaError> {
+    producer_with(k, &[])
+}
+
+/// A producer that sends each record in a batch of its own: for the alerts and changelog,
+/// few records that must each arrive (see the README on the test broker).
+pub fn single_record_producer(k: &KafkaSettings) -> Result<AckedProducer, KafkaError> {
+    producer_with(k, &[("batch.num.messages", "1")])
+}
+
+fn producer_with(k: &KafkaSettings, extra: &[(&str, &str)]) -> Result<AckedProducer, KafkaError> {
     // One request in flight per connection keeps a mark behind the signals it covers even
     // when a request is retried.
-    with_defaults(
-        k,
-        &[
-            ("max.in.flight.requests.per.connection", "1"),
-            ("linger.ms", "5"),
-        ],
-    )
-    .create_with_context(Acks::default())
+    let mut defaults = vec![
+        ("max.in.flight.requests.per.connection", "1"),
+        ("linger.ms", "5"),
+    ];
+    defaults.extend_from_slice(extra);
+    with_defaults(k, &defaults).create_with_context(Acks::default())
 }
 
 /// A record to produce.

@@ -57,9 +57,11 @@ pub fn clients(k: &KafkaSettings) -> Result<(BaseConsumer, AckedProducer), Kafka
 /// Per input partition: how far it has been read.
 #[derive(Default)]
 struct Progress {
-    /// Latest time its records reached (arrival, else event time); the wall clock once read to
-    /// its end.
+    /// Latest time its records reached (arrival, else event time); while it is read to its
+    /// end, moving on with the wall clock from there.
     time: Option<Millis>,
+    /// Since when (wall clock) it has been read to its end, and its time then.
+    idle: Option<(Millis, Millis)>,
     /// Offset after the last record read and not yet committed.
     uncommitted: Option<i64>,
     /// The time in the last mark sent.
@@ -134,6 +136,7 @@ pub fn run(consumer: BaseConsumer, producer: AckedProducer, parts: InputParts) {
                 .entry((msg.topic().to_string(), msg.partition()))
                 .or_default();
             p.uncommitted = Some(msg.offset() + 1);
+            p.idle = None;
             if let Some(t) = got.time {
                 p.time = Some(p.time.map_or(t, |m| m.max(t)));
             }
@@ -173,7 +176,7 @@ pub fn run(consumer: BaseConsumer, producer: AckedProducer, parts: InputParts) {
         }
         commit(&consumer, &mut progress);
         let assigned = assigned(&consumer);
-        if taken == 0 && last_ends.elapsed() >= ENDS_EVERY {
+        if last_ends.elapsed() >= ENDS_EVERY {
             last_ends = Instant::now();
             read_to_end(&consumer, &assigned, &mut progress, &metrics);
         }
@@ -218,7 +221,10 @@ fn commit(consumer: &BaseConsumer, progress: &mut HashMap<(String, i32), Progres
 }
 
 /// Asks for the end of each assigned partition: the lag, and for a partition read to its end,
-/// the wall clock as its time (nothing older can come from it any more).
+/// a time that moves on with the wall clock from its last record's. A quiet feed must still
+/// let windows pass (a staged image nobody reboots into is a finding), but a backlog read to
+/// its end is not "now": time goes on from where its records stopped, as fast as the clock,
+/// so records produced a little later still meet a watermark that has not run past them.
 fn read_to_end(
     consumer: &BaseConsumer,
     assigned: &[(String, i32)],
@@ -244,9 +250,14 @@ fn read_to_end(
                 partition: *partition,
             })
             .set(lag);
-        if lag == 0 {
-            let p = progress.entry((topic.clone(), *partition)).or_default();
-            p.time = Some(p.time.map_or(now_ms(), |t| t.max(now_ms())));
+        let p = progress.entry((topic.clone(), *partition)).or_default();
+        if lag == 0 && (p.time.is_some() || high == low) {
+            // A partition read to its end by an earlier owner has a time this instance does not
+            // know (the owners kept its last mark); only one that never held a record is "now".
+            let now = now_ms();
+            let (since, base) = *p.idle.get_or_insert((now, p.time.unwrap_or(now)));
+            let idle_time = base.saturating_add(now - since);
+            p.time = Some(p.time.map_or(idle_time, |t| t.max(idle_time)));
         }
     }
 }

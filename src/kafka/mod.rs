@@ -62,6 +62,8 @@ pub struct KafkaParts {
     pub awaiting: Arc<AwaitingBoot>,
     pub state: PathBuf,
     pub limits: Limits,
+    /// The service's `lateness_ms`.
+    pub lateness: crate::time::Millis,
 }
 
 /// The running Kafka threads.
@@ -82,6 +84,7 @@ pub async fn start(_: KafkaSettings, parts: KafkaParts) -> Result<KafkaTasks, Ka
         parts.awaiting,
         parts.state,
         parts.limits,
+        parts.lateness,
     ));
     Err(KafkaError::NotBuilt)
 }
@@ -115,6 +118,7 @@ pub async fn start(k: KafkaSettings, parts: KafkaParts) -> Result<KafkaTasks, Ka
         awaiting: Arc::clone(&parts.awaiting),
         state: parts.state.clone(),
         limits: parts.limits,
+        lateness: parts.lateness,
         inputs,
         stop: Arc::clone(&stop),
     })

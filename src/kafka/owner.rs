@@ -20,7 +20,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::config::Configured;
 use crate::correlate::{DeviceMachine, Limits};
-use crate::pipeline::{AwaitingBoot, DEFAULT_LATENESS, Engine};
+use crate::pipeline::{AwaitingBoot, Engine};
 use crate::sink::outbox::Outbox;
 use crate::state::{StateError, StateStore, StoreOptions};
 use crate::suppress::Alert;
@@ -28,7 +28,7 @@ use crate::telemetry::{Metrics, PartitionLabel};
 use crate::time::Millis;
 
 use super::client::{self, AckedProducer, Outgoing};
-use super::records::SignalsRecord;
+use super::records::{MARKS_KEY, Mark, SignalsRecord};
 use super::restore;
 use super::settings::KafkaSettings;
 
@@ -37,6 +37,8 @@ const BATCH: usize = 2000;
 const BATCH_WAIT: Duration = Duration::from_millis(50);
 /// How often the lag of the owned partitions is asked for.
 const LAG_EVERY: Duration = Duration::from_secs(2);
+/// How often an owned partition's marks go to the changelog (and when it is released).
+const MARKS_EVERY: Duration = Duration::from_secs(1);
 /// sled page cache of one partition's store: the changelog is the durable copy.
 const PARTITION_CACHE: u64 = 8 << 20;
 
@@ -50,6 +52,8 @@ pub struct OwnerParts {
     /// Where the partitions' stores live (`<state>/kafka/<signals topic>-<n>`).
     pub state: PathBuf,
     pub limits: Limits,
+    /// How long a signal waits for earlier ones of its device, in the marks' time.
+    pub lateness: Millis,
     /// Every input partition (topic, number): the watermark waits for a mark from each.
     pub inputs: Vec<(String, i32)>,
     pub stop: Arc<AtomicBool>,
@@ -76,6 +80,8 @@ struct Partition {
     committed: Option<i64>,
     /// Latest mark per input partition.
     marks: HashMap<(String, i32), Millis>,
+    /// When the marks last went to the changelog.
+    marks_written: Instant,
     /// Changelog and alert records the engine's hooks produced, not yet sent.
     outgoing: Arc<Mutex<Vec<Outgoing>>>,
     /// Rules and calendar the engine runs with.
@@ -131,7 +137,7 @@ pub type OwnerConsumer = BaseConsumer<OwnerContext>;
 /// Builds the signals consumer (subscribed) with its shared state.
 pub fn clients(parts: OwnerParts) -> Result<(OwnerConsumer, Arc<Mutex<Owned>>), KafkaError> {
     let k = &parts.settings;
-    let producer = client::producer(k)?;
+    let producer = client::single_record_producer(k)?;
     let owned = Arc::new(Mutex::new(Owned {
         producer,
         partitions: BTreeMap::new(),
@@ -171,7 +177,7 @@ pub fn run(consumer: OwnerConsumer, owned: Arc<Mutex<Owned>>) {
         let mut o = lock();
         let partitions: Vec<i32> = o.partitions.keys().copied().collect();
         for p in partitions {
-            if !o.settle(p, &consumer) {
+            if !o.settle(p, &consumer, false) {
                 break;
             }
         }
@@ -254,12 +260,13 @@ impl Owned {
         )?;
         let started = Instant::now();
         let seen = self.parts.configured.load_full();
-        let records = restore::restore(&self.parts.settings, p, &seen.sequences, &store)?;
+        let restored = restore::restore(&self.parts.settings, p, &seen.sequences, &store)?;
+        let records = restored.machines;
         let mut engine = Engine::new(
             Arc::clone(&seen.sequences),
             Arc::clone(&seen.calendar),
             store,
-            DEFAULT_LATENESS,
+            self.parts.lateness,
             &|_| true,
         )?;
         // The changelog is the durable copy: the partition's store is a cache.
@@ -312,7 +319,8 @@ impl Owned {
                 changed,
                 next: None,
                 committed: None,
-                marks: HashMap::new(),
+                marks: restored.marks,
+                marks_written: Instant::now(),
                 outgoing,
                 seen,
             },
@@ -382,7 +390,7 @@ impl Owned {
 
     /// Moves partition `p`'s engine to the marks' time, sends what it produced and commits
     /// what is settled. False when stopped before the broker acknowledged.
-    fn settle(&mut self, p: i32, consumer: &OwnerConsumer) -> bool {
+    fn settle(&mut self, p: i32, consumer: &OwnerConsumer, releasing: bool) -> bool {
         let current = self.parts.configured.load_full();
         let time = {
             let Some(part) = self.partitions.get(&p) else {
@@ -410,6 +418,24 @@ impl Owned {
             part.waiting.retain(|_, s| s.time > w);
         }
         let mut records = std::mem::take(&mut *part.outgoing.lock().expect("push only"));
+        if part.marks_written.elapsed() >= MARKS_EVERY || releasing {
+            part.marks_written = Instant::now();
+            let marks: Vec<Mark> = part
+                .marks
+                .iter()
+                .map(|((topic, partition), time)| Mark {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    time: *time,
+                })
+                .collect();
+            records.push(Outgoing {
+                topic: self.parts.settings.changelog_topic.clone(),
+                partition: Some(p),
+                key: MARKS_KEY.to_vec(),
+                value: serde_json::to_vec(&marks).expect("marks always serialise"),
+            });
+        }
         let changed = std::mem::take(&mut *part.changed.lock().expect("insert only"));
         for device in changed {
             let machine = match part.engine.correlator().device(&device) {
@@ -426,8 +452,16 @@ impl Owned {
             }
         }
         if !records.is_empty() {
-            if !client::send_all(&self.producer, &records, &self.parts.stop) {
-                return false;
+            // Alerts acknowledged first, then the changelog that records them as emitted (the
+            // engine's own order): a crash in between repeats an alert, never loses one.
+            let (alerts, changelog): (Vec<Outgoing>, Vec<Outgoing>) = records
+                .into_iter()
+                .partition(|r| r.topic == self.parts.settings.alerts_topic);
+            for batch in [alerts, changelog] {
+                if !batch.is_empty() && !client::send_all(&self.producer, &batch, &self.parts.stop)
+                {
+                    return false;
+                }
             }
             self.parts.outbox.notify();
         }
@@ -462,7 +496,7 @@ impl Owned {
         if !self.partitions.contains_key(&p) {
             return;
         }
-        self.settle(p, consumer);
+        self.settle(p, consumer, true);
         let settled = self
             .partitions
             .get(&p)

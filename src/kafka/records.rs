@@ -27,6 +27,11 @@ pub struct Mark {
     pub time: Millis,
 }
 
+/// The changelog key under which an owner keeps its partition's latest marks (no device id
+/// starts with a NUL byte): the next owner starts from them, not from nothing, since the marks
+/// before the committed offset are not read again.
+pub const MARKS_KEY: &[u8] = b"\0marks";
+
 /// The partition of a device on the signals topic and, with the same number, on the
 /// changelog: XXH3-64 of the device id (as the service's workers shard), chosen here rather
 /// than by a client's partitioner so the two topics always agree.

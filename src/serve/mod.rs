@@ -390,6 +390,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
                         max_evidence: config.max_evidence,
                         max_pending: config.max_pending,
                     },
+                    lateness: config.lateness_ms,
                 },
             )
             .await?,
