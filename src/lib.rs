@@ -27,6 +27,10 @@
 //! - `state/`: sled trees: machines, deadlines, alerts, outbox, reorder buffer, clock.
 //! - `sink/`: every output: the durable outbox, the NDJSON alert file, the webhook, replay's
 //!   stdout.
+//! - `kafka/`: Kafka mode of `serve` (feature `kafka`; its settings always): input topics
+//!   extracted and repartitioned by device (`input`), per-partition engines of the signals
+//!   topic (`owner`), the changelog read back on assignment (`restore`), what the topics hold
+//!   (`records`), the librdkafka clients (`client`).
 //! - `pipeline/`: the one path shared by `replay` and `serve`: extract (line → signal), the
 //!   reorder buffer and watermark (`reorder`), the engine, the write-back order (`write_back`),
 //!   devices awaiting their boot after a reload (`awaiting`).

@@ -476,9 +476,11 @@ impl Owned {
             tracing::info!(alert = %alert.id, revision = alert.revision, device = %alert.device, rule = %alert.rule_id, severity = alert.severity.as_str(), suppressed = alert.suppressed, partition = p, "Alert.");
         }
         let settled = part.waiting.keys().next().copied().or(part.next);
-        if settled.is_some() && settled != part.committed {
+        if let Some(next) = settled
+            && settled != part.committed
+        {
             let mut tpl = TopicPartitionList::new();
-            let offset = Offset::Offset(settled.expect("checked"));
+            let offset = Offset::Offset(next);
             if tpl
                 .add_partition_offset(&self.parts.settings.signals_topic, p, offset)
                 .is_ok()

@@ -100,7 +100,7 @@ macro_rules! keys {
             #[arg(long)]
             pub config: Option<PathBuf>,
             #[command(flatten)]
-            pub kafka: crate::kafka::settings::KafkaFlags,
+            pub kafka: Box<crate::kafka::settings::KafkaFlags>,
             $(
                 $(#[doc = $fdoc])*
                 #[arg(long)]
