@@ -29,6 +29,10 @@
 //! - `sink/`: every output: the durable outbox, the NDJSON alert file, the webhook (headers,
 //!   CA and client certificate, batches), replay's stdout, each sink's delivery health
 //!   (`health`), and the one rendering of an alert record, native or ECS (`render`).
+//! - `kafka/`: Kafka mode of `serve` (feature `kafka`; its settings always): input topics
+//!   extracted and repartitioned by device (`input`), per-partition engines of the signals
+//!   topic (`owner`), the changelog read back on assignment (`restore`), what the topics hold
+//!   (`records`), the librdkafka clients (`client`).
 //! - `pipeline/`: the one path shared by `replay` and `serve`: extract (line → signal), the
 //!   reorder buffer and watermark (`reorder`), the engine, the write-back order (`write_back`),
 //!   devices awaiting their boot after a reload (`awaiting`).
@@ -51,6 +55,7 @@ mod console;
 mod correlate;
 pub mod coverage;
 pub mod explain;
+mod kafka;
 mod parse;
 mod pipeline;
 pub mod replay;

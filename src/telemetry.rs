@@ -22,6 +22,13 @@ pub struct SinkLabel {
     pub sink: &'static str,
 }
 
+/// A Kafka topic partition (Kafka mode).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartitionLabel {
+    pub topic: String,
+    pub partition: i32,
+}
+
 /// Every metric of one service instance (tests run several in one process, so no globals).
 pub struct Metrics {
     registry: Registry,
@@ -50,6 +57,15 @@ pub struct Metrics {
     pub devices_loaded: Counter,
     pub devices_in_memory: Gauge,
     pub evidence_dropped: Counter,
+    /// Kafka mode: records behind the partition's end, for each partition this instance reads.
+    pub kafka_lag: Family<PartitionLabel, Gauge>,
+    pub kafka_partitions_owned: Gauge,
+    pub kafka_restores: Counter,
+    pub kafka_restored_devices: Counter,
+    /// Milliseconds spent restoring partitions from the changelog, in total.
+    pub kafka_restore_ms: Counter,
+    /// The last restore's duration in milliseconds.
+    pub kafka_last_restore_ms: Gauge,
 }
 
 impl Metrics {
@@ -81,6 +97,12 @@ impl Metrics {
             devices_loaded: Counter::default(),
             devices_in_memory: Gauge::default(),
             evidence_dropped: Counter::default(),
+            kafka_lag: Family::default(),
+            kafka_partitions_owned: Gauge::default(),
+            kafka_restores: Counter::default(),
+            kafka_restored_devices: Counter::default(),
+            kafka_restore_ms: Counter::default(),
+            kafka_last_restore_ms: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -207,6 +229,36 @@ impl Metrics {
             "evidence_dropped",
             "Evidence lines dropped at max_evidence",
             m.evidence_dropped.clone(),
+        );
+        registry.register(
+            "kafka_consumer_lag",
+            "Kafka mode: records not yet read, per topic partition this instance consumes",
+            m.kafka_lag.clone(),
+        );
+        registry.register(
+            "kafka_partitions_owned",
+            "Kafka mode: signals partitions whose devices this instance correlates",
+            m.kafka_partitions_owned.clone(),
+        );
+        registry.register(
+            "kafka_restores",
+            "Kafka mode: signals partitions restored from the changelog",
+            m.kafka_restores.clone(),
+        );
+        registry.register(
+            "kafka_restored_devices",
+            "Kafka mode: device machines read from the changelog",
+            m.kafka_restored_devices.clone(),
+        );
+        registry.register(
+            "kafka_restore_milliseconds",
+            "Kafka mode: time spent restoring partitions from the changelog",
+            m.kafka_restore_ms.clone(),
+        );
+        registry.register(
+            "kafka_last_restore_milliseconds",
+            "Kafka mode: how long the last restore took",
+            m.kafka_last_restore_ms.clone(),
         );
         Metrics { registry, ..m }
     }

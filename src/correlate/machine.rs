@@ -426,6 +426,18 @@ impl DeviceMachine {
         self.stored_owners = owners;
     }
 
+    /// Takes evidence lines carried with the machine (a changelog record), by owner, as lines
+    /// no store holds yet: the next write stores them.
+    pub fn take_inline_evidence(&mut self, lines: Vec<(u64, Vec<Evidence>)>) {
+        for (owner, evidence) in lines {
+            if let Some(inst) = self.instances.iter_mut().find(|i| i.no == owner) {
+                inst.evidence = evidence;
+            } else if let Some(f) = self.flood.as_mut().filter(|f| f.owner == owner) {
+                f.evidence = evidence;
+            }
+        }
+    }
+
     /// True (and remembered) when this fingerprint at this time was not seen before.
     pub fn first_delivery(&mut self, time: Millis, fingerprint: u64) -> bool {
         if self

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::calendar::ChangeCalendar;
 use crate::classify::Signal;
-use crate::correlate::{Correlator, Finding, Limits, SequenceRules};
+use crate::correlate::{Correlator, DeviceMachine, Finding, Limits, SequenceRules};
 use crate::state::{AwaitedBoot, StateError, StateStore};
 use crate::suppress::{self, Alert};
 use crate::time::{Millis, format_rfc3339, now_ms};
@@ -32,6 +32,8 @@ pub struct Engine {
     changed: bool,
     /// Called with each alert once it is stored (the service queues it for its sinks here).
     on_alert: Option<AlertHook>,
+    /// Called with each machine once it is written (Kafka mode produces it to the changelog).
+    on_machine: Option<MachineHook>,
     /// Machines changed and buffer entries processed in the current `run`, not yet written.
     write_back: WriteBack,
     /// Devices told to reload, awaiting their boot (shared with the extractors, which add
@@ -47,6 +49,10 @@ pub struct Engine {
 /// machine does not know it yet (the resent line raises it again, and the sinks drop the
 /// repeat), but never a machine that says "emitted" with the alert queued nowhere.
 pub type AlertHook = Box<dyn FnMut(&Alert) -> Result<(), StateError> + Send>;
+
+/// Takes each machine right after it is written, with its deadlines and awaited boot: after
+/// the alerts it raised went to the [`AlertHook`].
+pub type MachineHook = Box<dyn FnMut(&DeviceMachine) -> Result<(), StateError> + Send>;
 
 impl Engine {
     /// Builds the engine and restores the machines of the devices `owns` accepts, the buffer
@@ -85,6 +91,7 @@ impl Engine {
             findings: Vec::new(),
             changed: false,
             on_alert: None,
+            on_machine: None,
             write_back: WriteBack::default(),
             awaiting,
             next_expiry: Millis::MIN,
@@ -108,6 +115,11 @@ impl Engine {
     /// Sets what receives each alert once stored (see [`AlertHook`]).
     pub fn set_alert_hook(&mut self, hook: AlertHook) {
         self.on_alert = Some(hook);
+    }
+
+    /// Sets what receives each machine once written (see [`MachineHook`]).
+    pub fn set_machine_hook(&mut self, hook: MachineHook) {
+        self.on_machine = Some(hook);
     }
 
     /// Shares the set of devices awaiting a boot with the extractors (one set per process).
@@ -302,6 +314,9 @@ impl Engine {
                     self.correlator.deadlines(device),
                     awaited,
                 )?;
+                if let Some(hook) = &mut self.on_machine {
+                    hook(machine)?;
+                }
                 let device = device.to_string();
                 self.correlator.stored(&device);
                 self.changed = true;
@@ -563,6 +578,43 @@ mod tests {
             worst < 64 * 1024 && worst * 8 < held as u64,
             "a batch wrote {worst} bytes for {held} bytes of evidence held"
         );
+    }
+
+    /// A machine's changelog record (Kafka mode) carries its evidence lines, though the store
+    /// keeps them apart: read back into an empty store, the machine has every line.
+    #[test]
+    fn a_changelog_record_carries_the_evidence_into_an_empty_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = engine(StateStore::open(dir.path()).unwrap(), 1000);
+        let mut out = Vec::new();
+        let staged: Vec<Signal> = (0..6)
+            .map(|i| {
+                sig(
+                    &format!("rtr-{}", i % 2),
+                    SignalKind::BootVar,
+                    T0 + i * MINUTE,
+                    image(&format!("img{i}.bin"), "10.10.0.5"),
+                )
+            })
+            .collect();
+        feed(&mut e, staged, &mut out);
+        let mut machines: Vec<_> = e.correlator().devices().cloned().collect();
+        machines.retain(|m| m.evidence_owners().any(|(_, lines, _)| !lines.is_empty()));
+        assert!(!machines.is_empty(), "the fleet leaves evidence in flight");
+        let empty = tempfile::tempdir().unwrap();
+        let fresh = StateStore::open(empty.path()).unwrap();
+        for m in &machines {
+            let record = StateStore::encode_machine(m);
+            let back = StateStore::decode_machine(m.device.as_bytes(), &record).unwrap();
+            fresh.put_device_with_deadlines(&back, &[], None).unwrap();
+            let stored = fresh.device(&m.device).unwrap().expect("stored");
+            let lines = |m: &crate::correlate::DeviceMachine| -> Vec<_> {
+                m.evidence_owners()
+                    .map(|(o, l, _)| (o, l.to_vec()))
+                    .collect()
+            };
+            assert_eq!(lines(&stored), lines(m), "{}", m.device);
+        }
     }
 
     /// Evidence lines live apart from the machine record: after a restart each stored machine

@@ -16,6 +16,7 @@ use toml::Spanned;
 
 use crate::config::ConfigError;
 use crate::config::error::position;
+use crate::kafka::settings::KafkaSettings;
 use crate::sink::render::AlertFormat;
 use crate::sink::webhook::{Batch, SecretValue, WebhookSettings, check_header};
 use crate::time::Millis;
@@ -100,6 +101,8 @@ macro_rules! keys {
             /// TOML configuration file; flags win over it.
             #[arg(long)]
             pub config: Option<PathBuf>,
+            #[command(flatten)]
+            pub kafka: Box<crate::kafka::settings::KafkaFlags>,
             $(
                 $(#[doc = $fdoc])*
                 #[arg(long)]
@@ -228,6 +231,15 @@ keys! {
         sink_unhealthy_after_secs: u64 = 60; u64 => at_least(1);
         /// sled page cache in MiB (sled's own default is 1 GiB); default 64, at least 1.
         state_cache_mb: u64 = crate::state::DEFAULT_CACHE_BYTES >> 20; u64 => at_least(1);
+        /// Kafka mode (`[kafka]` table, or the `--kafka-*` flags); off unless set.
+        kafka: Option<KafkaSettings> = None; KafkaSettings => kafka_table;
+    }
+}
+
+fn kafka_table(k: KafkaSettings, _: &str, at: Place) -> Result<Option<KafkaSettings>, ConfigError> {
+    match k.problem() {
+        Some(reason) => Err(at.error(reason)),
+        None => Ok(Some(k)),
     }
 }
 
@@ -467,6 +479,12 @@ impl ServeConfig {
             }
         }
         flags.apply(&mut c, &mut set)?;
+        if flags.kafka.given() {
+            c.kafka = flags.kafka.apply(c.kafka.take());
+            if let Some(reason) = c.kafka.as_ref().and_then(KafkaSettings::problem) {
+                return Err(COMMAND_LINE.error(reason));
+            }
+        }
         if !set.contains_key("alerts") {
             c.alerts = c.state.join("alerts.ndjson");
         }

@@ -69,6 +69,8 @@ pub enum ServeError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Kafka(#[from] crate::kafka::KafkaError),
 }
 
 /// What every task of the service shares.
@@ -186,6 +188,8 @@ pub struct Running {
     listeners: Vec<JoinHandle<()>>,
     workers: Vec<JoinHandle<()>>,
     sinks: Vec<JoinHandle<()>>,
+    /// Kafka mode's threads, when on.
+    kafka: Option<crate::kafka::KafkaTasks>,
 }
 
 impl Running {
@@ -194,6 +198,10 @@ impl Running {
         self.stop.cancel();
         for h in self.listeners {
             let _ = h.await;
+        }
+        // Owned signals partitions are settled into the outbox before the sinks stop.
+        if let Some(kafka) = self.kafka {
+            kafka.shutdown().await;
         }
         self.drain.cancel();
         for h in self.workers {
@@ -391,6 +399,29 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         .collect();
     let sinks_stop = CancellationToken::new();
     let sinks = outbox.spawn(Arc::clone(&metrics), sinks_stop.clone());
+    let kafka = match config.kafka.clone() {
+        Some(k) => Some(
+            crate::kafka::start(
+                k,
+                crate::kafka::KafkaParts {
+                    configured: Arc::clone(&shared.configured),
+                    metrics: Arc::clone(&metrics),
+                    outbox: outbox.clone(),
+                    awaiting: Arc::clone(&awaiting),
+                    state: config.state.clone(),
+                    limits: Limits {
+                        max_devices: config.max_devices,
+                        max_evidence: config.max_evidence,
+                        max_pending: config.max_pending,
+                    },
+                    lateness: config.lateness_ms,
+                    alert_format: config.alert_format,
+                },
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let intake = Intake {
         configured: Arc::clone(&shared.configured),
         metrics: Arc::clone(&metrics),
@@ -528,6 +559,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         listeners,
         workers,
         sinks,
+        kafka,
     })
 }
 

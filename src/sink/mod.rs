@@ -10,3 +10,9 @@ pub(crate) mod outbox;
 pub(crate) mod render;
 pub(crate) mod stdout;
 pub(crate) mod webhook;
+
+/// An alert as every sink writes it: the NDJSON file's line, the webhook's body, the Kafka
+/// alerts topic's value.
+pub(crate) fn alert_record(alert: &crate::suppress::Alert) -> Vec<u8> {
+    serde_json::to_vec(alert).expect("alerts always serialise")
+}

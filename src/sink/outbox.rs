@@ -86,7 +86,7 @@ impl Outbox {
 
     /// Queues an alert for every sink (before anyone may see it delivered).
     pub fn push(&self, alert: &Alert) -> Result<(), StateError> {
-        let json = serde_json::to_vec(alert).expect("alerts always serialise");
+        let json = super::alert_record(alert);
         let seq = self.store.next_id()?;
         for (_, tree, _) in &self.trees {
             tree.insert(seq.to_be_bytes(), json.as_slice())?;

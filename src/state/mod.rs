@@ -266,6 +266,45 @@ impl StateStore {
             })
     }
 
+    /// A machine whole, its evidence lines with it: the value of its changelog record in Kafka
+    /// mode (the store keeps evidence lines apart from the record; the changelog is read back
+    /// into an empty store, so it carries them).
+    pub fn encode_machine(machine: &DeviceMachine) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Whole<'a> {
+            machine: &'a DeviceMachine,
+            evidence: Vec<(u64, &'a [Evidence])>,
+        }
+        let evidence = machine
+            .evidence_owners()
+            .filter(|(_, lines, _)| !lines.is_empty())
+            .map(|(owner, lines, _)| (owner, lines))
+            .collect();
+        Self::encode(&Whole { machine, evidence })
+    }
+
+    /// Reads what [`StateStore::encode_machine`] wrote; `key` names it in the error. Its
+    /// evidence lines are new to the store that takes the machine.
+    pub fn decode_machine(key: &[u8], bytes: &[u8]) -> Result<DeviceMachine, StateError> {
+        #[derive(Deserialize)]
+        struct Whole {
+            machine: DeviceMachine,
+            #[serde(default)]
+            evidence: Vec<(u64, Vec<Evidence>)>,
+        }
+        let whole: Whole = Self::decode(key, bytes)?;
+        let mut machine = whole.machine;
+        machine.take_inline_evidence(whole.evidence);
+        Ok(machine)
+    }
+
+    /// Records that the deadlines tree covers every stored machine (a store filled machine by
+    /// machine with their deadlines, as a restore from the changelog does).
+    pub fn set_deadlines_indexed(&self) -> Result<(), StateError> {
+        self.meta.insert("deadlines_indexed", "1")?;
+        Ok(())
+    }
+
     /// The evidence key prefix of a device: its length first, so that no device's prefix is
     /// another's.
     fn evidence_prefix(device: &str) -> Vec<u8> {

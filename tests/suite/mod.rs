@@ -17,6 +17,8 @@ mod crash_loop;
 mod deploy;
 mod explain;
 mod external;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod limits;
 mod one_framing;
 mod properties;
