@@ -87,6 +87,7 @@ pub async fn start(_: KafkaSettings, parts: KafkaParts) -> Result<KafkaTasks, Ka
         parts.state,
         parts.limits,
         parts.lateness,
+        parts.alert_format,
     ));
     Err(KafkaError::NotBuilt)
 }
