@@ -62,10 +62,10 @@ pub struct Metrics {
     pub kafka_partitions_owned: Gauge,
     pub kafka_restores: Counter,
     pub kafka_restored_devices: Counter,
-    /// Milliseconds spent restoring partitions from the changelog, in total.
-    pub kafka_restore_ms: Counter,
-    /// The last restore's duration in milliseconds.
-    pub kafka_last_restore_ms: Gauge,
+    /// Seconds spent restoring partitions from the changelog, in total (Prometheus' base unit).
+    pub kafka_restore_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
+    /// The last restore's duration in seconds.
+    pub kafka_last_restore_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl Metrics {
@@ -101,8 +101,8 @@ impl Metrics {
             kafka_partitions_owned: Gauge::default(),
             kafka_restores: Counter::default(),
             kafka_restored_devices: Counter::default(),
-            kafka_restore_ms: Counter::default(),
-            kafka_last_restore_ms: Gauge::default(),
+            kafka_restore_seconds: Counter::default(),
+            kafka_last_restore_seconds: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -251,14 +251,14 @@ impl Metrics {
             m.kafka_restored_devices.clone(),
         );
         registry.register(
-            "kafka_restore_milliseconds",
+            "kafka_restore_seconds",
             "Kafka mode: time spent restoring partitions from the changelog",
-            m.kafka_restore_ms.clone(),
+            m.kafka_restore_seconds.clone(),
         );
         registry.register(
-            "kafka_last_restore_milliseconds",
+            "kafka_last_restore_seconds",
             "Kafka mode: how long the last restore took",
-            m.kafka_last_restore_ms.clone(),
+            m.kafka_last_restore_seconds.clone(),
         );
         Metrics { registry, ..m }
     }

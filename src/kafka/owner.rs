@@ -306,8 +306,8 @@ impl Owned {
         let m = &self.parts.metrics;
         m.kafka_restores.inc();
         m.kafka_restored_devices.inc_by(records);
-        m.kafka_restore_ms.inc_by(took.as_millis() as u64);
-        m.kafka_last_restore_ms.set(took.as_millis() as i64);
+        m.kafka_restore_seconds.inc_by(took.as_secs_f64());
+        m.kafka_last_restore_seconds.set(took.as_secs_f64());
         tracing::info!(
             partition = p,
             records,
