@@ -51,6 +51,10 @@ enum Command {
         /// Alert records as imagewatch's own (native) or as ECS documents.
         #[arg(long, value_enum, default_value_t = AlertFormat::Native)]
         alert_format: AlertFormat,
+        /// How far (milliseconds) a line may arrive out of order and still be put in order;
+        /// a service's `lateness_ms` reproduces its alerts from the lines it was sent.
+        #[arg(long, default_value_t = imagewatch::DEFAULT_LATENESS)]
+        lateness_ms: i64,
         /// Files to read; `-` is stdin.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -132,9 +136,11 @@ fn main() -> ExitCode {
             format,
             max_devices,
             alert_format,
+            lateness_ms,
             files,
         } => {
             let opts = ReplayOptions {
+                lateness: lateness_ms.max(0),
                 changes,
                 rules,
                 state,

@@ -17,6 +17,7 @@ use crate::sink::stdout::write_alerts;
 use crate::source::InputFormat;
 use crate::source::lines::LineReader;
 use crate::state::{StateError, StateStore};
+use crate::time::Millis;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -65,6 +66,8 @@ pub struct ReplayOptions {
     pub files: Vec<PathBuf>,
     /// How alert records are written: native or ECS.
     pub alert_format: AlertFormat,
+    /// How far out of order a line may arrive and still be put in order (milliseconds).
+    pub lateness: Millis,
 }
 
 /// Runs a replay; alerts go to `out` as they are produced.
@@ -103,6 +106,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
         store,
         opts.format,
     )?;
+    pipeline.engine.set_lateness(opts.lateness);
     pipeline.engine.set_limits(Limits {
         max_devices: opts.max_devices,
         ..Limits::default()

@@ -26,9 +26,9 @@
 //!   its evidence (the line that closed or raised it) to the record appearing in the file;
 //!   p50/p99/max in milliseconds.
 //! - `soak`: the stream of `benches/soak.sh` (see `soak.rs`): corpus lines in a loop, each
-//!   re-dated to when it is due and sent then, from one socket; prints `sent` and how far the
-//!   sender fell behind at worst (`late_max_ms`). `soak-print` prints the same stream with a
-//!   collector prefix, for `imagewatch replay -`.
+//!   re-dated to when it is due and sent then, behind a collector prefix, from one socket;
+//!   prints `sent` and how far the sender fell behind at worst (`late_max_ms`). `soak-print`
+//!   prints the same records, for `imagewatch replay -`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};

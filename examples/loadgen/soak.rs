@@ -1,6 +1,10 @@
 //! The soak stream: corpus lines sent in a loop at a fixed rate, each re-dated to the moment it
-//! is due, so that the service sees a live feed (its wall clock and the lines' clocks agree)
-//! and a `replay` of the same stream, printed with `--print`, sees the same times.
+//! is due, so that the service sees a live feed (its wall clock and the lines' clocks agree).
+//! Each line goes out in the collector-prefixed form a relay forwards (`<due time> 127.0.0.1
+//! <line>`), and `soak-print` prints exactly those bytes for the `replay` the service's alerts
+//! are compared with: both read the same arrival time and sender for every line. Sent raw, the
+//! service would date the lines without a clock of their own (and key their evidence) by the
+//! moment of receipt, which no replay can reproduce.
 //!
 //! Line `i` of the stream is corpus line `i mod n` (the `gen.py` collector prefix stripped),
 //! due at `start + i / rate`; its header time (Cisco `Mmm dd hh:mm:ss.mmm`, NX-OS
@@ -37,6 +41,16 @@ impl Stream {
     pub fn line(&self, i: u64) -> Vec<u8> {
         let raw = &self.lines[(i % self.lines.len() as u64) as usize];
         redate(raw, self.due(i))
+    }
+
+    /// Line `i` as a collector forwards it: `<due time> 127.0.0.1 <line>`.
+    pub fn record(&self, i: u64) -> Vec<u8> {
+        let line = self.line(i);
+        let mut out = Vec::with_capacity(line.len() + 36);
+        out.extend_from_slice(rfc3339(self.due(i)).as_bytes());
+        out.extend_from_slice(b" 127.0.0.1 ");
+        out.extend_from_slice(&line);
+        out
     }
 }
 
@@ -133,16 +147,13 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Prints the stream as a collector would have written it (`<due time> 127.0.0.1 <line>`): the
-/// input of the `replay` the service's alerts are compared with.
+/// Prints the records the service is sent, one a line: the input of the `replay` the service's
+/// alerts are compared with.
 pub fn print(stream: &Stream) {
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
     for i in 0..stream.total {
-        let line = stream.line(i);
-        let ok = write!(w, "{} 127.0.0.1 ", rfc3339(stream.due(i))).is_ok()
-            && w.write_all(&line).is_ok()
-            && w.write_all(b"\n").is_ok();
+        let ok = w.write_all(&stream.record(i)).is_ok() && w.write_all(b"\n").is_ok();
         if !ok {
             return; // the reader went away
         }
@@ -172,7 +183,7 @@ pub fn send(stream: &Stream, target: &str) -> (u64, i64) {
             if stream.due(j) > now {
                 break;
             }
-            batch.push(stream.line(j));
+            batch.push(stream.record(j));
         }
         let mut done = 0;
         while done < batch.len() {

@@ -170,6 +170,8 @@ fn lifecycle(
 
 /// The device's page body.
 pub async fn part(State(shared): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
+    // The workers write a busy machine once per interval: what they processed first.
+    shared.sync().await;
     let configured = shared.configured.load_full();
     let key = configured.inventory.device_id(&id);
     let store = shared.store.clone();

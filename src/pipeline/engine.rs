@@ -34,8 +34,13 @@ pub struct Engine {
     on_alert: Option<AlertHook>,
     /// Called with each machine once it is written (Kafka mode produces it to the changelog).
     on_machine: Option<MachineHook>,
-    /// Machines changed and buffer entries processed in the current `run`, not yet written.
+    /// Machines changed and buffer entries processed, not yet written.
     write_back: WriteBack,
+    /// How often every changed machine is written (milliseconds of wall clock); 0: at the end
+    /// of every run. In between, only machines that raised an alert are.
+    write_every: Millis,
+    /// Wall-clock time every changed machine was last written.
+    written_all_at: Millis,
     /// Devices told to reload, awaiting their boot (shared with the extractors, which add
     /// them): the engine forgets those with no image staged, and those that never came back.
     awaiting: Arc<AwaitingBoot>,
@@ -93,6 +98,8 @@ impl Engine {
             on_alert: None,
             on_machine: None,
             write_back: WriteBack::default(),
+            write_every: 0,
+            written_all_at: now_ms(),
             awaiting,
             next_expiry: Millis::MIN,
             stats: EngineStats::default(),
@@ -133,6 +140,20 @@ impl Engine {
     /// Sets how many machines stay in memory and how much evidence an instance keeps.
     pub fn set_limits(&mut self, limits: Limits) {
         self.correlator.set_limits(limits);
+    }
+
+    /// Writes a changed machine at most once per `every` milliseconds (in the first run after
+    /// the interval, and by [`Engine::write_all`]), unless it raised an alert: a busy device's
+    /// machine is then written once per interval instead of once per signal, and its processed
+    /// reorder-buffer entries wait in the store until it is (a crash replays them). Only with
+    /// the durable buffer: without it (Kafka mode) nothing would replay them.
+    pub fn set_write_every(&mut self, every: Millis) {
+        self.write_every = every;
+    }
+
+    /// How far behind the latest time a signal may arrive and still be put in order.
+    pub fn set_lateness(&mut self, lateness: Millis) {
+        self.reorder.set_lateness(lateness);
     }
 
     /// Turns off storing the reorder buffer (see `durable_buffer`).
@@ -224,18 +245,19 @@ impl Engine {
                     let changed = self.correlator.on_signal(&sig, &mut self.findings);
                     self.settle_awaiting(&sig.device, sig.time);
                     self.emit(out)?;
-                    if changed {
-                        self.write_back.machine_changed(&sig.device);
-                    }
                     if self.durable_buffer {
-                        self.write_back.signal_processed(slot);
+                        self.write_back.signal_processed(&sig.device, slot, changed);
+                    } else if changed {
+                        self.write_back.machine_changed(&sig.device);
                     }
                 }
                 (None, Some(_)) => self.fire_timers(watermark, out)?,
             }
         }
         self.expire_awaiting(watermark);
-        self.write_back()?;
+        let now = now_ms();
+        let all = self.write_every == 0 || now - self.written_all_at >= self.write_every;
+        self.write_back(all)?;
         self.evict()
     }
 
@@ -297,10 +319,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Writes every changed machine with its deadlines (they may be evicted from then on),
-    /// then drops the reorder-buffer entries that were processed.
-    fn write_back(&mut self) -> Result<(), StateError> {
-        while let Some(device) = self.write_back.next_machine() {
+    /// Writes the changed machines with their deadlines (they may be evicted from then on),
+    /// every one when `all`, else those that raised an alert; then drops the reorder-buffer
+    /// entries the written ones processed.
+    fn write_back(&mut self, all: bool) -> Result<(), StateError> {
+        if all {
+            self.written_all_at = now_ms();
+        }
+        while let Some(device) = self.write_back.next_machine(all) {
             if let Some(machine) = self.correlator.device(device) {
                 let awaited =
                     machine
@@ -314,16 +340,19 @@ impl Engine {
                     self.correlator.deadlines(device),
                     awaited,
                 )?;
+                // The changelog gets the machine when the store does, not before.
                 if let Some(hook) = &mut self.on_machine {
                     hook(machine)?;
                 }
-                let device = device.to_string();
-                self.correlator.stored(&device);
+                self.correlator.stored(device);
                 self.changed = true;
             }
-            self.write_back.machine_written();
+            let device = device.to_string();
+            for (t, seq) in self.write_back.machine_written(&device) {
+                self.store.remove_buffered(t, seq)?;
+            }
         }
-        for (t, seq) in self.write_back.take_processed() {
+        for (t, seq) in self.write_back.take_settled() {
             self.store.remove_buffered(t, seq)?;
         }
         Ok(())
@@ -343,6 +372,9 @@ impl Engine {
             if let Some(hook) = &mut self.on_alert {
                 hook(&alert)?;
             }
+            // Its machine is written in this run: once the sinks have the alert, a restart
+            // must not raise it again from buffered signals.
+            self.write_back.alert_raised(&finding.device);
             if alert.suppressed {
                 self.stats.suppressed += 1;
             }
@@ -371,8 +403,21 @@ impl Engine {
         if let Some(last) = self.reorder.last_time() {
             self.run(Some(last), out)?;
         }
+        self.write_all()?;
         self.checkpoint()?;
         self.store.flush()
+    }
+
+    /// Writes every changed machine now (before a shutdown, or for a reader of the store that
+    /// must see what was processed).
+    pub fn write_all(&mut self) -> Result<(), StateError> {
+        self.write_back(true)?;
+        self.evict()
+    }
+
+    /// Machines changed and not written yet.
+    pub fn unwritten(&self) -> usize {
+        self.write_back.pending()
     }
 
     /// Saves the clock (periodically, and at shutdown).
@@ -615,6 +660,87 @@ mod tests {
             };
             assert_eq!(lines(&stored), lines(m), "{}", m.device);
         }
+    }
+
+    /// A busy device's machine is rewritten whole (pending sequences, recent signals, duplicate
+    /// memory): with a write interval it is written once per interval, not once per run, while
+    /// a machine that raises an alert is written in that run. What was processed and not
+    /// written stays in the stored reorder buffer: a restart replays it into the same machine,
+    /// and raises no alert a second time.
+    #[test]
+    fn a_busy_machine_is_written_once_per_interval_and_at_once_when_it_raises_an_alert() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path()).unwrap();
+        let mut e = engine(store.clone(), 1000);
+        e.set_write_every(HOUR);
+        let mut out = Vec::new();
+        let staged = |i: i64| {
+            sig(
+                "rtr-busy",
+                SignalKind::BootVar,
+                T0 + i * 1000,
+                image(&format!("img{}.bin", i % 5), "10.10.0.5"),
+            )
+        };
+        // Every signal its own run, its machine changed by each.
+        feed(&mut e, (0..200).map(staged).collect(), &mut out);
+        assert!(out.is_empty(), "{out:#?}");
+        assert_eq!(
+            e.store().machine_bytes_written(),
+            0,
+            "no machine written within the interval"
+        );
+        assert_eq!(e.unwritten(), 1);
+        let processed = 200 - e.reorder.len();
+        assert!(processed > 100, "{processed} processed");
+        assert_eq!(
+            store.tree("buffer").unwrap().len(),
+            200,
+            "processed entries stay until their machine is written"
+        );
+        // A swap from a server off the allowlist: its alert's machine is written at once.
+        let bad = || image("x.bin", "203.0.113.45");
+        let t = T0 + 300_000;
+        let swap = vec![
+            sig("rtr-03", SignalKind::Transfer, t, bad()),
+            sig("rtr-03", SignalKind::BootVar, t + 1000, bad()),
+            sig("rtr-03", SignalKind::Reload, t + 2000, Default::default()),
+            sig("rtr-03", SignalKind::Boot, t + 3000, version("15.7(3)M9")),
+        ];
+        feed(&mut e, swap, &mut out);
+        e.observe(t + 2 * MINUTE);
+        e.advance(&mut out).unwrap();
+        assert_eq!(out.len(), 1, "{out:#?}");
+        let written = store
+            .device("rtr-03")
+            .unwrap()
+            .expect("written with its alert");
+        assert!(written.instances.iter().any(|i| i.emitted.is_some()));
+        assert!(store.device("rtr-busy").unwrap().is_none(), "still waiting");
+        let in_memory = e.correlator().device("rtr-busy").unwrap().clone();
+
+        // A restart before the interval ends: the buffer replays rtr-busy's signals.
+        drop(e);
+        let mut e = engine(store.clone(), 1000);
+        e.set_write_every(HOUR);
+        let mut again = Vec::new();
+        e.observe(t + 2 * MINUTE);
+        e.advance(&mut again).unwrap();
+        assert!(again.is_empty(), "no alert raised twice: {again:#?}");
+        let mut replayed = e.correlator().device("rtr-busy").unwrap().clone();
+        replayed.stored_owners = in_memory.stored_owners.clone();
+        assert_eq!(replayed, in_memory);
+        e.write_all().unwrap();
+        assert_eq!(e.unwritten(), 0);
+        assert_eq!(store.tree("buffer").unwrap().len(), 0);
+        let stored = store.device("rtr-busy").unwrap().expect("written");
+        let steps = |m: &crate::correlate::DeviceMachine| -> Vec<_> {
+            m.instances
+                .iter()
+                .map(|i| (i.no, i.step_times.clone(), i.evidence.clone()))
+                .collect()
+        };
+        assert_eq!(steps(&stored), steps(&in_memory));
     }
 
     /// Evidence lines live apart from the machine record: after a restart each stored machine

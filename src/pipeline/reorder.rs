@@ -34,6 +34,10 @@ impl ReorderBuffer {
         }
     }
 
+    pub fn set_lateness(&mut self, lateness: Millis) {
+        self.lateness = lateness;
+    }
+
     /// Time has reached `t` (an arrival, or the wall clock in the service).
     pub fn observe(&mut self, t: Millis) {
         // One device clock far in the future must not drag every other device's timers with

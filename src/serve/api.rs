@@ -182,6 +182,8 @@ async fn devices(
     ApiQuery(q): ApiQuery<DeviceQuery>,
 ) -> Response {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    // The workers write a busy machine once per interval: what they processed first.
+    shared.sync().await;
     let store = shared.store.clone();
     let after = q.after;
     let page =
@@ -220,8 +222,10 @@ fn summary(v: &Value) -> Value {
     })
 }
 
-/// One device, read from the state store (the workers write every change there first).
+/// One device, read from the state store once the workers have written what they processed
+/// (they write a busy machine once per interval otherwise).
 async fn device(State(shared): State<Arc<Shared>>, ApiPath(id): ApiPath<String>) -> Response {
+    shared.sync().await;
     let store = shared.store.clone();
     // An alias, an address or a domain-qualified name finds the device as a line would.
     let key = shared.configured.load().inventory.device_id(&id);

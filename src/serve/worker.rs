@@ -18,6 +18,12 @@ use crate::telemetry::TransportLabel;
 /// How often a worker looks at the clock.
 pub const TICK: Duration = Duration::from_millis(50);
 
+/// How often a changed machine is written at most, unless it raised an alert (milliseconds):
+/// a busy device's machine (its pending sequences, recent signals, duplicate memory) is
+/// rewritten whole, so once per signal its writes outgrow what sled can reclaim. The signals it
+/// processed in between stay in the stored reorder buffer, so a crash replays them.
+pub const MACHINE_WRITE_EVERY: crate::time::Millis = 2_000;
+
 /// Jobs taken from the queue at once at most (one state flush for all of them). After a full
 /// batch the worker yields, so a flood cannot starve the API and the sinks of the runtime's
 /// threads.
@@ -94,6 +100,12 @@ pub async fn run(
         if let Err(e) = engine.advance(&mut alerts) {
             tracing::error!(error = %e, "State store failed while processing; alerts may be late.");
         }
+        if !syncs.is_empty()
+            && let Err(e) = engine.write_all()
+        {
+            // Whoever waits (a reload, the API) reads machines from the store.
+            tracing::error!(error = %e, "State store failed while writing machines.");
+        }
         let changed = engine.take_changed();
         if accepted || changed || !alerts.is_empty() {
             // Durable before the sinks see it: an accepted signal, a machine change, an alert
@@ -135,6 +147,9 @@ pub async fn run(
             last_checkpoint = now_ms();
             let _ = engine.checkpoint();
         }
+    }
+    if let Err(e) = engine.write_all() {
+        tracing::error!(error = %e, "State store failed while writing machines at shutdown.");
     }
     let _ = engine.checkpoint();
     let _ = engine.store().flush();

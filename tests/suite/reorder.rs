@@ -62,3 +62,41 @@ fn reordered_and_duplicated_feed_gives_the_same_alerts() {
     assert!(clean.len() > 10);
     assert_eq!(clean, noisy);
 }
+
+/// `replay --lateness-ms` puts lines in order as far as the service does: a reload line that
+/// arrives (per its collector prefix) 3.3 s after its own time is put before the line that
+/// arrived ahead of it with the default 60 s, and taken as it comes, late, with the service's
+/// 250 ms, so that a replay of what a service was sent orders it as the service did. The
+/// wording is `tests/scenarios/b1_authorised_upgrade.yaml`'s reload line; the two copies
+/// differ from it only in their sequence numbers and times.
+#[test]
+fn a_replay_with_the_service_lateness_takes_a_late_line_as_it_comes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("changes.yaml"), "{}\n").unwrap();
+    let input = dir.join("late.log");
+    std::fs::write(
+        &input,
+        "2026-06-02T01:15:10.100Z 10.64.0.42 <189>5008: rtr-0042: Jun  2 01:15:10.000 UTC: %SYS-5-RELOAD: Reload requested by jsmith on vty0 (10.30.1.5). Reload Reason: Reload Command.\n\
+         2026-06-02T01:15:12.300Z 10.64.0.42 <189>5009: rtr-0042: Jun  2 01:15:09.000 UTC: %SYS-5-RELOAD: Reload requested by jsmith on vty0 (10.30.1.5). Reload Reason: Reload Command.\n",
+    )
+    .unwrap();
+    let late = |extra: &[&str]| -> String {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_imagewatch"))
+            .arg("replay")
+            .arg("--rules")
+            .arg(super::rules_dir())
+            .arg("--changes")
+            .arg(dir.join("changes.yaml"))
+            .args(extra)
+            .arg(&input)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let at = err.find(", late ").unwrap_or_else(|| panic!("{err}"));
+        err[at + 7..].split(',').next().unwrap().to_string()
+    };
+    assert_eq!(late(&[]), "0", "within the default 60 s: put in order");
+    assert_eq!(late(&["--lateness-ms", "250"]), "1", "the service's 250 ms");
+}
