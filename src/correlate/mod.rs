@@ -200,6 +200,12 @@ impl Correlator {
     /// Over the limit, drops the least recently used clean machines (down to nine tenths of
     /// the limit, so that eviction runs in batches); their timers stay indexed. Returns how
     /// many were evicted.
+    /// More machines in memory than `max_devices`: eviction is due, and only machines
+    /// written to the store can go.
+    pub fn over_device_limit(&self) -> bool {
+        self.devices.len() > self.limits.max_devices
+    }
+
     pub fn evict(&mut self) -> usize {
         let n = self.devices.evict(self.limits.max_devices);
         self.stats.evicted += n as u64;

@@ -146,7 +146,8 @@ impl Engine {
     /// the interval, and by [`Engine::write_all`]), unless it raised an alert: a busy device's
     /// machine is then written once per interval instead of once per signal, and its processed
     /// reorder-buffer entries wait in the store until it is (a crash replays them). Only with
-    /// the durable buffer: without it (Kafka mode) nothing would replay them.
+    /// the durable buffer, or where a crash loses nothing worth keeping (a replay, which is run
+    /// again): in Kafka mode nothing would replay them.
     pub fn set_write_every(&mut self, every: Millis) {
         self.write_every = every;
     }
@@ -256,7 +257,11 @@ impl Engine {
         }
         self.expire_awaiting(watermark);
         let now = now_ms();
-        let all = self.write_every == 0 || now - self.written_all_at >= self.write_every;
+        // Over `max_devices`, everything is written now: an unwritten machine cannot be
+        // evicted, and memory must stay bounded.
+        let all = self.write_every == 0
+            || now - self.written_all_at >= self.write_every
+            || self.correlator.over_device_limit();
         self.write_back(all)?;
         self.evict()
     }
@@ -660,6 +665,37 @@ mod tests {
             };
             assert_eq!(lines(&stored), lines(m), "{}", m.device);
         }
+    }
+
+    /// Over `max_devices`, a write interval must not hold machines in memory: only written
+    /// machines can be evicted, so everything is written then, and memory stays bounded.
+    #[test]
+    fn machines_over_the_device_limit_are_written_so_that_they_can_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path()).unwrap();
+        let mut e = engine(store.clone(), 10);
+        e.set_write_every(HOUR);
+        let mut out = Vec::new();
+        let staged = (0..60)
+            .map(|i| {
+                let device = format!("rtr-{i:02}");
+                sig(
+                    &device,
+                    SignalKind::BootVar,
+                    T0 + i * 1000,
+                    image("a.bin", "10.10.0.5"),
+                )
+            })
+            .collect();
+        feed(&mut e, staged, &mut out);
+        e.observe(T0 + 10 * MINUTE);
+        e.advance(&mut out).unwrap();
+        assert!(e.stats.evicted >= 40, "evicted {}", e.stats.evicted);
+        assert!(e.unwritten() <= 10, "{} unwritten", e.unwritten());
+        assert!(
+            store.device("rtr-00").unwrap().is_some(),
+            "written before it went"
+        );
     }
 
     /// A busy device's machine is rewritten whole (pending sequences, recent signals, duplicate

@@ -22,7 +22,7 @@ pub const TICK: Duration = Duration::from_millis(50);
 /// a busy device's machine (its pending sequences, recent signals, duplicate memory) is
 /// rewritten whole, so once per signal its writes outgrow what sled can reclaim. The signals it
 /// processed in between stay in the stored reorder buffer, so a crash replays them.
-pub const MACHINE_WRITE_EVERY: crate::time::Millis = 2_000;
+pub const MACHINE_WRITE_EVERY: crate::time::Millis = crate::pipeline::MACHINE_WRITE_EVERY;
 
 /// Jobs taken from the queue at once at most (one state flush for all of them). After a full
 /// batch the worker yields, so a flood cannot starve the API and the sinks of the runtime's

@@ -259,7 +259,7 @@ async fn api_ticket_suppresses_and_escalates() {
         "jsmith",
     ))
     .await;
-    let a = wait_alerts(http, "device=rtr-0042", Duration::from_secs(3))
+    let a = wait_alerts(http, "device=rtr-0042", Duration::from_secs(15))
         .await
         .expect("suppressed alert recorded");
     assert_eq!(a[0]["suppressed"], true, "{:#}", a[0]);
@@ -604,7 +604,7 @@ async fn reload_keeps_old_rules_on_error_and_follows_the_calendar_file() {
             .await
             .unwrap();
     }
-    wait_alerts(http, "device=edge-0091", Duration::from_secs(3))
+    wait_alerts(http, "device=edge-0091", Duration::from_secs(15))
         .await
         .expect("alerts with the previous rules");
     std::fs::remove_file(rules.join("signals/broken.yaml")).unwrap();
@@ -630,7 +630,7 @@ async fn reload_keeps_old_rules_on_error_and_follows_the_calendar_file() {
             .await
             .unwrap();
     }
-    let a = wait_alerts(http, "device=rtr-0042", Duration::from_secs(3))
+    let a = wait_alerts(http, "device=rtr-0042", Duration::from_secs(15))
         .await
         .expect("alert recorded");
     assert_eq!(a[0]["suppressed_by"], "MW-now", "{:#}", a[0]);
