@@ -28,8 +28,8 @@ use crate::telemetry::{Metrics, PartitionLabel};
 use crate::time::Millis;
 
 use super::client::{self, AckedProducer, Outgoing};
-use super::records::{MARKS_KEY, Mark, SignalsRecord};
 use super::lag;
+use super::records::{MARKS_KEY, Mark, SignalsRecord};
 use super::restore;
 use super::settings::{KafkaSettings, Start};
 

@@ -349,7 +349,7 @@ fn kafka_two_instances_score_the_corpus_perfectly() {
 /// `kill -9` of one of two instances while it reads: the other takes its partitions, restores
 /// their devices from the changelog, and the alerts still score 1.000; repeats are reported.
 #[test]
-#[ignore = "needs the tansu broker and confluent-kafka; run by hand, not by .ci/run: it meets tansu 0.6.0's fetch stall about every other run"]
+#[ignore = "needs the tansu broker and confluent-kafka; .ci/run installs them"]
 fn kafka_kill_9_of_an_instance_mid_stream_keeps_the_score() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (_, lines) = *corpus();
