@@ -23,8 +23,9 @@ use crate::telemetry::{KindLabel, Metrics, PartitionLabel, TransportLabel};
 use crate::time::{Millis, now_ms};
 
 use super::client::{self, AckedProducer, Outgoing};
+use super::lag::{self, Lag};
 use super::records::{Mark, SignalsRecord, partition_of};
-use super::settings::KafkaSettings;
+use super::settings::{KafkaSettings, Start};
 
 /// Records taken per batch at most: one acknowledgement wait and one commit for all of them.
 const BATCH: usize = 2000;
@@ -32,7 +33,7 @@ const BATCH: usize = 2000;
 const BATCH_WAIT: Duration = Duration::from_millis(50);
 /// How often progress marks go out when nothing else moves them.
 const MARK_EVERY: Duration = Duration::from_millis(250);
-/// How often partition ends are asked for (lag, and whether a partition is read to its end).
+/// How often partition ends are looked at (lag, and whether a partition is read to its end).
 const ENDS_EVERY: Duration = Duration::from_secs(1);
 
 /// What the input thread needs from the service.
@@ -178,7 +179,7 @@ pub fn run(consumer: BaseConsumer, producer: AckedProducer, parts: InputParts) {
         let assigned = assigned(&consumer);
         if last_ends.elapsed() >= ENDS_EVERY {
             last_ends = Instant::now();
-            read_to_end(&consumer, &assigned, &mut progress, &metrics);
+            read_to_end(&consumer, &assigned, &mut progress, &metrics, k.start);
         }
         if last_mark.elapsed() >= MARK_EVERY || taken == BATCH {
             last_mark = Instant::now();
@@ -220,7 +221,7 @@ fn commit(consumer: &BaseConsumer, progress: &mut HashMap<(String, i32), Progres
     }
 }
 
-/// Asks for the end of each assigned partition: the lag, and for a partition read to its end,
+/// The lag of each assigned partition ([`lag::lags`]), and for a partition read to its end,
 /// a time that moves on with the wall clock from its last record's. A quiet feed must still
 /// let windows pass (a staged image nobody reboots into is a finding), but a backlog read to
 /// its end is not "now": time goes on from where its records stopped, as fast as the clock,
@@ -230,27 +231,24 @@ fn read_to_end(
     assigned: &[(String, i32)],
     progress: &mut HashMap<(String, i32), Progress>,
     metrics: &Metrics,
+    start: Start,
 ) {
-    let positions = consumer.position().ok();
-    for (topic, partition) in assigned {
-        let Ok((low, high)) = consumer.fetch_watermarks(topic, *partition, Duration::from_secs(1))
-        else {
-            continue;
-        };
-        let position = positions
-            .as_ref()
-            .and_then(|tpl| tpl.find_partition(topic, *partition))
-            .and_then(|e| e.offset().to_raw());
-        let at = position.filter(|&o| o >= 0).unwrap_or(low);
-        let lag = (high - at).max(0);
+    for Lag {
+        topic,
+        partition,
+        low,
+        high,
+        lag,
+    } in lag::lags(consumer, assigned, start)
+    {
         metrics
             .kafka_lag
             .get_or_create(&PartitionLabel {
                 topic: topic.clone(),
-                partition: *partition,
+                partition,
             })
             .set(lag);
-        let p = progress.entry((topic.clone(), *partition)).or_default();
+        let p = progress.entry((topic, partition)).or_default();
         if lag == 0 && (p.time.is_some() || high == low) {
             // A partition read to its end by an earlier owner has a time this instance does not
             // know (the owners kept its last mark); only one that never held a record is "now".

@@ -10,7 +10,8 @@
 //!
 //! [`settings`] is the `[kafka]` table (always compiled); [`input`] reads the input topics,
 //! [`owner`] the signals topic, [`restore`] reads a changelog partition back, [`records`]
-//! defines what the internal topics hold and [`client`] the librdkafka clients.
+//! defines what the internal topics hold, [`client`] the librdkafka clients and [`lag`] how far
+//! behind a consumer is.
 
 pub(crate) mod settings;
 
@@ -18,6 +19,8 @@ pub(crate) mod settings;
 mod client;
 #[cfg(feature = "kafka")]
 mod input;
+#[cfg(feature = "kafka")]
+mod lag;
 #[cfg(feature = "kafka")]
 mod owner;
 #[cfg(feature = "kafka")]

@@ -28,9 +28,10 @@ use crate::telemetry::{Metrics, PartitionLabel};
 use crate::time::Millis;
 
 use super::client::{self, AckedProducer, Outgoing};
+use super::lag;
 use super::records::{MARKS_KEY, Mark, SignalsRecord};
 use super::restore;
-use super::settings::KafkaSettings;
+use super::settings::{KafkaSettings, Start};
 
 /// Records taken per batch at most before the owned partitions are settled.
 const BATCH: usize = 2000;
@@ -533,18 +534,21 @@ impl Owned {
     /// Records behind each owned partition's end.
     fn lag(&self, consumer: &OwnerConsumer) {
         let topic = &self.parts.settings.signals_topic;
-        for (&p, part) in &self.partitions {
-            if let Ok((_, high)) = consumer.fetch_watermarks(topic, p, Duration::from_millis(500)) {
-                let lag = high - part.next.unwrap_or(0);
-                self.parts
-                    .metrics
-                    .kafka_lag
-                    .get_or_create(&PartitionLabel {
-                        topic: topic.clone(),
-                        partition: p,
-                    })
-                    .set(lag.max(0));
-            }
+        let owned: Vec<(String, i32)> = self
+            .partitions
+            .keys()
+            .map(|&p| (topic.clone(), p))
+            .collect();
+        // The group reads a new partition from its start (see `clients`).
+        for l in lag::lags(consumer, &owned, Start::Earliest) {
+            self.parts
+                .metrics
+                .kafka_lag
+                .get_or_create(&PartitionLabel {
+                    topic: l.topic,
+                    partition: l.partition,
+                })
+                .set(l.lag);
         }
     }
 }
