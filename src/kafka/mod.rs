@@ -21,7 +21,7 @@ mod input;
 #[cfg(feature = "kafka")]
 mod owner;
 #[cfg(feature = "kafka")]
-mod records;
+pub(crate) mod records;
 #[cfg(feature = "kafka")]
 mod restore;
 
