@@ -46,7 +46,8 @@
 #     devices. Median.
 #
 # Environment: RUNS (3), KILLS (3), RATE (2000), RESTORE_DEVICES (100000), BIN, FILL (the
-# built binaries), IMAGEWATCH_TANSU (the broker binary), KEEP=1 keeps the work directory.
+# built binaries), IMAGEWATCH_TANSU (the broker binary), KEEP=1 keeps the work directory
+# (in /tmp; up to about 3 GB during the run, and the brokers hold about 1.5 GB of memory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -167,7 +168,7 @@ for i in $(seq "$RUNS"); do
   secs=$(metric "$SERVE_HTTP" imagewatch_kafka_restore_seconds_total)
   awk -v s="$secs" -v d="$devices" 'BEGIN {printf "%.3f\n", s * 100000 / d}' >>"$W/restore"
   log "c) run $i: ${devices%.*} devices in ${secs}s"
-  stop "$SERVE_PID"
+  stop "$SERVE_PID"; rm -rf "$W/state-rs$i"   # about 2 GB for 100k devices
 done
 stop "$BROKER_PID"
 
