@@ -75,6 +75,9 @@ pub use classify::rules::{RawExamples, RawFile};
 pub use classify::{Classification, Classifier, Signal, SignalFields, SignalKind};
 pub use config::{ConfigError, Loaded, RuleSource, export_builtin_rules, load as load_config};
 pub use correlate::{DEFAULT_MAX_DEVICES, Limits, SequenceRules};
+// The device-to-partition map of the signals and changelog topics, for `examples/kafka_changelog`.
+#[cfg(feature = "kafka")]
+pub use kafka::records::partition_of;
 pub use parse::parse_header;
 pub use pipeline::{DEFAULT_LATENESS, Engine, Extractor, Origin, Pipeline, Receipt, wanted_kinds};
 pub use sink::render::{AlertFormat, render};

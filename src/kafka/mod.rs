@@ -24,7 +24,7 @@ mod lag;
 #[cfg(feature = "kafka")]
 mod owner;
 #[cfg(feature = "kafka")]
-mod records;
+pub(crate) mod records;
 #[cfg(feature = "kafka")]
 mod restore;
 
