@@ -8,8 +8,8 @@
 //! loadgen udp     --target ADDR --http ADDR --file FILE --rate MSG_PER_S --secs N [--threads N]
 //! loadgen tcp     --target ADDR --http ADDR --file FILE [--lines N]
 //! loadgen latency --target ADDR --http ADDR --file FILE --rate MSG_PER_S --secs N --alerts FILE
-//! loadgen soak    --target ADDR --file FILE --rate MSG_PER_S --secs N --start-ms UNIX_MS
-//! loadgen soak-print          --file FILE --rate MSG_PER_S --secs N --start-ms UNIX_MS
+//! loadgen soak    --target ADDR --file FILE --rate MSG_PER_S --secs N --start-ms UNIX_MS [--sender ADDR]
+//! loadgen soak-print          --file FILE --rate MSG_PER_S --secs N --start-ms UNIX_MS [--sender ADDR]
 //! ```
 //!
 //! Each mode prints one line of `key=value` pairs on stdout:
@@ -26,7 +26,8 @@
 //!   its evidence (the line that closed or raised it) to the record appearing in the file;
 //!   p50/p99/max in milliseconds.
 //! - `soak`: the stream of `benches/soak.sh` (see `soak.rs`): corpus lines in a loop, each
-//!   re-dated to when it is due and sent then, behind a collector prefix, from one socket;
+//!   re-dated to when it is due and sent then, behind a collector prefix naming the line's
+//!   sender in the corpus (`--sender ADDR`: that address for every line), from one socket;
 //!   prints `sent` and how far the sender fell behind at worst (`late_max_ms`). `soak-print`
 //!   prints the same records, for `imagewatch replay -`.
 
@@ -51,12 +52,14 @@ struct Args {
     alerts: String,
     threads: usize,
     start_ms: i64,
+    /// The sender every soak record names; empty: each line's own, from the corpus.
+    sender: String,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: loadgen udp|tcp|latency|soak|soak-print --target ADDR --http ADDR --file FILE \
-         [--rate N] [--secs N] [--threads N] [--lines N] [--alerts FILE] [--start-ms MS]"
+         [--rate N] [--secs N] [--threads N] [--lines N] [--alerts FILE] [--start-ms MS] [--sender ADDR]"
     );
     std::process::exit(2)
 }
@@ -75,6 +78,7 @@ fn parse_args() -> Args {
         alerts: String::new(),
         threads: 2,
         start_ms: 0,
+        sender: String::new(),
     };
     while let Some(k) = it.next() {
         let v = it.next().unwrap_or_else(|| usage());
@@ -88,6 +92,7 @@ fn parse_args() -> Args {
             "--alerts" => a.alerts = v,
             "--threads" => a.threads = v.parse().unwrap_or_else(|_| usage()),
             "--start-ms" => a.start_ms = v.parse().unwrap_or_else(|_| usage()),
+            "--sender" => a.sender = v,
             _ => usage(),
         }
     }
@@ -125,13 +130,45 @@ fn load_lines(path: &str, max: usize) -> Vec<Vec<u8>> {
 
 /// `2026-06-01T00:00:00.000Z 10.64.0.1 <189>…` → `<189>…`; other lines unchanged.
 fn strip_prefix(line: &[u8]) -> &[u8] {
+    split_prefix(line).1
+}
+
+/// `2026-06-01T00:00:00.000Z 10.64.0.1 <189>…` → (`10.64.0.1`, `<189>…`); a line without the
+/// prefix has no sender.
+fn split_prefix(line: &[u8]) -> (&[u8], &[u8]) {
     if line.len() > 20 && line[4] == b'-' && line[10] == b'T' {
         let mut spaces = line.iter().enumerate().filter(|(_, c)| **c == b' ');
-        if let (Some(_), Some((second, _))) = (spaces.next(), spaces.next()) {
-            return &line[second + 1..];
+        if let (Some((first, _)), Some((second, _))) = (spaces.next(), spaces.next()) {
+            return (&line[first + 1..second], &line[second + 1..]);
         }
     }
-    line
+    (b"", line)
+}
+
+/// Every line of `path` without its collector prefix, with the sender a relay names for it:
+/// `fixed` when given, else the prefix's own (127.0.0.1 for a line without one).
+fn load_records(path: &str, fixed: &str) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let text = std::fs::read(path).unwrap_or_else(|e| {
+        eprintln!("loadgen: cannot open {path}: {e}");
+        std::process::exit(1)
+    });
+    let (mut senders, mut lines) = (Vec::new(), Vec::new());
+    let text = text.strip_suffix(b"\n").unwrap_or(&text);
+    for line in text.split(|&c| c == b'\n') {
+        let (sender, rest) = split_prefix(line);
+        let sender = match (fixed, sender) {
+            ("", b"") => b"127.0.0.1".as_slice(),
+            ("", s) => s,
+            (f, _) => f.as_bytes(),
+        };
+        senders.push(sender.to_vec());
+        lines.push(rest.to_vec());
+    }
+    if lines.is_empty() {
+        eprintln!("loadgen: {path} is empty");
+        std::process::exit(1)
+    }
+    (senders, lines)
 }
 
 /// Sum of every sample of `name` in the Prometheus text at `http` whose labels contain
@@ -418,8 +455,10 @@ fn main() {
             latency(&a)
         }
         "soak" | "soak-print" => {
+            let (senders, lines) = load_records(&a.file, &a.sender);
             let stream = soak::Stream {
-                lines: load_lines(&a.file, 0),
+                lines,
+                senders,
                 start_ms: a.start_ms,
                 rate: a.rate.max(1.0),
                 total: (a.rate.max(1.0) * a.secs) as u64,
@@ -432,5 +471,33 @@ fn main() {
             }
         }
         _ => usage(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_corpus_prefix_gives_the_sender_and_a_fixed_sender_replaces_it() {
+        let path = std::env::temp_dir().join(format!("loadgen-{}.log", std::process::id()));
+        std::fs::write(
+            &path,
+            "2026-06-01T00:00:02.906Z 10.64.74.1 <190>Jun  1 00:00:03 rtr-0075 x\nno prefix\n",
+        )
+        .unwrap();
+        let path = path.to_str().unwrap();
+        let (senders, lines) = load_records(path, "");
+        assert_eq!(senders, [b"10.64.74.1".to_vec(), b"127.0.0.1".to_vec()]);
+        assert_eq!(
+            lines,
+            [
+                b"<190>Jun  1 00:00:03 rtr-0075 x".to_vec(),
+                b"no prefix".to_vec()
+            ]
+        );
+        let (senders, _) = load_records(path, "127.0.0.9");
+        assert_eq!(senders, [b"127.0.0.9".to_vec(), b"127.0.0.9".to_vec()]);
+        std::fs::remove_file(path).unwrap();
     }
 }

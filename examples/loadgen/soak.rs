@@ -1,8 +1,9 @@
 //! The soak stream: corpus lines sent in a loop at a fixed rate, each re-dated to the moment it
 //! is due, so that the service sees a live feed (its wall clock and the lines' clocks agree).
-//! Each line goes out in the collector-prefixed form a relay forwards (`<due time> 127.0.0.1
-//! <line>`), and `soak-print` prints exactly those bytes for the `replay` the service's alerts
-//! are compared with: both read the same arrival time and sender for every line. Sent raw, the
+//! Each line goes out in the collector-prefixed form a relay forwards (`<due time> <sender>
+//! <line>`, the sender the corpus names for the line, as a relay names the device it heard
+//! from), and `soak-print` prints exactly those bytes for the `replay` the service's alerts are
+//! compared with: both read the same arrival time and sender for every line. Sent raw, the
 //! service would date the lines without a clock of their own (and key their evidence) by the
 //! moment of receipt, which no replay can reproduce.
 //!
@@ -25,6 +26,8 @@ const MONTHS: [&[u8; 3]; 12] = [
 /// The stream: which lines, from when, how fast, how many.
 pub struct Stream {
     pub lines: Vec<Vec<u8>>,
+    /// The sender each line's record names (one per line).
+    pub senders: Vec<Vec<u8>>,
     /// Unix milliseconds line 0 is due.
     pub start_ms: i64,
     pub rate: f64,
@@ -43,12 +46,15 @@ impl Stream {
         redate(raw, self.due(i))
     }
 
-    /// Line `i` as a collector forwards it: `<due time> 127.0.0.1 <line>`.
+    /// Line `i` as a collector forwards it: `<due time> <sender> <line>`.
     pub fn record(&self, i: u64) -> Vec<u8> {
         let line = self.line(i);
-        let mut out = Vec::with_capacity(line.len() + 36);
+        let sender = &self.senders[(i % self.senders.len() as u64) as usize];
+        let mut out = Vec::with_capacity(line.len() + 42);
         out.extend_from_slice(rfc3339(self.due(i)).as_bytes());
-        out.extend_from_slice(b" 127.0.0.1 ");
+        out.push(b' ');
+        out.extend_from_slice(sender);
+        out.push(b' ');
         out.extend_from_slice(&line);
         out
     }
@@ -228,5 +234,32 @@ mod tests {
             let got = redate(line.as_bytes(), T);
             assert_eq!(String::from_utf8_lossy(&got), want);
         }
+    }
+
+    /// Each record names its own line's sender: host-less lines of different devices stay
+    /// apart (one sender for all would merge them into one device).
+    #[test]
+    fn each_record_names_its_lines_sender() {
+        let stream = Stream {
+            lines: vec![
+                b"<189>: 2026 Jun 01 03:10:00 UTC: %X-5-Y: a".to_vec(),
+                b"b".to_vec(),
+            ],
+            senders: vec![b"10.64.0.1".to_vec(), b"10.64.7.1".to_vec()],
+            start_ms: T,
+            rate: 1000.0,
+            total: 3,
+        };
+        let records: Vec<String> = (0..3)
+            .map(|i| String::from_utf8(stream.record(i)).unwrap())
+            .collect();
+        assert_eq!(
+            records,
+            [
+                "2026-12-07T14:05:09.042Z 10.64.0.1 <189>: 2026 Dec 07 14:05:09 UTC: %X-5-Y: a",
+                "2026-12-07T14:05:09.043Z 10.64.7.1 b",
+                "2026-12-07T14:05:09.044Z 10.64.0.1 <189>: 2026 Dec 07 14:05:09 UTC: %X-5-Y: a",
+            ]
+        );
     }
 }

@@ -61,6 +61,17 @@ pub struct StoreOptions {
 /// Default page cache of the store: 64 MiB.
 pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// How often sled's flusher thread runs (milliseconds; sled's default is 500). Each run is
+/// also when sled reclaims log segments, and in sled 0.34 a run stops at the first segment
+/// whose pages have all been moved (`SegmentCleaner::pop` answers "nothing to do" then), so
+/// reclamation is paced by this period rather than by the garbage: at 500 ms a busy service's
+/// directory grew ~2 MB/s, to 2.9x its live data in a 5-minute soak (`benches/soak.sh`,
+/// BENCHMARKS.md); every 25 ms it stayed near 1.6x at the same throughput. The workers flush
+/// after every batch anyway, so the extra flusher runs write next to nothing. (`Mode` is read
+/// nowhere in sled 0.34, and a smaller `segment_size` made it worse: nodes over a quarter of
+/// a segment become blob files.)
+const FLUSH_EVERY_MS: u64 = 25;
+
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
@@ -147,6 +158,7 @@ impl StateStore {
             match sled::Config::new()
                 .path(dir.join("db"))
                 .cache_capacity(options.cache_bytes)
+                .flush_every_ms(Some(FLUSH_EVERY_MS))
                 .open()
             {
                 Ok(db) => break db,
