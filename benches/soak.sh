@@ -47,6 +47,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 WORK=${BENCH_WORK:-/tmp/imagewatch-bench}
 CORPUS=$WORK/soak-signal
 RUN=$WORK/soak-run
+mkdir -p "$WORK"
 LOADGEN=$CARGO_TARGET_DIR/release/examples/loadgen
 SIZES=$CARGO_TARGET_DIR/release/examples/state_sizes
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
