@@ -26,8 +26,11 @@ use crate::state::{StateError, StateStore};
 use crate::suppress::Alert;
 use crate::time::{Millis, SECOND};
 
-/// How often a changed machine is written at most (wall clock), but on an alert: see
-/// [`Engine::set_write_every`].
+/// How often a changed machine is written at most (wall clock), unless it raised an alert, in
+/// `serve` and `replay` (see [`Engine::set_write_every`]): a busy device's machine (its pending
+/// sequences, recent signals, duplicate memory) is rewritten whole, so once per signal its
+/// writes outgrow what sled can reclaim. In `serve` the signals processed in between stay in
+/// the stored reorder buffer, so a crash replays them.
 pub const MACHINE_WRITE_EVERY: Millis = 2 * SECOND;
 
 /// How far out of order lines of one device may arrive in a replay and still be put back in

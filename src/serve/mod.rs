@@ -363,7 +363,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
             max_pending: config.max_pending,
         });
         engine.set_awaiting(Arc::clone(&awaiting));
-        engine.set_write_every(worker::MACHINE_WRITE_EVERY);
+        engine.set_write_every(crate::pipeline::MACHINE_WRITE_EVERY);
         let queue = outbox.clone();
         engine.set_alert_hook(Box::new(move |alert| queue.push(alert)));
         senders.push(tx);

@@ -18,12 +18,6 @@ use crate::telemetry::TransportLabel;
 /// How often a worker looks at the clock.
 pub const TICK: Duration = Duration::from_millis(50);
 
-/// How often a changed machine is written at most, unless it raised an alert (milliseconds):
-/// a busy device's machine (its pending sequences, recent signals, duplicate memory) is
-/// rewritten whole, so once per signal its writes outgrow what sled can reclaim. The signals it
-/// processed in between stay in the stored reorder buffer, so a crash replays them.
-pub const MACHINE_WRITE_EVERY: crate::time::Millis = crate::pipeline::MACHINE_WRITE_EVERY;
-
 /// Jobs taken from the queue at once at most (one state flush for all of them). After a full
 /// batch the worker yields, so a flood cannot starve the API and the sinks of the runtime's
 /// threads.
