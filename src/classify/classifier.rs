@@ -286,6 +286,33 @@ mod tests {
         }
     }
 
+    /// The commonest signal line of an IOS fleet (a login) must stay cheap: its rule is
+    /// written so that regex-automata's one-pass DFA resolves its captures (a third cheaper than
+    /// the backtracker per line). An edit that makes a byte ambiguous again fails here.
+    #[test]
+    fn the_ios_login_rule_is_one_pass() {
+        use regex_automata::dfa::onepass;
+        use regex_automata::util::syntax;
+        let rules = crate::config::RuleSource::Builtin
+            .classifier()
+            .expect("built-in rules load");
+        let rule = rules
+            .messages
+            .iter()
+            .find(|r| &*r.origin.id == "ios.msg.login_success")
+            .expect("the IOS login rule");
+        let built = onepass::DFA::builder()
+            .syntax(
+                syntax::Config::new()
+                    .case_insensitive(true)
+                    .unicode(false)
+                    .utf8(false)
+                    .dot_matches_new_line(true),
+            )
+            .build(rule.pattern.regex.as_str());
+        assert!(built.is_ok(), "not one-pass: {:?}", built.err());
+    }
+
     const BASE: &str = r#"
 vendor: test
 carriers:
