@@ -256,12 +256,13 @@ impl Engine {
             }
         }
         self.expire_awaiting(watermark);
-        let now = now_ms();
         // Over `max_devices`, everything is written now: an unwritten machine cannot be
-        // evicted, and memory must stay bounded.
-        let all = self.write_every == 0
-            || now - self.written_all_at >= self.write_every
-            || self.correlator.over_device_limit();
+        // evicted, and memory must stay bounded. The clock is read only when a machine waits
+        // (a replay runs this for every line).
+        let all = self.write_back.pending() > 0
+            && (self.write_every == 0
+                || self.correlator.over_device_limit()
+                || now_ms() - self.written_all_at >= self.write_every);
         self.write_back(all)?;
         self.evict()
     }
