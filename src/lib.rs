@@ -33,7 +33,8 @@
 //!   extracted and repartitioned by device (`input`), per-partition engines of the signals
 //!   topic (`owner`), the changelog read back on assignment (`restore`), what the topics hold
 //!   (`records`), the librdkafka clients (`client`).
-//! - `pipeline/`: the one path shared by `replay` and `serve`: extract (line → signal), the
+//! - `pipeline/`: the one path shared by `replay` and `serve`: the stateless first steps of a
+//!   line (`screen`: framing, literal prefilter, rules to try), extract (line → signal), the
 //!   reorder buffer and watermark (`reorder`), the engine, the write-back order (`write_back`),
 //!   devices awaiting their boot after a reload (`awaiting`).
 //! - `config/`: what a run is configured with: rules built in or from a directory
@@ -43,7 +44,7 @@
 //!   triage, the same-origin check, engine workers, start-up and shutdown.
 //! - `console/`: the analyst console on the API's port: page shells, server-rendered fragments
 //!   (askama templates), the SVG time line (`timeline`), a small script and style sheet.
-//! - `replay`: the `replay` command; `explain`: the `explain` command, how each line is read;
+//! - `replay/`: the `replay` command, its reading thread (`read_ahead`); `explain`: the `explain` command, how each line is read;
 //!   `coverage`: which devices log what T1601 needs, and what to enable where they do not;
 //!   `telemetry`: the service's metrics; `time`: milliseconds since the epoch, the one time
 //!   unit of every stage.

@@ -4,21 +4,23 @@
 //! except while some device awaits its boot after a reload ([`AwaitingBoot`]): then a noise
 //! line's header is read too, since a device's first line after a silence is its boot.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use jiff::tz::TimeZone;
 
 use crate::calendar::{Inventory, canonical_host};
 use crate::classify::{
-    Classifier, EventOrigin, Focus, RESUMED_BOOT_RULE, Signal, SignalFields, SignalKind,
+    Candidates, Classifier, EventOrigin, Focus, RESUMED_BOOT_RULE, Signal, SignalFields, SignalKind,
 };
 use crate::parse::clock::DeviceStamp;
 use crate::parse::header::{SyslogHeader, parse_header};
 use crate::parse::trust::{ClockBook, Dated, TimeReason, TimeSource};
-use crate::source::{self, Framed, InputFormat, StampCache, ndjson};
+use crate::source::{self, InputFormat, ndjson};
 use crate::time::Millis;
 
 use super::awaiting::AwaitingBoot;
+use super::screen::{Screen, Screened};
 use super::{ExtractStats, LineProblem, Origin};
 
 /// Longest evidence line kept.
@@ -63,10 +65,10 @@ pub struct Extractor {
     /// The classifier narrowed to the kinds some sequence rule uses: other kinds' rules are
     /// not even tried. Built once per rule load and shared by every extractor.
     focus: Arc<Focus>,
-    format: InputFormat,
+    /// Framing and prefilter, the stateless first steps.
+    screen: Screen,
     /// Devices told to reload, awaiting their boot; shared with the engines.
     awaiting: Arc<AwaitingBoot>,
-    stamps: StampCache,
     /// Recent device clock offsets, to tell a late relay from a wrong clock: the extractor's
     /// own, or one shared by every listener of the service (see [`Extractor::share_clocks`]).
     clocks: Arc<ClockBook>,
@@ -88,12 +90,11 @@ impl Extractor {
         format: InputFormat,
     ) -> Extractor {
         Extractor {
+            screen: Screen::new(Arc::clone(&classifier), Arc::clone(&focus), format),
             focus,
             classifier,
             inventory,
-            format,
             awaiting: Arc::default(),
-            stamps: StampCache::default(),
             clocks: Arc::default(),
             last_time: None,
             latest: None,
@@ -120,9 +121,20 @@ impl Extractor {
         inventory: Arc<Inventory>,
         focus: Arc<Focus>,
     ) {
+        self.screen = Screen::new(
+            Arc::clone(&classifier),
+            Arc::clone(&focus),
+            self.screen.format(),
+        );
         self.focus = focus;
         self.classifier = classifier;
         self.inventory = inventory;
+    }
+
+    /// The first steps of [`Extractor::extract`], for running them elsewhere (see
+    /// [`Screen::twin`] and [`Extractor::extract_screened`]).
+    pub(crate) fn screen(&self) -> &Screen {
+        &self.screen
     }
 
     fn problem(&mut self, origin: &Origin<'_>, reason: String) {
@@ -144,15 +156,33 @@ impl Extractor {
         origin: &Origin<'_>,
         receipt: Receipt<'_>,
     ) -> Extracted {
+        let screened = self.screen.screen(line);
+        self.extract_screened(line, screened, lines, origin, receipt)
+    }
+
+    /// [`Extractor::extract`] for a line already screened, by this extractor's [`Screen`] or
+    /// a twin of it.
+    pub(crate) fn extract_screened(
+        &mut self,
+        line: &[u8],
+        screened: Screened,
+        lines: u32,
+        origin: &Origin<'_>,
+        receipt: Receipt<'_>,
+    ) -> Extracted {
         self.stats.lines += u64::from(lines);
         let mut out = Extracted::default();
-        match source::frame(line, self.format, &mut self.stamps) {
-            Framed::Blank => {}
-            Framed::Text {
+        match screened {
+            Screened::Blank => {}
+            Screened::Text {
                 arrival,
                 sender,
                 message,
+                prefiltered,
+                candidates,
             } => {
+                let message = &line[message];
+                let sender = sender.and_then(|r| std::str::from_utf8(&line[r]).ok());
                 if arrival.is_none() && message.trim_ascii_start().starts_with(b"{") {
                     // `--format syslog` on NDJSON: a JSON object has no syslog header, and its
                     // first word must not become a device's name.
@@ -171,18 +201,22 @@ impl Extractor {
                     self.problem(origin, "no syslog header or collector prefix".to_string());
                 }
                 out.time = arrival;
-                if self.focus.may_match(message) {
+                if prefiltered {
                     self.stats.candidates += 1;
-                    let text = source::decode_message(message);
+                    let (candidates, text) = match candidates {
+                        Some((c, text)) => (Some(c), Cow::Owned(text)),
+                        None => (None, source::decode_message(message)),
+                    };
                     (out.signal, out.resumed) =
-                        self.signal_from(&text, arrival, sender, None, line);
+                        self.signal_from(&text, candidates, arrival, sender, None, line);
                 }
                 if out.signal.is_none() && self.awaiting.may_be_awaited(sender) {
                     let text = source::decode_message(message);
                     out.resumed = self.resumed_by(&text, arrival, sender, None, line);
                 }
             }
-            Framed::Json(raw) => {
+            Screened::Json(raw) => {
+                let raw = &line[raw];
                 let candidate = self.focus.may_match(ndjson::message_onward(raw))
                     || ndjson::may_be_host_event(raw);
                 if !candidate && !self.awaiting.is_empty() {
@@ -228,8 +262,10 @@ impl Extractor {
                             let sender = rec.sender.as_deref().or(receipt.sender);
                             let host = rec.host.as_deref();
                             if out.signal.is_none() && !text.is_empty() {
-                                (out.signal, out.resumed) =
-                                    self.signal_from(&text, arrival, sender, host, line);
+                                let candidates =
+                                    self.classifier.focused_candidates(&self.focus, &text);
+                                (out.signal, out.resumed) = self
+                                    .signal_from(&text, candidates, arrival, sender, host, line);
                             }
                             if out.signal.is_none() && !self.awaiting.is_empty() {
                                 out.resumed = self.resumed_by(&text, arrival, sender, host, line);
@@ -249,17 +285,21 @@ impl Extractor {
         out
     }
 
-    /// Classifies a candidate message and, when a sequence wants it, builds the signal; and
-    /// the boot it stands for when it is a reloaded device's return (see [`Extracted`]).
+    /// Classifies a candidate message (`candidates`: the rules its literals name, see
+    /// [`Classifier::focused_candidates`]) and, when a sequence wants it, builds the signal;
+    /// and the boot it stands for when it is a reloaded device's return (see [`Extracted`]).
     fn signal_from(
         &mut self,
         text: &str,
+        candidates: Option<Candidates>,
         arrival: Option<Millis>,
         sender: Option<&str>,
         host_hint: Option<&str>,
         raw_line: &[u8],
     ) -> (Option<Signal>, Option<Signal>) {
-        let Some(class) = self.classifier.classify_focused(&self.focus, text) else {
+        let Some(class) =
+            candidates.and_then(|c| self.classifier.classify_candidates(&self.focus, text, c))
+        else {
             return (None, None);
         };
         *self.stats.signals.entry(class.kind).or_default() += 1;

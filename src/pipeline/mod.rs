@@ -9,6 +9,7 @@ pub(crate) mod awaiting;
 pub(crate) mod engine;
 pub(crate) mod extract;
 pub(crate) mod reorder;
+pub(crate) mod screen;
 pub(crate) mod write_back;
 
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 pub use awaiting::AwaitingBoot;
 pub use engine::Engine;
 pub use extract::{Extractor, Receipt};
+pub(crate) use screen::{Screen, Screened};
 
 use crate::calendar::ChangeCalendar;
 use crate::classify::{Classifier, SignalKind};
@@ -140,6 +142,26 @@ impl Pipeline {
         let got = self
             .extractor
             .extract(line, lines, origin, Receipt::default());
+        self.take(got, out)
+    }
+
+    /// [`Pipeline::ingest`] for a message already screened (see [`Screen`]).
+    pub(crate) fn ingest_screened(
+        &mut self,
+        line: &[u8],
+        screened: Screened,
+        lines: u32,
+        origin: &Origin<'_>,
+        out: &mut Vec<Alert>,
+    ) -> Result<(), StateError> {
+        let got =
+            self.extractor
+                .extract_screened(line, screened, lines, origin, Receipt::default());
+        self.take(got, out)
+    }
+
+    /// The engine half of a message.
+    fn take(&mut self, got: extract::Extracted, out: &mut Vec<Alert>) -> Result<(), StateError> {
         if let Some(t) = got.time {
             self.engine.observe(t);
         }

@@ -1,8 +1,11 @@
 //! `imagewatch replay`: the engine over files or stdin, alerts as NDJSON, a summary on stderr.
-//! For backtesting rules on historical logs, and for tests.
+//! For backtesting rules on historical logs, and for tests. A reading thread ([`read_ahead`])
+//! reads, frames and prefilters the input ahead of the engine.
+
+mod read_ahead;
 
 use std::fs::File;
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,9 +18,9 @@ use crate::pipeline::{EngineStats, ExtractStats, Origin, Pipeline};
 pub use crate::sink::render::AlertFormat;
 use crate::sink::stdout::write_alerts;
 use crate::source::InputFormat;
-use crate::source::lines::LineReader;
 use crate::state::{StateError, StateStore};
 use crate::time::Millis;
+use read_ahead::Handed;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -122,53 +125,70 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
     let mut alerts = Vec::new();
     let mut bytes_done = 0u64;
     let mut stopped = None;
-    for path in &opts.files {
-        let name = path.display().to_string();
-        let input: Box<dyn Read> = if path.as_os_str() == "-" {
-            Box::new(io::stdin().lock())
-        } else {
-            Box::new(File::open(path).map_err(|source| ReplayError::Input {
-                path: name.clone(),
-                source,
-            })?)
-        };
-        let mut reader = LineReader::new(input, opts.format != InputFormat::Ndjson);
-        let mut last_tick = 0u64;
-        let before = pipeline.extractor.stats.clone();
-        let mut shape = FileShape::default();
-        loop {
-            let msg = reader.next_message().map_err(|source| ReplayError::Input {
-                path: name.clone(),
-                source,
-            })?;
-            let Some(msg) = msg else { break };
-            if msg.truncated {
-                pipeline.extractor.stats.truncated += 1;
+    let screen = pipeline.extractor.screen().twin();
+    let ahead = read_ahead::start(opts.files.clone(), opts.format, screen).map_err(|source| {
+        ReplayError::Input {
+            path: "(reading thread)".to_string(),
+            source,
+        }
+    })?;
+    let names: Vec<String> = opts.files.iter().map(|p| p.display().to_string()).collect();
+    let mut file = 0;
+    let mut before = pipeline.extractor.stats.clone();
+    for handed in &ahead.handed {
+        match handed {
+            Handed::Batch(mut batch) => {
+                let name = &names[file];
+                for (bytes, m) in batch.drain() {
+                    if m.truncated {
+                        pipeline.extractor.stats.truncated += 1;
+                    }
+                    let origin = Origin {
+                        file: name,
+                        line: m.line_no,
+                    };
+                    pipeline.ingest_screened(bytes, m.screened, m.lines, &origin, &mut alerts)?;
+                    write_alerts(&mut alerts, opts.alert_format, out)
+                        .map_err(ReplayError::Output)?;
+                }
+                if let Some(pb) = &progress {
+                    pb.set_position(bytes_done + batch.consumed);
+                }
+                // The reader makes a new batch when none comes back.
+                let _ = ahead.recycle.try_send(batch);
             }
-            shape.note(msg.bytes);
-            let origin = Origin {
-                file: &name,
-                line: msg.line_no,
-            };
-            pipeline.ingest(msg.bytes, msg.lines, &origin, &mut alerts)?;
-            write_alerts(&mut alerts, opts.alert_format, out).map_err(ReplayError::Output)?;
-            if let Some(pb) = &progress
-                && reader.consumed - last_tick > 1 << 20
-            {
-                last_tick = reader.consumed;
-                pb.set_position(bytes_done + reader.consumed);
+            Handed::End {
+                file: done,
+                consumed,
+                shape,
+            } => {
+                bytes_done += consumed;
+                let after = &pipeline.extractor.stats;
+                let (parsed, unparsed) = (
+                    after.parsed - before.parsed,
+                    after.unparsed - before.unparsed,
+                );
+                if unparsed > parsed {
+                    stopped = Some(shape.verdict(&names[done], opts.format, parsed, unparsed));
+                    break;
+                }
+                before = after.clone();
+                file = done + 1;
+            }
+            Handed::Failed { file, error } => {
+                return Err(ReplayError::Input {
+                    path: names[file].clone(),
+                    source: error,
+                });
             }
         }
-        bytes_done += reader.consumed;
-        let after = &pipeline.extractor.stats;
-        let (parsed, unparsed) = (
-            after.parsed - before.parsed,
-            after.unparsed - before.unparsed,
-        );
-        if unparsed > parsed {
-            stopped = Some(shape.verdict(&name, opts.format, parsed, unparsed));
-            break;
-        }
+    }
+    // Let the reader go (it stops at its next hand-over when the replay stopped early) and
+    // wait for it only when it has finished: a reader blocked on stdin must not hold a
+    // replay that is done with it.
+    drop(ahead.handed);
+    if stopped.is_none() {
+        let _ = ahead.thread.join();
     }
     if stopped.is_none() {
         pipeline.finish(&mut alerts)?;
@@ -332,4 +352,118 @@ pub fn write_summary(w: &mut dyn Write, s: &Summary, bytes: u64, secs: f64) -> i
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{RuleSource, load};
+    use crate::source::lines::LineReader;
+
+    /// Alert records without the wall-clock `emitted_at`.
+    fn records(ndjson: &[u8]) -> Vec<serde_json::Value> {
+        ndjson
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_slice(l).expect("an alert record");
+                v.as_object_mut().expect("an object").remove("emitted_at");
+                v
+            })
+            .collect()
+    }
+
+    /// The reading thread hands messages over in batches; what the engine makes of them must
+    /// be what one thread makes of the same files, line by line, across batch and file ends.
+    #[test]
+    fn reading_ahead_changes_no_alert() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let gen_py =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/corpus/gen.py");
+        let made = std::process::Command::new("python3")
+            .arg(&gen_py)
+            .args([
+                "--out",
+                dir.to_str().unwrap(),
+                "--seed",
+                "11",
+                "--devices",
+                "30",
+            ])
+            .args(["--days", "3", "--noise-per-device-per-hour", "20"])
+            .output()
+            .expect("python3 runs");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let text = std::fs::read_to_string(dir.join("syslog.log")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines.len() > 3 * read_ahead::BATCH_MESSAGES,
+            "several batches: {} lines",
+            lines.len()
+        );
+        let mid = lines.len() / 2;
+        let files = [dir.join("a.log"), dir.join("b.log")];
+        std::fs::write(&files[0], lines[..mid].join("\n") + "\n").unwrap();
+        std::fs::write(&files[1], lines[mid..].join("\n") + "\n").unwrap();
+        let changes = dir.join("changes.yaml");
+
+        let opts = ReplayOptions {
+            changes: Some(changes.clone()),
+            rules: None,
+            state: None,
+            format: InputFormat::Auto,
+            max_devices: 10_000,
+            files: files.to_vec(),
+            alert_format: AlertFormat::Native,
+            lateness: crate::pipeline::DEFAULT_LATENESS,
+        };
+        let mut ahead = Vec::new();
+        let summary = run(&opts, &mut ahead).expect("the replay runs");
+
+        let loaded = load(&RuleSource::new(None), Some(&changes)).unwrap();
+        let mut pipeline = Pipeline::new(
+            Arc::new(loaded.classifier),
+            Arc::new(loaded.sequences),
+            Arc::new(loaded.calendar),
+            StateStore::temporary().unwrap(),
+            InputFormat::Auto,
+        )
+        .unwrap();
+        pipeline.engine.set_limits(Limits {
+            max_devices: 10_000,
+            ..Limits::default()
+        });
+        let (mut alerts, mut one) = (Vec::new(), Vec::new());
+        for path in &files {
+            let mut reader = LineReader::new(File::open(path).unwrap(), true);
+            let name = path.display().to_string();
+            while let Some(msg) = reader.next_message().unwrap() {
+                let origin = Origin {
+                    file: &name,
+                    line: msg.line_no,
+                };
+                pipeline
+                    .ingest(msg.bytes, msg.lines, &origin, &mut alerts)
+                    .unwrap();
+                write_alerts(&mut alerts, AlertFormat::Native, &mut one).unwrap();
+            }
+        }
+        pipeline.finish(&mut alerts).unwrap();
+        write_alerts(&mut alerts, AlertFormat::Native, &mut one).unwrap();
+
+        let (ahead, one) = (records(&ahead), records(&one));
+        assert!(one.len() > 5, "the corpus raises alerts: {}", one.len());
+        assert_eq!(ahead.len(), one.len(), "as many alerts");
+        for (i, (a, b)) in ahead.iter().zip(&one).enumerate() {
+            assert!(a == b, "alert {i} differs: {} vs {}", a["id"], b["id"]);
+        }
+        assert_eq!(summary.read.lines, lines.len() as u64);
+        assert_eq!(summary.read.lines, pipeline.extractor.stats.lines);
+        assert_eq!(summary.read.candidates, pipeline.extractor.stats.candidates);
+    }
 }

@@ -1,0 +1,154 @@
+//! The stateless first steps of extraction: frame a line, run the literal prefilter and, for a
+//! line that passes, find which rules to try. Nothing here depends on earlier lines (the stamp
+//! cache only saves work), so `replay` runs it in a reading thread ahead of the rest of
+//! [`Extractor::extract`](super::Extractor::extract); the service runs both in one place.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use crate::classify::{Candidates, Classifier, Focus};
+use crate::source::{self, Framed, InputFormat, StampCache};
+use crate::time::Millis;
+
+/// What screening makes of one line. Spans are byte ranges of the line, so the result can go
+/// to another thread with the line's bytes.
+#[derive(Debug)]
+pub(crate) enum Screened {
+    /// Nothing but white space.
+    Blank,
+    /// Syslog text, possibly behind a collector prefix.
+    Text {
+        arrival: Option<Millis>,
+        sender: Option<Range<usize>>,
+        message: Range<usize>,
+        /// A literal of a focused rule occurs in the message.
+        prefiltered: bool,
+        /// The focused rules worth trying on the decoded message, and that text (see
+        /// [`source::decode_message`]); `None` when there are none, always when not
+        /// `prefiltered`.
+        candidates: Option<(Candidates, String)>,
+    },
+    /// A JSON object (the span of the trimmed line): NDJSON records are decoded later.
+    Json(Range<usize>),
+}
+
+/// Frames and prefilters lines for one rule set.
+pub(crate) struct Screen {
+    classifier: Arc<Classifier>,
+    focus: Arc<Focus>,
+    format: InputFormat,
+    stamps: StampCache,
+}
+
+impl Screen {
+    pub fn new(classifier: Arc<Classifier>, focus: Arc<Focus>, format: InputFormat) -> Screen {
+        Screen {
+            classifier,
+            focus,
+            format,
+            stamps: StampCache::default(),
+        }
+    }
+
+    /// Another screen for the same rules and format (with its own stamp cache).
+    pub fn twin(&self) -> Screen {
+        Screen::new(
+            Arc::clone(&self.classifier),
+            Arc::clone(&self.focus),
+            self.format,
+        )
+    }
+
+    pub fn format(&self) -> InputFormat {
+        self.format
+    }
+
+    pub fn screen(&mut self, line: &[u8]) -> Screened {
+        match source::frame(line, self.format, &mut self.stamps) {
+            Framed::Blank => Screened::Blank,
+            Framed::Text {
+                arrival,
+                sender,
+                message,
+            } => {
+                let prefiltered = self.focus.may_match(message);
+                let candidates = if prefiltered {
+                    let text = source::decode_message(message);
+                    self.classifier
+                        .focused_candidates(&self.focus, &text)
+                        .map(|c| (c, text.into_owned()))
+                } else {
+                    None
+                };
+                Screened::Text {
+                    arrival,
+                    sender: sender.map(|s| span(line, s.as_bytes())),
+                    message: span(line, message),
+                    prefiltered,
+                    candidates,
+                }
+            }
+            Framed::Json(raw) => Screened::Json(span(line, raw)),
+        }
+    }
+}
+
+/// Where `part`, a sub-slice of `line`, lies in it.
+fn span(line: &[u8], part: &[u8]) -> Range<usize> {
+    let start = part.as_ptr() as usize - line.as_ptr() as usize;
+    debug_assert!(start + part.len() <= line.len(), "a sub-slice of the line");
+    start..start + part.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::SignalKind;
+    use crate::config::{RuleSource, load};
+
+    fn screen(format: InputFormat) -> Screen {
+        let loaded = load(&RuleSource::new(None), None).expect("built-in rules load");
+        let kinds = [SignalKind::Reload, SignalKind::Boot];
+        let focus = Arc::new(loaded.classifier.focus(&kinds));
+        Screen::new(Arc::new(loaded.classifier), focus, format)
+    }
+
+    #[test]
+    fn spans_point_into_the_line_and_candidates_are_found() {
+        let mut s = screen(InputFormat::Auto);
+        let line = b"2026-06-01T00:00:00.000Z 10.0.0.1 <189>1: r1: Jun  1 00:00:00 UTC: %SYS-5-RELOAD: Reload requested by admin on vty0. Reload Reason: Reload Command.";
+        let Screened::Text {
+            arrival,
+            sender,
+            message,
+            prefiltered,
+            candidates,
+        } = s.screen(line)
+        else {
+            panic!("syslog text");
+        };
+        assert!(arrival.is_some());
+        assert_eq!(&line[sender.expect("collector sender")], b"10.0.0.1");
+        assert!(line[message].starts_with(b"<189>1: r1:"));
+        assert!(prefiltered);
+        let (_, text) = candidates.expect("a reload rule is a candidate");
+        assert!(text.starts_with("<189>1: r1:") && text.ends_with("Reload Command."));
+    }
+
+    #[test]
+    fn noise_has_no_candidates_and_json_and_blank_are_told_apart() {
+        let mut s = screen(InputFormat::Auto);
+        let Screened::Text {
+            prefiltered,
+            candidates,
+            ..
+        } = s.screen(b"<189>1: r1: Jun  1 00:00:00 UTC: %LINK-3-UPDOWN: Interface Gi0/1, changed state to up")
+        else {
+            panic!("syslog text");
+        };
+        assert!(!prefiltered && candidates.is_none());
+        let line = b"  {\"message\":\"x\"}";
+        assert!(matches!(s.screen(line), Screened::Json(r) if r == (2..line.len())));
+        assert!(matches!(s.screen(b"   "), Screened::Blank));
+    }
+}
