@@ -205,6 +205,7 @@ impl Explainer {
                 message,
             } => {
                 let text = source::decode_message(message);
+                let sender = sender.and_then(|s| std::str::from_utf8(s).ok());
                 self.read(
                     &mut out,
                     Framing {

@@ -301,31 +301,33 @@ mod tests {
         }
     }
 
-    /// The commonest signal line of an IOS fleet (a login) must stay cheap: its rule is
-    /// written so that regex-automata's one-pass DFA resolves its captures (a third cheaper than
-    /// the backtracker per line). An edit that makes a byte ambiguous again fails here.
+    /// The commonest signal lines of a fleet (logins) must stay cheap: their rules are written
+    /// so that regex-automata's one-pass DFA resolves their captures (a third cheaper than the
+    /// backtracker per line). An edit that makes a byte ambiguous again fails here.
     #[test]
-    fn the_ios_login_rule_is_one_pass() {
+    fn the_login_rules_are_one_pass() {
         use regex_automata::dfa::onepass;
         use regex_automata::util::syntax;
         let rules = crate::config::RuleSource::Builtin
             .classifier()
             .expect("built-in rules load");
-        let rule = rules
-            .messages
-            .iter()
-            .find(|r| &*r.origin.id == "ios.msg.login_success")
-            .expect("the IOS login rule");
-        let built = onepass::DFA::builder()
-            .syntax(
-                syntax::Config::new()
-                    .case_insensitive(true)
-                    .unicode(false)
-                    .utf8(false)
-                    .dot_matches_new_line(true),
-            )
-            .build(rule.pattern.regex.as_str());
-        assert!(built.is_ok(), "not one-pass: {:?}", built.err());
+        for id in ["ios.msg.login_success", "junos.msg.login_super_user"] {
+            let rule = rules
+                .messages
+                .iter()
+                .find(|r| &*r.origin.id == id)
+                .expect("the login rule");
+            let built = onepass::DFA::builder()
+                .syntax(
+                    syntax::Config::new()
+                        .case_insensitive(true)
+                        .unicode(false)
+                        .utf8(false)
+                        .dot_matches_new_line(true),
+                )
+                .build(rule.pattern.regex.as_str());
+            assert!(built.is_ok(), "{id} is not one-pass: {:?}", built.err());
+        }
     }
 
     const BASE: &str = r#"

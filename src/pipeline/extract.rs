@@ -182,7 +182,13 @@ impl Extractor {
                 candidates,
             } => {
                 let message = &line[message];
-                let sender = sender.and_then(|r| std::str::from_utf8(&line[r]).ok());
+                // The sender matters to a candidate, and to noise only while some device
+                // awaits its boot: most lines need not have it checked as text.
+                let sender = if prefiltered || !self.awaiting.is_empty() {
+                    sender.and_then(|r| std::str::from_utf8(&line[r]).ok())
+                } else {
+                    None
+                };
                 if arrival.is_none() && message.trim_ascii_start().starts_with(b"{") {
                     // `--format syslog` on NDJSON: a JSON object has no syslog header, and its
                     // first word must not become a device's name.

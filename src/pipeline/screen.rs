@@ -82,7 +82,7 @@ impl Screen {
                 };
                 Screened::Text {
                     arrival,
-                    sender: sender.map(|s| span(line, s.as_bytes())),
+                    sender: sender.map(|s| span(line, s)),
                     message: span(line, message),
                     prefiltered,
                     candidates,

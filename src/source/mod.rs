@@ -41,7 +41,9 @@ pub enum Framed<'a> {
     /// Syslog text, possibly behind a collector prefix.
     Text {
         arrival: Option<Millis>,
-        sender: Option<&'a str>,
+        /// The sender named by the collector prefix, as it was written: a caller that uses it
+        /// as text checks that it is UTF-8 (most lines never need it).
+        sender: Option<&'a [u8]>,
         message: &'a [u8],
     },
     /// A JSON object: decoded only when the prefilter lets it through.
@@ -65,10 +67,9 @@ pub fn frame<'a>(line: &'a [u8], format: InputFormat, cache: &mut StampCache) ->
         && let Some(sp) = memchr::memchr(b' ', rest)
         && sp > 0
     {
-        let sender = std::str::from_utf8(&rest[..sp]).ok();
         return Framed::Text {
             arrival: Some(arrival),
-            sender,
+            sender: Some(&rest[..sp]),
             message: &rest[sp + 1..],
         };
     }
@@ -216,7 +217,7 @@ mod tests {
                 message,
             } => {
                 assert_eq!(arrival, parse_rfc3339("2026-06-01T03:10:00.456Z"));
-                assert_eq!(sender, Some("10.64.0.42"));
+                assert_eq!(sender, Some(&b"10.64.0.42"[..]));
                 assert!(message.starts_with(b"<189>1042"));
             }
             other => panic!("{other:?}"),
