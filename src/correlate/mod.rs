@@ -353,7 +353,8 @@ impl Correlator {
     fn set_timers(&mut self, device: &str, mut deadlines: Vec<(Millis, u64)>) {
         deadlines.sort_unstable();
         let old = self.timer_keys.get(device).map_or(&[][..], Vec::as_slice);
-        if old == deadlines.as_slice() && !deadlines.is_empty() {
+        // Unchanged (most signals, and every routine one with no deadline at all).
+        if old == deadlines.as_slice() {
             return;
         }
         for (t, no) in old {
