@@ -112,11 +112,17 @@ pub struct AccessBook {
     pub fresh: Vec<FreshAccess>,
 }
 
+/// Where `key` is in `list`, any case. Searched from the most recently seen end, where a
+/// routine access finds its source and account; a list never holds a key twice.
+fn find(list: &[(String, Millis)], key: &str) -> Option<usize> {
+    list.iter().rposition(|(k, _)| k.eq_ignore_ascii_case(key))
+}
+
 /// Puts `key` last with time `t` (most recently seen), forgetting the least recent past the cap.
 fn touch(list: &mut Vec<(String, Millis)>, key: &str, t: Millis) {
-    if let Some(i) = list.iter().position(|(k, _)| k.eq_ignore_ascii_case(key)) {
-        let (k, old) = list.remove(i);
-        list.push((k, old.max(t)));
+    if let Some(i) = find(list, key) {
+        list[i].1 = list[i].1.max(t);
+        list[i..].rotate_left(1);
     } else {
         if list.len() >= MAX_KNOWN {
             list.remove(0);
@@ -126,7 +132,7 @@ fn touch(list: &mut Vec<(String, Millis)>, key: &str, t: Millis) {
 }
 
 fn known(list: &[(String, Millis)], key: &str) -> bool {
-    list.iter().any(|(k, _)| k.eq_ignore_ascii_case(key))
+    find(list, key).is_some()
 }
 
 /// True for the kinds that say something about privileged access.
@@ -203,16 +209,35 @@ impl AccessBook {
         if sig.kind != SignalKind::AccountCreated
             && let Some(user) = f.user.as_deref()
         {
-            self.sessions
-                .retain(|s| !s.account.eq_ignore_ascii_case(user));
-            if self.sessions.len() >= MAX_KNOWN {
-                self.sessions.remove(0);
+            // The account's session, now the latest (updated in place: no allocation when
+            // the same account comes in the same way again).
+            match self
+                .sessions
+                .iter()
+                .rposition(|s| s.account.eq_ignore_ascii_case(user))
+            {
+                Some(i) => {
+                    let s = &mut self.sessions[i];
+                    if s.account != user {
+                        s.account = user.to_string();
+                    }
+                    if s.method != f.proto {
+                        s.method.clone_from(&f.proto);
+                    }
+                    s.time = t;
+                    self.sessions[i..].rotate_left(1);
+                }
+                None => {
+                    if self.sessions.len() >= MAX_KNOWN {
+                        self.sessions.remove(0);
+                    }
+                    self.sessions.push(Session {
+                        account: user.to_string(),
+                        method: f.proto.clone(),
+                        time: t,
+                    });
+                }
             }
-            self.sessions.push(Session {
-                account: user.to_string(),
-                method: f.proto.clone(),
-                time: t,
-            });
         }
         let fresh = FreshAccess {
             time: t,
@@ -283,6 +308,37 @@ mod tests {
             message: format!("{kind} {user}"),
             origin: Default::default(),
         }
+    }
+
+    /// A known account or source coming back moves last (most recently seen) in place,
+    /// keeping its first spelling in the lists, while its session takes the latest spelling
+    /// and method: what removing and pushing it again gave.
+    #[test]
+    fn a_returning_account_moves_last_with_its_latest_session() {
+        let mut book = AccessBook::default();
+        let login = SignalKind::PrivilegedLogin;
+        book.observe(&sig(login, 10, "ops", Some("10.0.0.1"), Some("ssh")));
+        book.observe(&sig(login, 20, "admin", Some("10.0.0.2"), Some("ssh")));
+        book.observe(&sig(login, 30, "noc", Some("10.0.0.3"), None));
+        assert!(book.is_routine(&sig(login, 40, "OPS", Some("10.0.0.1"), None)));
+        book.observe(&sig(login, 40, "OPS", Some("10.0.0.1"), Some("https")));
+        let keys =
+            |l: &[(String, Millis)]| l.iter().map(|(k, t)| (k.clone(), *t)).collect::<Vec<_>>();
+        assert_eq!(
+            keys(&book.accounts),
+            [("admin".into(), 20), ("noc".into(), 30), ("ops".into(), 40)]
+        );
+        assert_eq!(book.sources.last(), Some(&("10.0.0.1".to_string(), 40)));
+        let last = book.sessions.last().unwrap();
+        assert_eq!(book.sessions.len(), 3);
+        assert_eq!(
+            (last.account.as_str(), last.method.as_deref(), last.time),
+            ("OPS", Some("https"), 40)
+        );
+        // An access older than the last one seen keeps the later time.
+        book.observe(&sig(login, 35, "admin", Some("10.0.0.2"), None));
+        assert_eq!(book.accounts.last(), Some(&("admin".to_string(), 35)));
+        assert_eq!(book.accounts[1], ("ops".to_string(), 40));
     }
 
     #[test]

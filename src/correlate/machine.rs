@@ -592,15 +592,27 @@ impl DeviceMachine {
             && !rules.sequences.iter().any(|r| r.takes(sig.kind));
         let (instances_before, findings_before) = (self.instances.len(), out.len());
         self.last_signal = Some(self.last_signal.map_or(sig.time, |t| t.max(sig.time)));
+        // The oldest entry makes room, its strings reused for the new one.
+        let mut oldest = None;
         while self.recent.len() >= RECENT.min(ctx.max_evidence) {
-            self.recent.pop_front();
+            oldest = self.recent.pop_front();
         }
-        self.recent.push_back(RecentSignal {
-            time: sig.time,
-            kind: sig.kind,
-            rule_id: sig.rule_id.clone(),
-            message: sig.message.clone(),
-        });
+        let entry = match oldest {
+            Some(mut e) => {
+                e.time = sig.time;
+                e.kind = sig.kind;
+                e.rule_id.clone_from(&sig.rule_id);
+                e.message.clone_from(&sig.message);
+                e
+            }
+            None => RecentSignal {
+                time: sig.time,
+                kind: sig.kind,
+                rule_id: sig.rule_id.clone(),
+                message: sig.message.clone(),
+            },
+        };
+        self.recent.push_back(entry);
         if self.vendor.is_none()
             && !sig.vendor.is_empty()
             && matches!(sig.kind, SignalKind::Boot | SignalKind::Version)

@@ -352,10 +352,15 @@ impl Correlator {
 
     fn set_timers(&mut self, device: &str, mut deadlines: Vec<(Millis, u64)>) {
         deadlines.sort_unstable();
-        let old = self.timer_keys.get(device).map_or(&[][..], Vec::as_slice);
-        if old == deadlines.as_slice() && !deadlines.is_empty() {
-            return;
+        let old = self.timer_keys.get(device);
+        // Unchanged: most signals, and every routine one with no deadline at all. (An entry
+        // emptied by a fired deadline must still go.)
+        match old {
+            None if deadlines.is_empty() => return,
+            Some(old) if !deadlines.is_empty() && *old == deadlines => return,
+            _ => {}
         }
+        let old = old.map_or(&[][..], Vec::as_slice);
         for (t, no) in old {
             self.timers.remove(&(*t, device.to_string(), *no));
         }

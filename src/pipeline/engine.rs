@@ -41,6 +41,8 @@ pub struct Engine {
     write_every: Millis,
     /// Wall-clock time every changed machine was last written.
     written_all_at: Millis,
+    /// Runs that processed nothing since the clock was last read for the write interval.
+    idle_runs: u32,
     /// Devices told to reload, awaiting their boot (shared with the extractors, which add
     /// them): the engine forgets those with no image staged, and those that never came back.
     awaiting: Arc<AwaitingBoot>,
@@ -48,6 +50,10 @@ pub struct Engine {
     next_expiry: Millis,
     pub stats: EngineStats,
 }
+
+/// Runs that process nothing between two reads of the clock for the write interval (see
+/// [`Engine::set_write_every`]).
+const CLOCK_STRIDE: u32 = 16;
 
 /// Takes each alert right after it is stored and before the machine that raised it is
 /// written: sled recovers a prefix of its writes, so a crash can leave an alert queued whose
@@ -100,6 +106,7 @@ impl Engine {
             write_back: WriteBack::default(),
             write_every: 0,
             written_all_at: now_ms(),
+            idle_runs: 0,
             awaiting,
             next_expiry: Millis::MIN,
             stats: EngineStats::default(),
@@ -142,8 +149,8 @@ impl Engine {
         self.correlator.set_limits(limits);
     }
 
-    /// Writes a changed machine at most once per `every` milliseconds (in the first run after
-    /// the interval, and by [`Engine::write_all`]), unless it raised an alert: a busy device's
+    /// Writes a changed machine at most once per `every` milliseconds (in a run soon after the
+    /// interval, see `interval_over`, and by [`Engine::write_all`]), unless it raised an alert: a busy device's
     /// machine is then written once per interval instead of once per signal, and its processed
     /// reorder-buffer entries wait in the store until it is (a crash replays them). Only with
     /// the durable buffer, or where a crash loses nothing worth keeping (a replay, which is run
@@ -234,9 +241,13 @@ impl Engine {
             return Ok(());
         };
         let signal_limit = flush_until.unwrap_or(watermark);
+        let mut processed = false;
         loop {
             let next_signal = self.reorder.next_until(signal_limit);
             let next_timer = self.correlator.next_deadline().filter(|&d| d < watermark);
+            if next_signal.is_some() || next_timer.is_some() {
+                processed = true;
+            }
             match (next_signal, next_timer) {
                 (None, None) => break,
                 (Some(s), Some(d)) if d < s => self.fire_timers(d + 1, out)?,
@@ -257,14 +268,29 @@ impl Engine {
         }
         self.expire_awaiting(watermark);
         // Over `max_devices`, everything is written now: an unwritten machine cannot be
-        // evicted, and memory must stay bounded. The clock is read only when a machine waits
-        // (a replay runs this for every line).
+        // evicted, and memory must stay bounded.
         let all = self.write_back.pending() > 0
             && (self.write_every == 0
                 || self.correlator.over_device_limit()
-                || now_ms() - self.written_all_at >= self.write_every);
-        self.write_back(all)?;
+                || self.interval_over(processed));
+        if all || self.write_back.due() {
+            self.write_back(all)?;
+        }
         self.evict()
+    }
+
+    /// Whether the write interval is over, while a machine waits to be written. The clock is
+    /// read after a run that processed something, else only every [`CLOCK_STRIDE`] runs: a
+    /// replay runs this for every line, most of them noise, and reading the clock cost more
+    /// than the rest of such a run. A waiting machine is then written up to that many runs
+    /// after its interval (the service runs the engine at least every tick, 50 ms).
+    fn interval_over(&mut self, processed: bool) -> bool {
+        if !processed && self.idle_runs + 1 < CLOCK_STRIDE {
+            self.idle_runs += 1;
+            return false;
+        }
+        self.idle_runs = 0;
+        now_ms() - self.written_all_at >= self.write_every
     }
 
     /// A device awaits a boot only while one of its sequences has an image staged and was
@@ -778,6 +804,69 @@ mod tests {
                 .collect()
         };
         assert_eq!(steps(&stored), steps(&in_memory));
+    }
+
+    /// A run that processed nothing reads the clock for the write interval only every
+    /// [`CLOCK_STRIDE`] runs: a machine whose interval is over is written by the run that reads
+    /// it, not by every idle run (a replay's noise lines).
+    #[test]
+    fn idle_runs_read_the_clock_for_the_write_interval_only_now_and_then() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path()).unwrap();
+        let mut e = engine(store.clone(), 1000);
+        e.set_write_every(HOUR);
+        let mut out = Vec::new();
+        let s = sig(
+            "rtr-a",
+            SignalKind::BootVar,
+            T0,
+            image("a.bin", "10.10.0.5"),
+        );
+        feed(&mut e, vec![s], &mut out);
+        // This run processes the signal and reads the clock: the hour is not over.
+        e.observe(T0 + 2 * MINUTE);
+        e.advance(&mut out).unwrap();
+        assert_eq!(e.unwritten(), 1);
+        e.set_write_every(1);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        for run in 1..CLOCK_STRIDE {
+            e.advance(&mut out).unwrap();
+            assert_eq!(e.unwritten(), 1, "idle run {run}");
+        }
+        assert!(store.device("rtr-a").unwrap().is_none());
+        e.advance(&mut out).unwrap();
+        assert_eq!(e.unwritten(), 0, "the run that reads the clock writes it");
+        assert!(store.device("rtr-a").unwrap().is_some());
+        // A run that processes a signal reads the clock whatever the count.
+        e.set_write_every(HOUR);
+        feed(
+            &mut e,
+            vec![sig(
+                "rtr-a",
+                SignalKind::ConfigSave,
+                T0 + 3 * MINUTE,
+                Default::default(),
+            )],
+            &mut out,
+        );
+        e.observe(T0 + 5 * MINUTE);
+        e.advance(&mut out).unwrap();
+        assert_eq!(e.unwritten(), 1);
+        e.set_write_every(1);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        feed(
+            &mut e,
+            vec![sig(
+                "rtr-b",
+                SignalKind::ConfigSave,
+                T0 + 5 * MINUTE,
+                Default::default(),
+            )],
+            &mut out,
+        );
+        e.observe(T0 + 7 * MINUTE);
+        e.advance(&mut out).unwrap();
+        assert_eq!(e.unwritten(), 0);
     }
 
     /// Evidence lines live apart from the machine record: after a restart each stored machine

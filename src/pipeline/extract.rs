@@ -314,11 +314,12 @@ impl Extractor {
             return (None, None);
         };
         self.last_time = Some(env.time);
+        let resumed = self.awaiting_boot(class.kind, &class.vendor, &env, sender, raw_line);
         // Identity of a delivery: the first line of the body (continuation lines joined to it
         // may differ between copies) and the kind; the engine adds the event time.
         let signal = Signal {
             fingerprint: fingerprint(env.first_body_line, class.kind),
-            device: env.device.clone(),
+            device: env.device,
             time: env.time,
             received: env.received,
             time_source: env.time_source,
@@ -331,7 +332,6 @@ impl Extractor {
             message: evidence_line(raw_line),
             origin: EventOrigin::Device,
         };
-        let resumed = self.awaiting_boot(&signal, env, sender, raw_line);
         (Some(signal), resumed)
     }
 
@@ -427,30 +427,31 @@ impl Extractor {
     ) -> Option<Signal> {
         let env = self.envelope(text, arrival, sender, host_hint)?;
         let awaited = self.awaiting.line(&env.device, env.time)?;
-        Some(resumed_boot(env, awaited.vendor, sender, raw_line))
+        Some(resumed_boot(&env, awaited.vendor, sender, raw_line))
     }
 
-    /// Keeps the set of devices awaiting a boot up to date with a signal: a reload (or reload
-    /// command) makes its device awaited, a reported boot or version ends the wait, and any
-    /// other line after the silence is the boot, returned.
+    /// Keeps the set of devices awaiting a boot up to date with a signal of `kind` recognised
+    /// by `vendor`'s rules in `env`: a reload (or reload command) makes its device awaited, a
+    /// reported boot or version ends the wait, and any other line after the silence is the
+    /// boot, returned.
     fn awaiting_boot(
         &self,
-        signal: &Signal,
-        env: Envelope<'_>,
+        kind: SignalKind,
+        vendor: &str,
+        env: &Envelope<'_>,
         sender: Option<&str>,
         raw_line: &[u8],
     ) -> Option<Signal> {
         let mut resumed = None;
         if !self.awaiting.is_empty() {
-            if matches!(signal.kind, SignalKind::Boot | SignalKind::Version) {
-                self.awaiting.booted(&signal.device);
-            } else if let Some(awaited) = self.awaiting.line(&signal.device, signal.time) {
+            if matches!(kind, SignalKind::Boot | SignalKind::Version) {
+                self.awaiting.booted(&env.device);
+            } else if let Some(awaited) = self.awaiting.line(&env.device, env.time) {
                 resumed = Some(resumed_boot(env, awaited.vendor, sender, raw_line));
             }
         }
-        if matches!(signal.kind, SignalKind::Reload | SignalKind::ReloadCmd) {
-            self.awaiting
-                .reload(&signal.device, signal.time, &signal.vendor, sender);
+        if matches!(kind, SignalKind::Reload | SignalKind::ReloadCmd) {
+            self.awaiting.reload(&env.device, env.time, vendor, sender);
         }
         resumed
     }
@@ -585,14 +586,14 @@ pub(crate) fn device_stamp(
 /// evidence, no version (the device did not report one), recognised by the pipeline rather
 /// than a rule file.
 fn resumed_boot(
-    env: Envelope<'_>,
+    env: &Envelope<'_>,
     vendor: String,
     sender: Option<&str>,
     raw_line: &[u8],
 ) -> Signal {
     Signal {
         fingerprint: fingerprint(env.first_body_line, SignalKind::Boot),
-        device: env.device,
+        device: env.device.clone(),
         time: env.time,
         received: env.received,
         time_source: env.time_source,
@@ -609,6 +610,15 @@ fn resumed_boot(
 
 /// The raw line as evidence, cut at [`MAX_EVIDENCE_LINE`] bytes.
 fn evidence_line(raw_line: &[u8]) -> String {
+    // Nearly every line is UTF-8: std's check reads it a word at a time where the lossy
+    // decoder goes byte by byte, and only what is kept is copied. The same text either way.
+    if let Ok(text) = std::str::from_utf8(raw_line) {
+        let mut cut = text.len().min(MAX_EVIDENCE_LINE);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        return text[..cut].to_string();
+    }
     let mut message = String::from_utf8_lossy(raw_line).into_owned();
     if message.len() > MAX_EVIDENCE_LINE {
         let mut cut = MAX_EVIDENCE_LINE;
@@ -629,6 +639,16 @@ fn evidence_line(raw_line: &[u8]) -> String {
 /// Rust releases. Changing this definition means a resend of a line first delivered before
 /// the change is not recognised as one.
 fn fingerprint(body: &str, kind: SignalKind) -> u64 {
+    let name = kind.as_str().as_bytes();
+    let len = name.len() + 1 + body.len();
+    // A short line is hashed in one call from a copy on the stack: the streaming hasher's
+    // set-up cost more than the hash. The one-shot and streaming XXH3 give the same value.
+    let mut buf = [0u8; 256];
+    if len <= buf.len() {
+        buf[..name.len()].copy_from_slice(name);
+        buf[name.len() + 1..len].copy_from_slice(body.as_bytes());
+        return xxhash_rust::xxh3::xxh3_64(&buf[..len]);
+    }
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     hasher.update(kind.as_str().as_bytes());
     hasher.update(&[0]);
@@ -686,5 +706,48 @@ mod tests {
             fingerprint(line, SignalKind::ReloadCmd),
             "the kind is part of the identity"
         );
+        // Lines hashed from the stack and streamed agree with the definition.
+        for n in [0, 200, 247, 248, 249, 300, 5000] {
+            let body = "x".repeat(n);
+            let whole = format!("reload\0{body}");
+            assert_eq!(
+                fingerprint(&body, SignalKind::Reload),
+                xxhash_rust::xxh3::xxh3_64(whole.as_bytes()),
+                "{n}"
+            );
+        }
+    }
+
+    /// The evidence line is the raw line, cut at a character boundary at most
+    /// [`MAX_EVIDENCE_LINE`] bytes in, whether or not it is valid UTF-8.
+    #[test]
+    fn evidence_lines_are_the_lossy_text_cut_at_a_character() {
+        let lossy = |raw: &[u8]| {
+            let mut m = String::from_utf8_lossy(raw).into_owned();
+            let mut cut = m.len().min(MAX_EVIDENCE_LINE);
+            while !m.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            m.truncate(cut);
+            m
+        };
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"<189>Jun  2 10:00:00 rtr-1 %SEC_LOGIN-5-LOGIN_SUCCESS: x".to_vec(),
+            Vec::new(),
+            b"bad \xff byte".to_vec(),
+        ];
+        for pad in 4093..4097 {
+            let mut line = "a".repeat(pad).into_bytes();
+            line.extend("\u{e9}\u{1f600}tail".as_bytes());
+            cases.push(line.clone());
+            line.push(0xff);
+            cases.push(line);
+        }
+        for raw in &cases {
+            let got = evidence_line(raw);
+            assert_eq!(got, lossy(raw));
+            assert!(got.len() <= MAX_EVIDENCE_LINE);
+        }
+        assert_eq!(evidence_line(&cases[3]).len(), 4093 + 2);
     }
 }

@@ -77,6 +77,12 @@ impl WriteBack {
         self.unwritten.remove(device).unwrap_or_default()
     }
 
+    /// Whether something must reach the store in this run even if not every changed machine
+    /// is written: a machine that raised an alert, or an entry that changed nothing.
+    pub fn due(&self) -> bool {
+        !self.urgent.is_empty() || !self.settled.is_empty()
+    }
+
     /// Machines waiting to be written.
     pub fn pending(&self) -> usize {
         self.unwritten.len()
