@@ -149,7 +149,7 @@ fn engine(c: &mut Criterion, l: &Loaded) {
             },
             |s| {
                 let time = s.time;
-                engine.accept(s).expect("accept");
+                engine.accept(*s).expect("accept");
                 engine.observe(time + DEFAULT_LATENESS + 1);
                 engine.advance(&mut out).expect("advance");
                 out.clear();

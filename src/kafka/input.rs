@@ -155,7 +155,7 @@ pub fn run(consumer: BaseConsumer, producer: AckedProducer, parts: InputParts) {
                     topic: k.signals_topic.clone(),
                     partition: Some(partition_of(&signal.device, signals_partitions)),
                     key: signal.device.clone().into_bytes(),
-                    value: SignalsRecord::Signal(Box::new(signal)).encode(),
+                    value: SignalsRecord::Signal(signal).encode(),
                 });
             }
         }

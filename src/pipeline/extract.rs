@@ -28,15 +28,16 @@ const MAX_EVIDENCE_LINE: usize = 4096;
 /// How many unusable lines are reported one by one.
 const MAX_PROBLEMS: usize = 10;
 
-/// What one line yields.
+/// What one line yields. Signals are boxed: nearly every line yields none, and a line's
+/// result is moved several times on its way (a signal is some 400 bytes).
 #[derive(Debug, Default)]
 pub struct Extracted {
     /// A time the line proves has been reached (its arrival, else its event time).
     pub time: Option<Millis>,
     /// The boot that this line, the first from a reloaded device after a silence, stands for:
     /// to be processed before `signal`, which the line may carry as well.
-    pub resumed: Option<Signal>,
-    pub signal: Option<Signal>,
+    pub resumed: Option<Box<Signal>>,
+    pub signal: Option<Box<Signal>>,
 }
 
 /// Who sent a line and when it happened: what a signal is built on, and all a noise line needs
@@ -209,7 +210,7 @@ impl Extractor {
                 out.time = arrival;
                 if prefiltered {
                     self.stats.candidates += 1;
-                    let (candidates, text) = match candidates {
+                    let (candidates, text) = match candidates.map(|b| *b) {
                         Some((c, text)) => (Some(c), Cow::Owned(text)),
                         None => (None, source::decode_message(message)),
                     };
@@ -218,7 +219,9 @@ impl Extractor {
                 }
                 if out.signal.is_none() && self.awaiting.may_be_awaited(sender) {
                     let text = source::decode_message(message);
-                    out.resumed = self.resumed_by(&text, arrival, sender, None, line);
+                    out.resumed = self
+                        .resumed_by(&text, arrival, sender, None, line)
+                        .map(Box::new);
                 }
             }
             Screened::Json(raw) => {
@@ -235,7 +238,9 @@ impl Extractor {
                             let text = source::decode_message(rec.message.as_bytes()).into_owned();
                             let sender = rec.sender.as_deref().or(receipt.sender);
                             let host = rec.host.as_deref();
-                            out.resumed = self.resumed_by(&text, arrival, sender, host, line);
+                            out.resumed = self
+                                .resumed_by(&text, arrival, sender, host, line)
+                                .map(Box::new);
                         }
                         Err(reason) => self.problem(origin, reason),
                     }
@@ -263,7 +268,8 @@ impl Extractor {
                             out.signal = rec
                                 .telemetry
                                 .as_ref()
-                                .and_then(|ev| self.host_signal(ev, arrival, line));
+                                .and_then(|ev| self.host_signal(ev, arrival, line))
+                                .map(Box::new);
                             let text = source::decode_message(rec.message.as_bytes()).into_owned();
                             let sender = rec.sender.as_deref().or(receipt.sender);
                             let host = rec.host.as_deref();
@@ -274,7 +280,9 @@ impl Extractor {
                                     .signal_from(&text, candidates, arrival, sender, host, line);
                             }
                             if out.signal.is_none() && !self.awaiting.is_empty() {
-                                out.resumed = self.resumed_by(&text, arrival, sender, host, line);
+                                out.resumed = self
+                                    .resumed_by(&text, arrival, sender, host, line)
+                                    .map(Box::new);
                             }
                         }
                         Err(reason) => self.problem(origin, reason),
@@ -302,7 +310,7 @@ impl Extractor {
         sender: Option<&str>,
         host_hint: Option<&str>,
         raw_line: &[u8],
-    ) -> (Option<Signal>, Option<Signal>) {
+    ) -> (Option<Box<Signal>>, Option<Box<Signal>>) {
         let Some(class) =
             candidates.and_then(|c| self.classifier.classify_candidates(&self.focus, text, c))
         else {
@@ -332,7 +340,7 @@ impl Extractor {
             message: evidence_line(raw_line),
             origin: EventOrigin::Device,
         };
-        (Some(signal), resumed)
+        (Some(Box::new(signal)), resumed.map(Box::new))
     }
 
     /// A management host's process or network event that names a device of the inventory as

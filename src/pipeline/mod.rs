@@ -166,10 +166,10 @@ impl Pipeline {
             self.engine.observe(t);
         }
         if let Some(boot) = got.resumed {
-            self.engine.accept(boot)?;
+            self.engine.accept(*boot)?;
         }
         if let Some(signal) = got.signal {
-            self.engine.accept(signal)?;
+            self.engine.accept(*signal)?;
         }
         self.engine.advance(out)
     }

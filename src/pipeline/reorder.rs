@@ -19,8 +19,9 @@ pub struct ReorderBuffer {
     clock: Clock,
     /// A time more than a day ahead, waiting for a second line to confirm it.
     jump: Option<Millis>,
-    /// Signals waiting for the watermark.
-    waiting: BTreeMap<Slot, Signal>,
+    /// Signals waiting for the watermark, boxed: a B-tree shifts its values within a node on
+    /// every insert and removal, and a signal is some 400 bytes.
+    waiting: BTreeMap<Slot, Box<Signal>>,
 }
 
 impl ReorderBuffer {
@@ -70,12 +71,12 @@ impl ReorderBuffer {
     /// Queues a newly accepted signal; it becomes the last event time seen.
     pub fn push(&mut self, seq: u64, signal: Signal) {
         self.clock.last_time = Some(signal.time);
-        self.waiting.insert((signal.time, seq), signal);
+        self.waiting.insert((signal.time, seq), Box::new(signal));
     }
 
     /// Puts back a signal that was waiting at the last restart (the clock already knows it).
     pub fn restore(&mut self, slot: Slot, signal: Signal) {
-        self.waiting.insert(slot, signal);
+        self.waiting.insert(slot, Box::new(signal));
     }
 
     /// Event time of the first waiting signal, if it is at or before `limit`.
@@ -88,7 +89,7 @@ impl ReorderBuffer {
 
     /// Takes the first waiting signal.
     pub fn pop(&mut self) -> Option<(Slot, Signal)> {
-        self.waiting.pop_first()
+        self.waiting.pop_first().map(|(slot, s)| (slot, *s))
     }
 
     /// Event time of the last waiting signal (how far a replay's end must flush).

@@ -26,7 +26,7 @@ pub(crate) enum Screened {
         /// The focused rules worth trying on the decoded message, and that text (see
         /// [`source::decode_message`]); `None` when there are none, always when not
         /// `prefiltered`.
-        candidates: Option<(Candidates, String)>,
+        candidates: Option<Box<(Candidates, String)>>,
     },
     /// A JSON object (the span of the trimmed line): NDJSON records are decoded later.
     Json(Range<usize>),
@@ -76,7 +76,7 @@ impl Screen {
                     let text = source::decode_message(message);
                     self.classifier
                         .focused_candidates(&self.focus, &text)
-                        .map(|c| (c, text.into_owned()))
+                        .map(|c| Box::new((c, text.into_owned())))
                 } else {
                     None
                 };
@@ -131,7 +131,7 @@ mod tests {
         assert_eq!(&line[sender.expect("collector sender")], b"10.0.0.1");
         assert!(line[message].starts_with(b"<189>1: r1:"));
         assert!(prefiltered);
-        let (_, text) = candidates.expect("a reload rule is a candidate");
+        let (_, text) = *candidates.expect("a reload rule is a candidate");
         assert!(text.starts_with("<189>1: r1:") && text.ends_with("Reload Command."));
     }
 

@@ -159,7 +159,7 @@ impl ListenerExtractor {
         for s in [&got.resumed, &got.signal].into_iter().flatten() {
             self.senders.link(sender, &s.device);
         }
-        [got.resumed, got.signal].map(|s| s.map(|s| self.job(intake, s)))
+        [got.resumed, got.signal].map(|s| s.map(|s| self.job(intake, *s)))
     }
 
     fn job(&self, intake: &Intake, signal: Signal) -> (usize, Job) {

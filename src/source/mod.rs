@@ -176,7 +176,12 @@ pub fn collector_stamp<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<(Mi
 /// The message as text with rsyslog's control-character escapes decoded (`#012` newline,
 /// `#015` carriage return, `#011` tab), so that a multi-line banner reads as lines.
 pub fn decode_message(message: &[u8]) -> Cow<'_, str> {
-    let text = String::from_utf8_lossy(message);
+    // std's check reads valid UTF-8 a word at a time where the lossy decoder goes byte by
+    // byte; the same text either way.
+    let text = match std::str::from_utf8(message) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(message),
+    };
     if !text.contains('#') {
         return text;
     }
