@@ -162,7 +162,7 @@ impl Classifier {
             if !candidates.contains(i) {
                 continue;
             }
-            let Some(caps) = rule.pattern.regex.captures(hay) else {
+            let Some(caps) = rule.pattern.captures(hay) else {
                 continue;
             };
             if rule.unless.as_ref().is_some_and(|u| u.is_match(hay)) {
@@ -328,6 +328,77 @@ mod tests {
                 .build(rule.pattern.regex.as_str());
             assert!(built.is_ok(), "{id} is not one-pass: {:?}", built.err());
         }
+    }
+
+    /// A rule with a lead (see `compile::Lead`) finds the same leftmost match and groups as
+    /// its plain regex, on every example line of every rule and every line of the public
+    /// corpus in `../shared/corpus/external`, and on lines that repeat the lead before the
+    /// match; and the hot login rules have one.
+    #[test]
+    fn rules_with_a_lead_capture_what_the_plain_regex_does() {
+        fn lines_under(dir: &std::path::Path, out: &mut Vec<Vec<u8>>) {
+            for entry in std::fs::read_dir(dir).expect("../shared/corpus/external is readable") {
+                let path = entry.expect("directory entry").path();
+                if path.is_dir() {
+                    lines_under(&path, out);
+                } else {
+                    let bytes = std::fs::read(&path).expect("corpus file is readable");
+                    out.extend(bytes.split(|&b| b == b'\n').map(<[u8]>::to_vec));
+                }
+            }
+        }
+        let rules = crate::config::RuleSource::Builtin
+            .classifier()
+            .expect("built-in rules load");
+        let mut lines = Vec::new();
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/external");
+        lines_under(std::path::Path::new(root), &mut lines);
+        for rule in rules.messages.iter().chain(&rules.commands) {
+            let ex = &rule.examples;
+            lines.extend(ex.matches.iter().map(|m| m.text.clone().into_bytes()));
+            lines.extend(ex.no_match.iter().map(|m| m.text.clone().into_bytes()));
+        }
+        // The lead text before the real match, cut short, and in another case.
+        let tricky: Vec<Vec<u8>> = lines
+            .iter()
+            .filter(|l| {
+                l.windows(14)
+                    .any(|w| w.eq_ignore_ascii_case(b"ui_login_event"))
+            })
+            .map(|l| [b"ui_login_event: x ".as_slice(), l].concat())
+            .collect();
+        lines.extend(tricky);
+        let spans = |c: Option<regex::bytes::Captures<'_>>| {
+            c.map(|c| {
+                c.iter()
+                    .map(|m| m.map(|m| m.as_bytes().to_vec()))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let mut with_lead = Vec::new();
+        for rule in &rules.messages {
+            if !rule.pattern.has_lead() {
+                continue;
+            }
+            with_lead.push(&*rule.origin.id);
+            for line in &lines {
+                assert_eq!(
+                    spans(rule.pattern.captures(line)),
+                    spans(rule.pattern.regex.captures(line)),
+                    "{} on {:?}",
+                    rule.origin.id,
+                    String::from_utf8_lossy(line)
+                );
+            }
+        }
+        for id in ["ios.msg.login_success", "junos.msg.login_super_user"] {
+            assert!(with_lead.contains(&id), "{id} has no lead: {with_lead:?}");
+        }
+        assert!(
+            lines.len() > 1000,
+            "the corpus is there: {} lines",
+            lines.len()
+        );
     }
 
     const BASE: &str = r#"

@@ -100,9 +100,50 @@ pub(super) struct Pattern {
     pub(super) regex: Regex,
     /// (capture-group index, field) for every named group.
     pub(super) groups: Vec<(usize, Field)>,
+    /// The fast way to its captures, when it has one.
+    lead: Option<Lead>,
+}
+
+/// For a pattern that begins with fixed text and is one-pass (each byte decides the way on):
+/// that text, lower-cased, and the pattern anchored at its start. Every match begins with the
+/// text, so the leftmost match is the first occurrence of it where the anchored pattern
+/// matches; and an anchored one-pass pattern resolves its groups in one scan of the match.
+/// Unanchored, `regex` first scans the line forwards for where the match ends and backwards
+/// for where it starts, then resolves the groups: three passes over a login line, the
+/// commonest signal of a fleet.
+struct Lead {
+    text: Vec<u8>,
+    anchored: Regex,
 }
 
 impl Pattern {
+    #[cfg(test)]
+    pub(super) fn has_lead(&self) -> bool {
+        self.lead.is_some()
+    }
+
+    /// The pattern's leftmost match in `hay` with its groups (as `regex.captures` finds it).
+    pub(super) fn captures<'h>(&self, hay: &'h [u8]) -> Option<Captures<'h>> {
+        let Some(lead) = &self.lead else {
+            return self.regex.captures(hay);
+        };
+        let (first, n) = (lead.text[0], lead.text.len());
+        let mut from = 0;
+        while let Some(at) = memchr::memchr2(first, first.to_ascii_uppercase(), &hay[from..]) {
+            let i = from + at;
+            if hay.len() - i < n {
+                return None;
+            }
+            if hay[i..i + n].eq_ignore_ascii_case(&lead.text)
+                && let Some(caps) = lead.anchored.captures(&hay[i..])
+            {
+                return Some(caps);
+            }
+            from = i + 1;
+        }
+        None
+    }
+
     /// Writes every participating named group into `out` (trimmed, empty dropped).
     pub(super) fn extract(&self, caps: &Captures<'_>, out: &mut SignalFields) {
         for &(i, field) in &self.groups {
@@ -281,6 +322,18 @@ fn compile_pattern(
     } else {
         plain
     };
+    let lead = if anchored {
+        None
+    } else {
+        lead(&node.value)
+            .map(|text| {
+                Ok::<_, ConfigError>(Lead {
+                    text,
+                    anchored: build_regex(file, node, &format!(r"\A(?:{})", node.value))?,
+                })
+            })
+            .transpose()?
+    };
     let mut groups = Vec::new();
     for (i, name) in regex.capture_names().enumerate() {
         let Some(name) = name else { continue };
@@ -299,7 +352,41 @@ fn compile_pattern(
             }
         }
     }
-    Ok(Pattern { regex, groups })
+    Ok(Pattern {
+        regex,
+        groups,
+        lead,
+    })
+}
+
+/// The fixed text `pattern` begins with (lower-cased; at least 3 bytes), when it is one-pass
+/// read as the classifier reads it (see [`Lead`]); else None.
+fn lead(pattern: &str) -> Option<Vec<u8>> {
+    use regex_automata::dfa::onepass;
+    use regex_automata::util::syntax;
+    use regex_syntax::hir::HirKind;
+    let config = syntax::Config::new()
+        .case_insensitive(true)
+        .unicode(false)
+        .utf8(false)
+        .dot_matches_new_line(true);
+    onepass::DFA::builder().syntax(config).build(pattern).ok()?;
+    // Read case-sensitively, the leading characters are one literal in the parsed form.
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .dot_matches_new_line(true)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let first = match hir.kind() {
+        HirKind::Concat(parts) => parts.first()?,
+        _ => &hir,
+    };
+    let HirKind::Literal(lit) = first.kind() else {
+        return None;
+    };
+    (lit.0.len() >= 3 && lit.0.is_ascii()).then(|| lit.0.to_ascii_lowercase())
 }
 
 fn compile_examples(raw: RawExamples) -> Examples {

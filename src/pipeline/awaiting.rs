@@ -7,6 +7,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dashmap::DashMap;
+use rustc_hash::FxBuildHasher;
 
 use crate::time::{Millis, SECOND};
 
@@ -42,7 +43,9 @@ pub struct AwaitingBoot {
     /// from any other sender cannot be an awaited device's return, so its header is not read:
     /// in a fleet there is nearly always some device rebooting, and reading every noise
     /// line's header meanwhile cost a third more CPU per replayed line.
-    senders: DashMap<String, usize>,
+    /// Keyed by bytes with a cheap hash: every noise line of a busy fleet is looked up here
+    /// (the map holds a few senders at a time, so its hash needs no resistance to crafted keys).
+    senders: DashMap<Box<[u8]>, usize, FxBuildHasher>,
     /// Awaited devices whose sender is unknown (restored from the store, or read from a file
     /// with no sender): while there are any, every noise line is looked at.
     unknown: AtomicUsize,
@@ -58,13 +61,17 @@ impl AwaitingBoot {
         self.len.load(Ordering::Relaxed)
     }
 
-    /// Whether a noise line from `sender` may be an awaited device's return, so worth reading
-    /// its header: some device awaits a boot, and it is from a sender of one (or some awaited
-    /// device's sender, or this line's, is unknown).
-    pub fn may_be_awaited(&self, sender: Option<&str>) -> bool {
+    /// Whether a noise line from `sender` (as received: a sender that is not UTF-8 text is an
+    /// unknown one) may be an awaited device's return, so worth reading its header: some device
+    /// awaits a boot, and it is from a sender of one (or some awaited device's sender, or this
+    /// line's, is unknown).
+    pub fn may_be_awaited(&self, sender: Option<&[u8]>) -> bool {
         !self.is_empty()
             && (self.unknown.load(Ordering::Relaxed) > 0
-                || sender.is_none_or(|s| self.senders.contains_key(s)))
+                || sender.is_none_or(|s| {
+                    self.senders.contains_key(s)
+                        || (!s.is_ascii() && std::str::from_utf8(s).is_err())
+                }))
     }
 
     /// A device was told to reload at `time`, by a line from `sender`.
@@ -88,7 +95,7 @@ impl AwaitingBoot {
         if fresh {
             self.len.fetch_add(1, Ordering::Relaxed);
             match sender {
-                Some(s) => *self.senders.entry(s.to_string()).or_default() += 1,
+                Some(s) => *self.senders.entry(s.as_bytes().into()).or_default() += 1,
                 None => {
                     self.unknown.fetch_add(1, Ordering::Relaxed);
                 }
@@ -161,7 +168,7 @@ impl AwaitingBoot {
     fn release(&self, sender: Option<&str>) {
         match sender {
             Some(s) => {
-                self.senders.remove_if_mut(s, |_, n| {
+                self.senders.remove_if_mut(s.as_bytes(), |_, n| {
                     *n -= 1;
                     *n == 0
                 });
@@ -218,24 +225,28 @@ mod tests {
     #[test]
     fn only_the_senders_of_awaited_devices_are_looked_at() {
         let set = AwaitingBoot::default();
-        assert!(!set.may_be_awaited(Some("10.0.0.1")), "nothing awaited");
+        assert!(!set.may_be_awaited(Some(b"10.0.0.1")), "nothing awaited");
         set.reload("rtr-1", 1_000, "cisco_ios", Some("10.0.0.1"));
         set.reload("rtr-1", 2_000, "cisco_ios", Some("10.0.0.1"));
-        assert!(set.may_be_awaited(Some("10.0.0.1")));
-        assert!(!set.may_be_awaited(Some("10.0.0.2")));
+        assert!(set.may_be_awaited(Some(b"10.0.0.1")));
+        assert!(!set.may_be_awaited(Some(b"10.0.0.2")));
+        assert!(
+            set.may_be_awaited(Some(b"10.0.\xff.1")),
+            "a sender that is not text is an unknown one"
+        );
         assert!(
             set.may_be_awaited(None),
             "a line with no sender may be anyone's"
         );
         set.reload("rtr-2", 1_000, "cisco_ios", None);
         assert!(
-            set.may_be_awaited(Some("10.0.0.2")),
+            set.may_be_awaited(Some(b"10.0.0.2")),
             "rtr-2's sender is unknown"
         );
         set.booted("rtr-2");
-        assert!(!set.may_be_awaited(Some("10.0.0.2")));
+        assert!(!set.may_be_awaited(Some(b"10.0.0.2")));
         set.booted("rtr-1");
-        assert!(!set.may_be_awaited(Some("10.0.0.1")));
+        assert!(!set.may_be_awaited(Some(b"10.0.0.1")));
         assert!(set.senders.is_empty());
         set.reload("rtr-3", 1_000, "cisco_ios", Some("10.0.0.3"));
         set.expire(5_000);

@@ -183,13 +183,12 @@ impl Extractor {
                 candidates,
             } => {
                 let message = &line[message];
-                // The sender matters to a candidate, and to noise only while some device
-                // awaits its boot: most lines need not have it checked as text.
-                let sender = if prefiltered || !self.awaiting.is_empty() {
-                    sender.and_then(|r| std::str::from_utf8(&line[r]).ok())
-                } else {
-                    None
-                };
+                // The sender as received; a noise line only compares it with the senders of
+                // devices awaiting their boot, as bytes. As text (checked) for the rest.
+                let raw_sender = sender
+                    .map(|r| &line[r])
+                    .filter(|s| s.is_ascii() || std::str::from_utf8(s).is_ok())
+                    .or(receipt.sender.map(str::as_bytes));
                 if arrival.is_none() && message.trim_ascii_start().starts_with(b"{") {
                     // `--format syslog` on NDJSON: a JSON object has no syslog header, and its
                     // first word must not become a device's name.
@@ -201,7 +200,6 @@ impl Extractor {
                     return out;
                 }
                 let arrival = arrival.or(receipt.arrival);
-                let sender = sender.or(receipt.sender);
                 if arrival.is_some() || looks_like_syslog(message) {
                     self.stats.parsed += 1;
                 } else {
@@ -214,11 +212,13 @@ impl Extractor {
                         Some((c, text)) => (Some(c), Cow::Owned(text)),
                         None => (None, source::decode_message(message)),
                     };
+                    let sender = raw_sender.and_then(|s| std::str::from_utf8(s).ok());
                     (out.signal, out.resumed) =
                         self.signal_from(&text, candidates, arrival, sender, None, line);
                 }
-                if out.signal.is_none() && self.awaiting.may_be_awaited(sender) {
+                if out.signal.is_none() && self.awaiting.may_be_awaited(raw_sender) {
                     let text = source::decode_message(message);
+                    let sender = raw_sender.and_then(|s| std::str::from_utf8(s).ok());
                     out.resumed = self
                         .resumed_by(&text, arrival, sender, None, line)
                         .map(Box::new);
