@@ -12,6 +12,9 @@
 # CALLGRIND=1 to also count each build's instructions once (valgrind; about a minute each).
 set -euo pipefail
 
+for tool in jq /usr/bin/time python3; do
+    command -v "$tool" >/dev/null || { echo "replay_pair.sh needs $tool" >&2; exit 2; }
+done
 old=${1:?usage: replay_pair.sh OLD_BIN NEW_BIN [RUNS]}
 new=${2:?usage: replay_pair.sh OLD_BIN NEW_BIN [RUNS]}
 runs=${3:-7}
@@ -35,11 +38,14 @@ args() { # build's --rules, if any
 mapfile -t old_args < <(args "${OLD_RULES:-}")
 mapfile -t new_args < <(args "${NEW_RULES:-}")
 
-one() { # bin rules-args... -> "wall cpu" on stdout, alerts in $out
+one() { # bin out rules-args... -> "wall cpu" on stdout, alerts in $out
     local bin=$1 out=$2
     shift 2
-    /usr/bin/time -o "$tmp/replay_pair.time" -f '%e %U %S' \
-        "$bin" replay "$@" --changes "$changes" "$log" >"$out" 2>/dev/null
+    if ! /usr/bin/time -o "$tmp/replay_pair.time" -f '%e %U %S' \
+        "$bin" replay "$@" --changes "$changes" "$log" >"$out" 2>"$tmp/replay_pair.err"; then
+        echo "replay failed: $bin (see $tmp/replay_pair.err)" >&2
+        return 1
+    fi
     awk '{ printf "%s %.2f\n", $1, $2 + $3 }' "$tmp/replay_pair.time"
 }
 
@@ -47,10 +53,10 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 declare -a ow oc nw nc
 for ((i = 0; i < runs; i++)); do
-    read -r w c < <(one "$old" "$tmp/replay_pair.old.ndjson" "${old_args[@]}")
-    ow+=("$w"); oc+=("$c")
-    read -r w c < <(one "$new" "$tmp/replay_pair.new.ndjson" "${new_args[@]}")
-    nw+=("$w"); nc+=("$c")
+    r=$(one "$old" "$tmp/replay_pair.old.ndjson" "${old_args[@]}") || exit 1
+    read -r w c <<<"$r"; ow+=("$w"); oc+=("$c")
+    r=$(one "$new" "$tmp/replay_pair.new.ndjson" "${new_args[@]}") || exit 1
+    read -r w c <<<"$r"; nw+=("$w"); nc+=("$c")
 done
 mow=$(printf '%s\n' "${ow[@]}" | median); moc=$(printf '%s\n' "${oc[@]}" | median)
 mnw=$(printf '%s\n' "${nw[@]}" | median); mnc=$(printf '%s\n' "${nc[@]}" | median)

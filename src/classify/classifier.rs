@@ -206,7 +206,7 @@ impl Classifier {
     /// The first carrier whose pattern matches, with its fields (`command` trimmed).
     pub(super) fn carry(&self, hay: &[u8]) -> Option<(usize, SignalFields)> {
         for (i, carrier) in self.carriers.iter().enumerate() {
-            let Some(caps) = carrier.pattern.regex.captures(hay) else {
+            let Some(caps) = carrier.pattern.captures(hay) else {
                 continue;
             };
             let mut fields = SignalFields::default();
@@ -376,17 +376,18 @@ mod tests {
             })
         };
         let mut with_lead = Vec::new();
-        for rule in &rules.messages {
-            if !rule.pattern.has_lead() {
+        let patterns = rules.messages.iter().map(|r| (&r.origin.id, &r.pattern));
+        let carriers = rules.carriers.iter().map(|c| (&c.origin.id, &c.pattern));
+        for (id, pattern) in patterns.chain(carriers) {
+            if !pattern.has_lead() {
                 continue;
             }
-            with_lead.push(&*rule.origin.id);
+            with_lead.push(&**id);
             for line in &lines {
                 assert_eq!(
-                    spans(rule.pattern.captures(line)),
-                    spans(rule.pattern.regex.captures(line)),
-                    "{} on {:?}",
-                    rule.origin.id,
+                    spans(pattern.captures(line)),
+                    spans(pattern.regex.captures(line)),
+                    "{id} on {:?}",
                     String::from_utf8_lossy(line)
                 );
             }

@@ -106,8 +106,8 @@ pub(super) struct Pattern {
 
 /// For a pattern that begins with fixed text and is one-pass (each byte decides the way on):
 /// that text, lower-cased, and the pattern anchored at its start. Every match begins with the
-/// text, so the leftmost match is the first occurrence of it where the anchored pattern
-/// matches; and an anchored one-pass pattern resolves its groups in one scan of the match.
+/// text, so where the anchored pattern matches at the text's first occurrence, that is the
+/// leftmost match; and an anchored one-pass pattern resolves its groups in one scan of it.
 /// Unanchored, `regex` first scans the line forwards for where the match ends and backwards
 /// for where it starts, then resolves the groups: three passes over a login line, the
 /// commonest signal of a fleet.
@@ -122,22 +122,26 @@ impl Pattern {
         self.lead.is_some()
     }
 
-    /// The pattern's leftmost match in `hay` with its groups (as `regex.captures` finds it).
+    /// The pattern's leftmost match in `hay` with its groups, the same text as
+    /// `regex.captures` finds (positions may count from the match's start, not the line's).
+    /// Past the lead text's first occurrence the plain regex takes over, so a line full of
+    /// near-misses costs one scan, not one per occurrence.
     pub(super) fn captures<'h>(&self, hay: &'h [u8]) -> Option<Captures<'h>> {
         let Some(lead) = &self.lead else {
             return self.regex.captures(hay);
         };
-        let (first, n) = (lead.text[0], lead.text.len());
+        let first = lead.text[0];
         let mut from = 0;
         while let Some(at) = memchr::memchr2(first, first.to_ascii_uppercase(), &hay[from..]) {
             let i = from + at;
-            if hay.len() - i < n {
+            if hay[i..].len() < lead.text.len() {
                 return None;
             }
-            if hay[i..i + n].eq_ignore_ascii_case(&lead.text)
-                && let Some(caps) = lead.anchored.captures(&hay[i..])
-            {
-                return Some(caps);
+            if hay[i..i + lead.text.len()].eq_ignore_ascii_case(&lead.text) {
+                return lead
+                    .anchored
+                    .captures(&hay[i..])
+                    .or_else(|| self.regex.captures(&hay[i + 1..]));
             }
             from = i + 1;
         }

@@ -61,17 +61,13 @@ impl AwaitingBoot {
         self.len.load(Ordering::Relaxed)
     }
 
-    /// Whether a noise line from `sender` (as received: a sender that is not UTF-8 text is an
-    /// unknown one) may be an awaited device's return, so worth reading its header: some device
-    /// awaits a boot, and it is from a sender of one (or some awaited device's sender, or this
-    /// line's, is unknown).
+    /// Whether a noise line from `sender` (its UTF-8 bytes) may be an awaited device's return,
+    /// so worth reading its header: some device awaits a boot, and it is from a sender of one
+    /// (or some awaited device's sender, or this line's, is unknown).
     pub fn may_be_awaited(&self, sender: Option<&[u8]>) -> bool {
         !self.is_empty()
             && (self.unknown.load(Ordering::Relaxed) > 0
-                || sender.is_none_or(|s| {
-                    self.senders.contains_key(s)
-                        || (!s.is_ascii() && std::str::from_utf8(s).is_err())
-                }))
+                || sender.is_none_or(|s| self.senders.contains_key(s)))
     }
 
     /// A device was told to reload at `time`, by a line from `sender`.
@@ -230,10 +226,6 @@ mod tests {
         set.reload("rtr-1", 2_000, "cisco_ios", Some("10.0.0.1"));
         assert!(set.may_be_awaited(Some(b"10.0.0.1")));
         assert!(!set.may_be_awaited(Some(b"10.0.0.2")));
-        assert!(
-            set.may_be_awaited(Some(b"10.0.\xff.1")),
-            "a sender that is not text is an unknown one"
-        );
         assert!(
             set.may_be_awaited(None),
             "a line with no sender may be anyone's"

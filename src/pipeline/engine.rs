@@ -150,9 +150,10 @@ impl Engine {
     }
 
     /// Writes a changed machine at most once per `every` milliseconds (in a run soon after the
-    /// interval, see `interval_over`, and by [`Engine::write_all`]), unless it raised an alert: a busy device's
-    /// machine is then written once per interval instead of once per signal, and its processed
-    /// reorder-buffer entries wait in the store until it is (a crash replays them). Only with
+    /// interval, see `interval_over`, and by [`Engine::write_all`]), unless it raised an alert:
+    /// a busy device's machine is then written once per interval instead of once per signal,
+    /// and its processed reorder-buffer entries wait in the store until it is (a crash replays
+    /// them). Only with
     /// the durable buffer, or where a crash loses nothing worth keeping (a replay, which is run
     /// again): in Kafka mode nothing would replay them.
     pub fn set_write_every(&mut self, every: Millis) {

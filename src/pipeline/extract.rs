@@ -4,7 +4,6 @@
 //! except while some device awaits its boot after a reload ([`AwaitingBoot`]): then a noise
 //! line's header is read too, since a device's first line after a silence is its boot.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use jiff::tz::TimeZone;
@@ -183,8 +182,9 @@ impl Extractor {
                 candidates,
             } => {
                 let message = &line[message];
-                // The sender as received; a noise line only compares it with the senders of
-                // devices awaiting their boot, as bytes. As text (checked) for the rest.
+                // The sender as received (UTF-8, else the receipt's); a noise line only compares
+                // it, as bytes, with the senders of devices awaiting their boot (an ASCII check
+                // is all a usual sender costs), and a signal takes it as text.
                 let raw_sender = sender
                     .map(|r| &line[r])
                     .filter(|s| s.is_ascii() || std::str::from_utf8(s).is_ok())
@@ -208,13 +208,13 @@ impl Extractor {
                 out.time = arrival;
                 if prefiltered {
                     self.stats.candidates += 1;
-                    let (candidates, text) = match candidates.map(|b| *b) {
-                        Some((c, text)) => (Some(c), Cow::Owned(text)),
-                        None => (None, source::decode_message(message)),
-                    };
+                }
+                // A line the prefilter let through but no focused rule's literal is in
+                // classifies to nothing: nothing to decode.
+                if let Some((candidates, text)) = candidates.map(|b| *b) {
                     let sender = raw_sender.and_then(|s| std::str::from_utf8(s).ok());
                     (out.signal, out.resumed) =
-                        self.signal_from(&text, candidates, arrival, sender, None, line);
+                        self.signal_from(&text, Some(candidates), arrival, sender, None, line);
                 }
                 if out.signal.is_none() && self.awaiting.may_be_awaited(raw_sender) {
                     let text = source::decode_message(message);

@@ -73,7 +73,6 @@ pub struct ReplayOptions {
     pub lateness: Millis,
 }
 
-/// Runs a replay; alerts go to `out` as they are produced.
 /// What a replay read and concluded.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
@@ -81,6 +80,7 @@ pub struct Summary {
     pub engine: EngineStats,
 }
 
+/// Runs a replay; alerts go to `out` as they are produced.
 pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayError> {
     let started = Instant::now();
     check_inputs(&opts.files)?;
@@ -139,6 +139,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
         match handed {
             Handed::Batch(mut batch) => {
                 let name = &names[file];
+                let mut wrote = false;
                 for (bytes, m) in batch.drain() {
                     if m.truncated {
                         pipeline.extractor.stats.truncated += 1;
@@ -148,8 +149,14 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
                         line: m.line_no,
                     };
                     pipeline.ingest_screened(bytes, m.screened, m.lines, &origin, &mut alerts)?;
+                    wrote |= !alerts.is_empty();
                     write_alerts(&mut alerts, opts.alert_format, out)
                         .map_err(ReplayError::Output)?;
+                }
+                // A batch's alerts go out with it (a replay of a pipe that stays open must not
+                // sit on them; alerts are few, so this is a flush now and then).
+                if wrote {
+                    out.flush().map_err(ReplayError::Output)?;
                 }
                 if let Some(pb) = &progress {
                     pb.set_position(bytes_done + batch.consumed);
@@ -188,9 +195,10 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
     // replay that is done with it.
     drop(ahead.handed);
     if stopped.is_none() {
-        let _ = ahead.thread.join();
-    }
-    if stopped.is_none() {
+        if let Err(panic) = ahead.thread.join() {
+            // The reader's channel closed early: the input was not all read.
+            std::panic::resume_unwind(panic);
+        }
         pipeline.finish(&mut alerts)?;
     }
     write_alerts(&mut alerts, opts.alert_format, out).map_err(ReplayError::Output)?;

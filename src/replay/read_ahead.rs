@@ -18,9 +18,9 @@ use crate::source::lines::LineReader;
 use super::FileShape;
 
 /// A batch is handed over once it holds this many bytes or messages (a message's screening
-/// takes ~100 bytes more): few enough hand-overs that waking the other thread costs little
-/// (64 KiB batches spent 3% of the CPU there), while the batches in flight stay within the
-/// shared cache.
+/// takes ~100 bytes more), at the end of a file, and from a pipe before a read that may wait:
+/// few enough hand-overs that waking the other thread costs little (64 KiB batches spent 3%
+/// of the CPU there).
 const BATCH_BYTES: usize = 512 << 10;
 pub(super) const BATCH_MESSAGES: usize = 4096;
 /// Batches on their way to the engine: enough to ride out a slow stretch on either side.
@@ -118,7 +118,10 @@ fn read_all(
     returned: &Receiver<Batch>,
 ) {
     for (file, path) in files.iter().enumerate() {
-        let input: Box<dyn Read> = if path.as_os_str() == "-" {
+        // A pipe may pause for as long as its writer likes (`tail -f … | imagewatch replay -`):
+        // what has been read is handed on before a read that may wait.
+        let pipe = path.as_os_str() == "-";
+        let input: Box<dyn Read> = if pipe {
             Box::new(io::stdin().lock())
         } else {
             match File::open(path) {
@@ -131,13 +134,19 @@ fn read_all(
         };
         let mut reader = LineReader::new(input, format != InputFormat::Ndjson);
         let mut shape = FileShape::default();
-        let mut batch = returned.try_recv().map(Batch::cleared).unwrap_or_default();
+        let mut batch = Batch::default();
         loop {
+            if pipe && reader.may_read() && !hand_over(&mut batch, &reader, send, returned) {
+                return;
+            }
             let msg = match reader.next_message() {
                 Ok(Some(msg)) => msg,
                 Ok(None) => break,
                 Err(error) => {
-                    let _ = send.send(Handed::Failed { file, error });
+                    // The messages read before the error are replayed, as in one thread.
+                    if hand_over(&mut batch, &reader, send, returned) {
+                        let _ = send.send(Handed::Failed { file, error });
+                    }
                     return;
                 }
             };
@@ -152,19 +161,11 @@ fn read_all(
                 screened,
             };
             batch.push(msg.bytes, m);
-            if batch.is_full() {
-                batch.consumed = reader.consumed;
-                let next = returned.try_recv().map(Batch::cleared).unwrap_or_default();
-                if send
-                    .send(Handed::Batch(std::mem::replace(&mut batch, next)))
-                    .is_err()
-                {
-                    return;
-                }
+            if batch.is_full() && !hand_over(&mut batch, &reader, send, returned) {
+                return;
             }
         }
-        batch.consumed = reader.consumed;
-        if !batch.messages.is_empty() && send.send(Handed::Batch(batch)).is_err() {
+        if !hand_over(&mut batch, &reader, send, returned) {
             return;
         }
         let end = Handed::End {
@@ -176,4 +177,21 @@ fn read_all(
             return;
         }
     }
+}
+
+/// Sends `batch` when it holds anything, leaving an empty one (a returned one when there is)
+/// in its place. False when the receiving side is gone.
+fn hand_over<R>(
+    batch: &mut Batch,
+    reader: &LineReader<R>,
+    send: &SyncSender<Handed>,
+    returned: &Receiver<Batch>,
+) -> bool {
+    if batch.messages.is_empty() {
+        return true;
+    }
+    batch.consumed = reader.consumed;
+    let next = returned.try_recv().map(Batch::cleared).unwrap_or_default();
+    send.send(Handed::Batch(std::mem::replace(batch, next)))
+        .is_ok()
 }

@@ -124,6 +124,19 @@ impl<R: Read> LineReader<R> {
         }
     }
 
+    /// True when the next message may need a read: the buffer holds fewer complete lines than
+    /// a message needs to be told apart (two when continuation lines are joined), and the
+    /// input has not ended. A caller holding messages back hands them on first, since a read
+    /// from a pipe may wait for a long time.
+    pub fn may_read(&self) -> bool {
+        let needed = if self.join { 2 } else { 1 };
+        !self.eof
+            && memchr::memchr_iter(b'\n', &self.buf[self.pos..self.len])
+                .take(needed)
+                .count()
+                < needed
+    }
+
     pub fn next_message(&mut self) -> io::Result<Option<Message<'_>>> {
         let Some((end, truncated)) = self.line_end(0)? else {
             return Ok(None);

@@ -153,3 +153,49 @@ fn without_a_calendar_one_notice_says_nothing_is_suppressed() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("nothing will be suppressed"), "{err}");
 }
+
+/// A pipe that stays open (`tail -f log | imagewatch replay -`): what was written is replayed
+/// and its alert written while the pipe waits for more, not when it closes.
+#[test]
+fn an_open_pipe_is_replayed_as_it_comes() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imagewatch"))
+        .arg("replay")
+        .arg("--rules")
+        .arg(super::rules_dir())
+        .args(["--lateness-ms", "0", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("imagewatch runs");
+    let mut stdin = child.stdin.take().unwrap();
+    // A line after the boot: until the next line comes, the boot banner could go on (its
+    // continuation lines are joined to it), in one thread as in two.
+    let mut lines = edge_swap();
+    lines.push(
+        "<189>4: edge-0091: Jun  2 23:02:00.000 UTC: %LINK-3-UPDOWN: Interface Gi0/1, changed state to up"
+            .to_string(),
+    );
+    stdin
+        .write_all((lines.join("\n") + "\n").as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(std::time::Duration::from_secs(20));
+    drop(stdin);
+    let status = child.wait().unwrap();
+    let first = first.expect("an alert while the pipe is still open");
+    let alert: Value = serde_json::from_str(&first).expect("an alert record");
+    assert_eq!(alert["device"], "edge-0091");
+    assert!(status.success());
+}
