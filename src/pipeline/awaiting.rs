@@ -18,6 +18,11 @@ use crate::time::{Millis, SECOND};
 /// device whose staged image is already a finding of its own.
 pub const BOOT_SILENCE: Millis = 30 * SECOND;
 
+/// The key a sender (its UTF-8 bytes) is known by in [`AwaitingBoot`]: XXH3-64.
+pub fn sender_key(sender: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(sender)
+}
+
 /// What is known about a device awaiting its boot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Awaiting {
@@ -43,9 +48,10 @@ pub struct AwaitingBoot {
     /// from any other sender cannot be an awaited device's return, so its header is not read:
     /// in a fleet there is nearly always some device rebooting, and reading every noise
     /// line's header meanwhile cost a third more CPU per replayed line.
-    /// Keyed by bytes with a cheap hash: every noise line of a busy fleet is looked up here
-    /// (the map holds a few senders at a time, so its hash needs no resistance to crafted keys).
-    senders: DashMap<Box<[u8]>, usize, FxBuildHasher>,
+    /// Keyed by [`sender_key`], which the reading side computes while the line is in its
+    /// cache: a noise line is then looked up without its bytes (two keys that collide only
+    /// cost a header read, never a missed boot).
+    senders: DashMap<u64, usize, FxBuildHasher>,
     /// Awaited devices whose sender is unknown (restored from the store, or read from a file
     /// with no sender): while there are any, every noise line is looked at.
     unknown: AtomicUsize,
@@ -61,13 +67,14 @@ impl AwaitingBoot {
         self.len.load(Ordering::Relaxed)
     }
 
-    /// Whether a noise line from `sender` (its UTF-8 bytes) may be an awaited device's return,
-    /// so worth reading its header: some device awaits a boot, and it is from a sender of one
-    /// (or some awaited device's sender, or this line's, is unknown).
-    pub fn may_be_awaited(&self, sender: Option<&[u8]>) -> bool {
+    /// Whether a noise line from a sender with key `sender` (see [`sender_key`]) may be an
+    /// awaited device's return, so worth reading its header: some device awaits a boot, and
+    /// it is from a sender of one (or some awaited device's sender, or this line's, is
+    /// unknown).
+    pub fn may_be_awaited(&self, sender: Option<u64>) -> bool {
         !self.is_empty()
             && (self.unknown.load(Ordering::Relaxed) > 0
-                || sender.is_none_or(|s| self.senders.contains_key(s)))
+                || sender.is_none_or(|s| self.senders.contains_key(&s)))
     }
 
     /// A device was told to reload at `time`, by a line from `sender`.
@@ -91,7 +98,7 @@ impl AwaitingBoot {
         if fresh {
             self.len.fetch_add(1, Ordering::Relaxed);
             match sender {
-                Some(s) => *self.senders.entry(s.as_bytes().into()).or_default() += 1,
+                Some(s) => *self.senders.entry(sender_key(s.as_bytes())).or_default() += 1,
                 None => {
                     self.unknown.fetch_add(1, Ordering::Relaxed);
                 }
@@ -164,10 +171,11 @@ impl AwaitingBoot {
     fn release(&self, sender: Option<&str>) {
         match sender {
             Some(s) => {
-                self.senders.remove_if_mut(s.as_bytes(), |_, n| {
-                    *n -= 1;
-                    *n == 0
-                });
+                self.senders
+                    .remove_if_mut(&sender_key(s.as_bytes()), |_, n| {
+                        *n -= 1;
+                        *n == 0
+                    });
             }
             None => {
                 self.unknown.fetch_sub(1, Ordering::Relaxed);
@@ -221,24 +229,27 @@ mod tests {
     #[test]
     fn only_the_senders_of_awaited_devices_are_looked_at() {
         let set = AwaitingBoot::default();
-        assert!(!set.may_be_awaited(Some(b"10.0.0.1")), "nothing awaited");
+        assert!(
+            !set.may_be_awaited(Some(sender_key(b"10.0.0.1"))),
+            "nothing awaited"
+        );
         set.reload("rtr-1", 1_000, "cisco_ios", Some("10.0.0.1"));
         set.reload("rtr-1", 2_000, "cisco_ios", Some("10.0.0.1"));
-        assert!(set.may_be_awaited(Some(b"10.0.0.1")));
-        assert!(!set.may_be_awaited(Some(b"10.0.0.2")));
+        assert!(set.may_be_awaited(Some(sender_key(b"10.0.0.1"))));
+        assert!(!set.may_be_awaited(Some(sender_key(b"10.0.0.2"))));
         assert!(
             set.may_be_awaited(None),
             "a line with no sender may be anyone's"
         );
         set.reload("rtr-2", 1_000, "cisco_ios", None);
         assert!(
-            set.may_be_awaited(Some(b"10.0.0.2")),
+            set.may_be_awaited(Some(sender_key(b"10.0.0.2"))),
             "rtr-2's sender is unknown"
         );
         set.booted("rtr-2");
-        assert!(!set.may_be_awaited(Some(b"10.0.0.2")));
+        assert!(!set.may_be_awaited(Some(sender_key(b"10.0.0.2"))));
         set.booted("rtr-1");
-        assert!(!set.may_be_awaited(Some(b"10.0.0.1")));
+        assert!(!set.may_be_awaited(Some(sender_key(b"10.0.0.1"))));
         assert!(set.senders.is_empty());
         set.reload("rtr-3", 1_000, "cisco_ios", Some("10.0.0.3"));
         set.expire(5_000);

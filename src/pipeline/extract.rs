@@ -18,7 +18,7 @@ use crate::parse::trust::{ClockBook, Dated, TimeReason, TimeSource};
 use crate::source::{self, InputFormat, ndjson};
 use crate::time::Millis;
 
-use super::awaiting::AwaitingBoot;
+use super::awaiting::{AwaitingBoot, sender_key};
 use super::screen::{Screen, Screened};
 use super::{ExtractStats, LineProblem, Origin};
 
@@ -185,10 +185,14 @@ impl Extractor {
                 // The sender as received (UTF-8, else the receipt's); a noise line only compares
                 // it, as bytes, with the senders of devices awaiting their boot (an ASCII check
                 // is all a usual sender costs), and a signal takes it as text.
-                let raw_sender = sender
-                    .map(|r| &line[r])
-                    .filter(|s| s.is_ascii() || std::str::from_utf8(s).is_ok())
-                    .or(receipt.sender.map(str::as_bytes));
+                // The sender's key is all a noise line needs (see `AwaitingBoot::may_be_awaited`):
+                // in replay the line's bytes were written on another core, and reading them is
+                // a cache miss a line; its text is read for a signal or a possible boot only.
+                let sender_key = match &sender {
+                    Some((_, key)) => Some(*key),
+                    None => receipt.sender.map(|s| sender_key(s.as_bytes())),
+                };
+                let at = sender.map(|(at, _)| at);
                 if arrival.is_none() && message.trim_ascii_start().starts_with(b"{") {
                     // `--format syslog` on NDJSON: a JSON object has no syslog header, and its
                     // first word must not become a device's name.
@@ -212,13 +216,13 @@ impl Extractor {
                 // A line the prefilter let through but no focused rule's literal is in
                 // classifies to nothing: nothing to decode.
                 if let Some((candidates, text)) = candidates.map(|b| *b) {
-                    let sender = raw_sender.and_then(|s| std::str::from_utf8(s).ok());
+                    let sender = sender_text(line, at.clone(), receipt.sender);
                     (out.signal, out.resumed) =
                         self.signal_from(&text, Some(candidates), arrival, sender, None, line);
                 }
-                if out.signal.is_none() && self.awaiting.may_be_awaited(raw_sender) {
+                if out.signal.is_none() && self.awaiting.may_be_awaited(sender_key) {
                     let text = source::decode_message(message);
-                    let sender = raw_sender.and_then(|s| std::str::from_utf8(s).ok());
+                    let sender = sender_text(line, at.clone(), receipt.sender);
                     out.resumed = self
                         .resumed_by(&text, arrival, sender, None, line)
                         .map(Box::new);
@@ -613,6 +617,19 @@ fn resumed_boot(
         fields: SignalFields::default(),
         message: evidence_line(raw_line),
         origin: EventOrigin::Device,
+    }
+}
+
+/// A line's sender as text: the collector prefix's (`at`, checked to be UTF-8 when screened),
+/// else the receipt's.
+fn sender_text<'a>(
+    line: &'a [u8],
+    at: Option<std::ops::Range<usize>>,
+    receipt: Option<&'a str>,
+) -> Option<&'a str> {
+    match at {
+        Some(at) => std::str::from_utf8(&line[at]).ok(),
+        None => receipt,
     }
 }
 

@@ -6,6 +6,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use super::awaiting::sender_key;
 use crate::classify::{Candidates, Classifier, Focus};
 use crate::source::{self, Framed, InputFormat, StampCache};
 use crate::time::Millis;
@@ -19,7 +20,8 @@ pub(crate) enum Screened {
     /// Syslog text, possibly behind a collector prefix.
     Text {
         arrival: Option<Millis>,
-        sender: Option<Range<usize>>,
+        /// The collector prefix's sender, when it is UTF-8, with its [`sender_key`].
+        sender: Option<(Range<usize>, u64)>,
         message: Range<usize>,
         /// A literal of a focused rule occurs in the message.
         prefiltered: bool,
@@ -82,7 +84,9 @@ impl Screen {
                 };
                 Screened::Text {
                     arrival,
-                    sender: sender.map(|s| span(line, s)),
+                    sender: sender
+                        .filter(|s| s.is_ascii() || std::str::from_utf8(s).is_ok())
+                        .map(|s| (span(line, s), sender_key(s))),
                     message: span(line, message),
                     prefiltered,
                     candidates,
@@ -128,7 +132,9 @@ mod tests {
             panic!("syslog text");
         };
         assert!(arrival.is_some());
-        assert_eq!(&line[sender.expect("collector sender")], b"10.0.0.1");
+        let (at, key) = sender.expect("collector sender");
+        assert_eq!(&line[at], b"10.0.0.1");
+        assert_eq!(key, sender_key(b"10.0.0.1"));
         assert!(line[message].starts_with(b"<189>1: r1:"));
         assert!(prefiltered);
         let (_, text) = *candidates.expect("a reload rule is a candidate");
