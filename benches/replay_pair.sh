@@ -9,7 +9,10 @@
 # Environment: CORPUS (a directory with syslog.log and changes.yaml; default: seed 7, 200
 # devices, 7 days, 60 noise lines per device-hour, generated once into $TMPDIR), OLD_RULES /
 # NEW_RULES (a --rules directory for either build; default: its built-in rules),
-# CALLGRIND=1 to also count each build's instructions once (valgrind; about a minute each).
+# OLD_WRAP / NEW_WRAP (a command put in front of either, e.g. "taskset -c 0" to hold a build
+# to one core: `OLD_WRAP="taskset -c 0" replay_pair.sh BIN BIN` shows what the second core
+# gives), CALLGRIND=1 to also count each build's instructions once (valgrind; about a minute
+# each).
 set -euo pipefail
 
 for tool in jq /usr/bin/time python3; do
@@ -38,11 +41,12 @@ args() { # build's --rules, if any
 mapfile -t old_args < <(args "${OLD_RULES:-}")
 mapfile -t new_args < <(args "${NEW_RULES:-}")
 
-one() { # bin out rules-args... -> "wall cpu" on stdout, alerts in $out
-    local bin=$1 out=$2
-    shift 2
+one() { # wrap bin out rules-args... -> "wall cpu" on stdout, alerts in $out
+    local wrap=$1 bin=$2 out=$3
+    shift 3
+    # shellcheck disable=SC2086 # the wrapper is words on purpose
     if ! /usr/bin/time -o "$tmp/replay_pair.time" -f '%e %U %S' \
-        "$bin" replay "$@" --changes "$changes" "$log" >"$out" 2>"$tmp/replay_pair.err"; then
+        $wrap "$bin" replay "$@" --changes "$changes" "$log" >"$out" 2>"$tmp/replay_pair.err"; then
         echo "replay failed: $bin (see $tmp/replay_pair.err)" >&2
         return 1
     fi
@@ -53,9 +57,9 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 declare -a ow oc nw nc
 for ((i = 0; i < runs; i++)); do
-    r=$(one "$old" "$tmp/replay_pair.old.ndjson" "${old_args[@]}") || exit 1
+    r=$(one "${OLD_WRAP:-}" "$old" "$tmp/replay_pair.old.ndjson" "${old_args[@]}") || exit 1
     read -r w c <<<"$r"; ow+=("$w"); oc+=("$c")
-    r=$(one "$new" "$tmp/replay_pair.new.ndjson" "${new_args[@]}") || exit 1
+    r=$(one "${NEW_WRAP:-}" "$new" "$tmp/replay_pair.new.ndjson" "${new_args[@]}") || exit 1
     read -r w c <<<"$r"; nw+=("$w"); nc+=("$c")
 done
 mow=$(printf '%s\n' "${ow[@]}" | median); moc=$(printf '%s\n' "${oc[@]}" | median)
