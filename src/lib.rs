@@ -34,7 +34,7 @@
 //!   topic (`owner`), the changelog read back on assignment (`restore`), what the topics hold
 //!   (`records`), the librdkafka clients (`client`).
 //! - `pipeline/`: the one path shared by `replay` and `serve`: the stateless first steps of a
-//!   line (`screen`: framing, literal prefilter, rules to try), extract (line → signal), the
+//!   line (`screen`: framing, literal prefilter, classification), extract (line → signal), the
 //!   reorder buffer and watermark (`reorder`), the engine, the write-back order (`write_back`),
 //!   devices awaiting their boot after a reload (`awaiting`).
 //! - `config/`: what a run is configured with: rules built in or from a directory

@@ -106,25 +106,10 @@ impl Classifier {
 
     /// Classifies one message for `focus`: `None` unless a focused kind results.
     pub fn classify_focused(&self, focus: &Focus, message: &str) -> Option<Classification> {
-        let candidates = self.focused_candidates(focus, message)?;
-        self.classify_candidates(focus, message, candidates)
-    }
-
-    /// The first half of [`Classifier::classify_focused`], which needs no regex: the rules
-    /// whose literals occur in `message`, or `None` when no focused rule is among them.
-    pub(crate) fn focused_candidates(&self, focus: &Focus, message: &str) -> Option<Candidates> {
         let candidates = self.prefilter.candidates(message.as_bytes())?;
-        candidates.intersects(&focus.rules).then_some(candidates)
-    }
-
-    /// The second half of [`Classifier::classify_focused`]: the rules' regexes over `message`,
-    /// for the `candidates` [`Classifier::focused_candidates`] found in it.
-    pub(crate) fn classify_candidates(
-        &self,
-        focus: &Focus,
-        message: &str,
-        candidates: Candidates,
-    ) -> Option<Classification> {
+        if !candidates.intersects(&focus.rules) {
+            return None;
+        }
         let class = self.classification(self.verdict_among(message, candidates)?);
         focus.kinds.contains(&class.kind).then_some(class)
     }

@@ -15,7 +15,6 @@ pub(crate) mod rules;
 pub(crate) mod signal;
 
 pub use classifier::{Classifier, Focus};
-pub(crate) use prefilter::Candidates;
 pub use signal::{
     Classification, EventOrigin, RESUMED_BOOT_RULE, Signal, SignalFields, SignalKind,
 };

@@ -10,7 +10,8 @@ use jiff::tz::TimeZone;
 
 use crate::calendar::{Inventory, canonical_host};
 use crate::classify::{
-    Candidates, Classifier, EventOrigin, Focus, RESUMED_BOOT_RULE, Signal, SignalFields, SignalKind,
+    Classification, Classifier, EventOrigin, Focus, RESUMED_BOOT_RULE, Signal, SignalFields,
+    SignalKind,
 };
 use crate::parse::clock::DeviceStamp;
 use crate::parse::header::{SyslogHeader, parse_header};
@@ -19,7 +20,7 @@ use crate::source::{self, InputFormat, ndjson};
 use crate::time::Millis;
 
 use super::awaiting::{AwaitingBoot, sender_key};
-use super::screen::{Screen, Screened};
+use super::screen::{Classified, Screen, Screened};
 use super::{ExtractStats, LineProblem, Origin};
 
 /// Longest evidence line kept.
@@ -179,12 +180,9 @@ impl Extractor {
                 sender,
                 message,
                 prefiltered,
-                candidates,
+                classified,
             } => {
                 let message = &line[message];
-                // The sender as received (UTF-8, else the receipt's); a noise line only compares
-                // it, as bytes, with the senders of devices awaiting their boot (an ASCII check
-                // is all a usual sender costs), and a signal takes it as text.
                 // The sender's key is all a noise line needs (see `AwaitingBoot::may_be_awaited`):
                 // in replay the line's bytes were written on another core, and reading them is
                 // a cache miss a line; its text is read for a signal or a possible boot only.
@@ -213,12 +211,12 @@ impl Extractor {
                 if prefiltered {
                     self.stats.candidates += 1;
                 }
-                // A line the prefilter let through but no focused rule's literal is in
-                // classifies to nothing: nothing to decode.
-                if let Some((candidates, text)) = candidates.map(|b| *b) {
+                // Classified when screened: a signal, once its header names a device.
+                if let Some(c) = classified {
+                    let Classified { text, class } = *c;
                     let sender = sender_text(line, at.clone(), receipt.sender);
                     (out.signal, out.resumed) =
-                        self.signal_from(&text, Some(candidates), arrival, sender, None, line);
+                        self.signal_from(&text, Some(class), arrival, sender, None, line);
                 }
                 if out.signal.is_none() && self.awaiting.may_be_awaited(sender_key) {
                     let text = source::decode_message(message);
@@ -278,10 +276,9 @@ impl Extractor {
                             let sender = rec.sender.as_deref().or(receipt.sender);
                             let host = rec.host.as_deref();
                             if out.signal.is_none() && !text.is_empty() {
-                                let candidates =
-                                    self.classifier.focused_candidates(&self.focus, &text);
-                                (out.signal, out.resumed) = self
-                                    .signal_from(&text, candidates, arrival, sender, host, line);
+                                let class = self.classifier.classify_focused(&self.focus, &text);
+                                (out.signal, out.resumed) =
+                                    self.signal_from(&text, class, arrival, sender, host, line);
                             }
                             if out.signal.is_none() && !self.awaiting.is_empty() {
                                 out.resumed = self
@@ -303,21 +300,19 @@ impl Extractor {
         out
     }
 
-    /// Classifies a candidate message (`candidates`: the rules its literals name, see
-    /// [`Classifier::focused_candidates`]) and, when a sequence wants it, builds the signal;
-    /// and the boot it stands for when it is a reloaded device's return (see [`Extracted`]).
+    /// Builds the signal of a message a focused rule classified (`class`, from
+    /// [`Classifier::classify_focused`]); and the boot it stands for when it is a reloaded
+    /// device's return (see [`Extracted`]).
     fn signal_from(
         &mut self,
         text: &str,
-        candidates: Option<Candidates>,
+        class: Option<Classification>,
         arrival: Option<Millis>,
         sender: Option<&str>,
         host_hint: Option<&str>,
         raw_line: &[u8],
     ) -> (Option<Box<Signal>>, Option<Box<Signal>>) {
-        let Some(class) =
-            candidates.and_then(|c| self.classifier.classify_candidates(&self.focus, text, c))
-        else {
+        let Some(class) = class else {
             return (None, None);
         };
         *self.stats.signals.entry(class.kind).or_default() += 1;

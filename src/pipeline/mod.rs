@@ -1,6 +1,6 @@
 //! The one code path from a line to alerts, shared by `replay` and `serve`, in two halves:
-//! [`extract`] turns a line into a signal ([`screen`]: frame → prefilter → rules to try; then
-//! classify → header → device and event time) and [`engine`] runs signals of a set of devices,
+//! [`extract`] turns a line into a signal ([`screen`]: frame → prefilter → classify; then
+//! header → device and event time) and [`engine`] runs signals of a set of devices,
 //! in event-time order (the [`reorder`] buffer and its watermark), through correlate and
 //! suppress into stored alerts, written back in the order [`write_back`] keeps. `replay` runs
 //! the screen in a reading thread and the rest in its own ([`Pipeline`]); the service runs

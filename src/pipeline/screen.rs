@@ -1,13 +1,13 @@
 //! The stateless first steps of extraction: frame a line, run the literal prefilter and, for a
-//! line that passes, find which rules to try. Nothing here depends on earlier lines (the stamp
-//! cache only saves work), so `replay` runs it in a reading thread ahead of the rest of
+//! line that passes, classify it. Nothing here depends on earlier lines (the stamp cache only
+//! saves work), so `replay` runs it in a reading thread ahead of the rest of
 //! [`Extractor::extract`](super::Extractor::extract); the service runs both in one place.
 
 use std::ops::Range;
 use std::sync::Arc;
 
 use super::awaiting::sender_key;
-use crate::classify::{Candidates, Classifier, Focus};
+use crate::classify::{Classification, Classifier, Focus};
 use crate::source::{self, Framed, InputFormat, StampCache};
 use crate::time::Millis;
 
@@ -25,16 +25,23 @@ pub(crate) enum Screened {
         message: Range<usize>,
         /// A literal of a focused rule occurs in the message.
         prefiltered: bool,
-        /// The focused rules worth trying on the decoded message, and that text (see
-        /// [`source::decode_message`]); `None` when there are none, always when not
-        /// `prefiltered`.
-        candidates: Option<Box<(Candidates, String)>>,
+        /// What a focused rule read in the line, when one did (never when not
+        /// `prefiltered`).
+        classified: Option<Box<Classified>>,
     },
     /// A JSON object (the span of the trimmed line): NDJSON records are decoded later.
     Json(Range<usize>),
 }
 
-/// Frames and prefilters lines for one rule set.
+/// A line a focused rule classified: its text (see [`source::decode_message`]) and what the
+/// rule read.
+#[derive(Debug)]
+pub(crate) struct Classified {
+    pub text: String,
+    pub class: Classification,
+}
+
+/// Frames, prefilters and classifies lines for one rule set.
 pub(crate) struct Screen {
     classifier: Arc<Classifier>,
     focus: Arc<Focus>,
@@ -74,11 +81,16 @@ impl Screen {
                 message,
             } => {
                 let prefiltered = self.focus.may_match(message);
-                let candidates = if prefiltered {
+                let classified = if prefiltered {
                     let text = source::decode_message(message);
                     self.classifier
-                        .focused_candidates(&self.focus, &text)
-                        .map(|c| Box::new((c, text.into_owned())))
+                        .classify_focused(&self.focus, &text)
+                        .map(|class| {
+                            Box::new(Classified {
+                                text: text.into_owned(),
+                                class,
+                            })
+                        })
                 } else {
                     None
                 };
@@ -89,7 +101,7 @@ impl Screen {
                         .map(|s| (span(line, s), sender_key(s))),
                     message: span(line, message),
                     prefiltered,
-                    candidates,
+                    classified,
                 }
             }
             Framed::Json(raw) => Screened::Json(span(line, raw)),
@@ -118,7 +130,7 @@ mod tests {
     }
 
     #[test]
-    fn spans_point_into_the_line_and_candidates_are_found() {
+    fn spans_point_into_the_line_and_a_reload_is_classified() {
         let mut s = screen(InputFormat::Auto);
         let line = b"2026-06-01T00:00:00.000Z 10.0.0.1 <189>1: r1: Jun  1 00:00:00 UTC: %SYS-5-RELOAD: Reload requested by admin on vty0. Reload Reason: Reload Command.";
         let Screened::Text {
@@ -126,7 +138,7 @@ mod tests {
             sender,
             message,
             prefiltered,
-            candidates,
+            classified,
         } = s.screen(line)
         else {
             panic!("syslog text");
@@ -137,22 +149,24 @@ mod tests {
         assert_eq!(key, sender_key(b"10.0.0.1"));
         assert!(line[message].starts_with(b"<189>1: r1:"));
         assert!(prefiltered);
-        let (_, text) = *candidates.expect("a reload rule is a candidate");
+        let Classified { text, class } = *classified.expect("a reload rule reads it");
         assert!(text.starts_with("<189>1: r1:") && text.ends_with("Reload Command."));
+        assert_eq!(class.kind, SignalKind::Reload);
+        assert_eq!(class.fields.user.as_deref(), Some("admin"));
     }
 
     #[test]
-    fn noise_has_no_candidates_and_json_and_blank_are_told_apart() {
+    fn noise_is_not_classified_and_json_and_blank_are_told_apart() {
         let mut s = screen(InputFormat::Auto);
         let Screened::Text {
             prefiltered,
-            candidates,
+            classified,
             ..
         } = s.screen(b"<189>1: r1: Jun  1 00:00:00 UTC: %LINK-3-UPDOWN: Interface Gi0/1, changed state to up")
         else {
             panic!("syslog text");
         };
-        assert!(!prefiltered && candidates.is_none());
+        assert!(!prefiltered && classified.is_none());
         let line = b"  {\"message\":\"x\"}";
         assert!(matches!(s.screen(line), Screened::Json(r) if r == (2..line.len())));
         assert!(matches!(s.screen(b"   "), Screened::Blank));

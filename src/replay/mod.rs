@@ -1,6 +1,6 @@
 //! `imagewatch replay`: the engine over files or stdin, alerts as NDJSON, a summary on stderr.
 //! For backtesting rules on historical logs, and for tests. A reading thread ([`read_ahead`])
-//! reads, frames and prefilters the input ahead of the engine.
+//! reads, frames, prefilters and classifies the input ahead of the engine.
 
 mod read_ahead;
 

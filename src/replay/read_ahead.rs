@@ -1,8 +1,8 @@
-//! Reading ahead of the engine: a thread reads the input files in order, frames and screens
-//! each message (literal prefilter and the rules to try, see [`Screen`]) and hands them over in
-//! batches; the replay's own thread does the rest. Screening depends on no earlier line, so the
-//! alerts are those of one thread, while the reading, framing and prefilter — a third of a
-//! replay's work on a typical corpus — run on another core.
+//! Reading ahead of the engine: a thread reads the input files in order, screens each message
+//! (framing, literal prefilter, classification and a key of its sender, see [`Screen`]) and
+//! hands them over in batches; the replay's own thread does the rest. Screening depends on no
+//! earlier line, so the alerts are those of one thread, while about half of a replay's work
+//! runs on another core.
 
 use std::fs::File;
 use std::io::{self, Read};

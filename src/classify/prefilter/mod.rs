@@ -77,7 +77,6 @@ fn hot_searcher_with(patterns: &[String], fat: Option<bool>) -> Option<packed::S
 }
 
 /// Rules whose literals occur in one line, as a bit set over global rule indices.
-#[derive(Debug)]
 pub(crate) struct Candidates {
     bits: Vec<u64>,
 }
