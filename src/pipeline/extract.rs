@@ -61,12 +61,8 @@ pub struct Receipt<'a> {
 }
 
 pub struct Extractor {
-    classifier: Arc<Classifier>,
     inventory: Arc<Inventory>,
-    /// The classifier narrowed to the kinds some sequence rule uses: other kinds' rules are
-    /// not even tried. Built once per rule load and shared by every extractor.
-    focus: Arc<Focus>,
-    /// Framing and prefilter, the stateless first steps.
+    /// Framing, prefilter and classification, the stateless first steps; it holds the rules.
     screen: Screen,
     /// Devices told to reload, awaiting their boot; shared with the engines.
     awaiting: Arc<AwaitingBoot>,
@@ -91,9 +87,7 @@ impl Extractor {
         format: InputFormat,
     ) -> Extractor {
         Extractor {
-            screen: Screen::new(Arc::clone(&classifier), Arc::clone(&focus), format),
-            focus,
-            classifier,
+            screen: Screen::new(classifier, focus, format),
             inventory,
             awaiting: Arc::default(),
             clocks: Arc::default(),
@@ -122,13 +116,7 @@ impl Extractor {
         inventory: Arc<Inventory>,
         focus: Arc<Focus>,
     ) {
-        self.screen = Screen::new(
-            Arc::clone(&classifier),
-            Arc::clone(&focus),
-            self.screen.format(),
-        );
-        self.focus = focus;
-        self.classifier = classifier;
+        self.screen = Screen::new(classifier, focus, self.screen.format());
         self.inventory = inventory;
     }
 
@@ -226,10 +214,8 @@ impl Extractor {
                         .map(Box::new);
                 }
             }
-            Screened::Json(raw) => {
-                let raw = &line[raw];
-                let candidate = self.focus.may_match(ndjson::message_onward(raw))
-                    || ndjson::may_be_host_event(raw);
+            Screened::Json { at, candidate } => {
+                let raw = &line[at];
                 if !candidate && !self.awaiting.is_empty() {
                     // Noise while a device awaits its boot: whose is it?
                     match ndjson::decode(raw) {
@@ -276,7 +262,7 @@ impl Extractor {
                             let sender = rec.sender.as_deref().or(receipt.sender);
                             let host = rec.host.as_deref();
                             if out.signal.is_none() && !text.is_empty() {
-                                let class = self.classifier.classify_focused(&self.focus, &text);
+                                let class = self.screen.classify(&text);
                                 (out.signal, out.resumed) =
                                     self.signal_from(&text, class, arrival, sender, host, line);
                             }
@@ -354,7 +340,7 @@ impl Extractor {
     ) -> Option<Signal> {
         let (device, peer, host_addr) = host_peer(&self.inventory, ev)?;
         let text = render_host_event(ev, &peer, host_addr.as_deref());
-        let class = self.classifier.classify_focused(&self.focus, &text)?;
+        let class = self.screen.classify(&text)?;
         *self.stats.signals.entry(class.kind).or_default() += 1;
         let (time, time_source, time_reason) = match (ev.time, arrival) {
             (Some(t), _) => (t, TimeSource::Device, TimeReason::Agrees),

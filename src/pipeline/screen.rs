@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::awaiting::sender_key;
 use crate::classify::{Classification, Classifier, Focus};
-use crate::source::{self, Framed, InputFormat, StampCache};
+use crate::source::{self, Framed, InputFormat, StampCache, ndjson};
 use crate::time::Millis;
 
 /// What screening makes of one line. Spans are byte ranges of the line, so the result can go
@@ -29,8 +29,9 @@ pub(crate) enum Screened {
         /// `prefiltered`).
         classified: Option<Box<Classified>>,
     },
-    /// A JSON object (the span of the trimmed line): NDJSON records are decoded later.
-    Json(Range<usize>),
+    /// A JSON object (the span of the trimmed line), decoded later; `candidate` when its
+    /// message holds a focused rule's literal or it may be a management host's event.
+    Json { at: Range<usize>, candidate: bool },
 }
 
 /// A line a focused rule classified: its text (see [`source::decode_message`]) and what the
@@ -72,6 +73,16 @@ impl Screen {
         self.format
     }
 
+    /// True when a literal of a focused rule occurs in `bytes` (see [`Focus`]).
+    pub fn may_match(&self, bytes: &[u8]) -> bool {
+        self.focus.may_match(bytes)
+    }
+
+    /// What a focused rule reads in `text`, if one does.
+    pub fn classify(&self, text: &str) -> Option<Classification> {
+        self.classifier.classify_focused(&self.focus, text)
+    }
+
     pub fn screen(&mut self, line: &[u8]) -> Screened {
         match source::frame(line, self.format, &mut self.stamps) {
             Framed::Blank => Screened::Blank,
@@ -80,17 +91,15 @@ impl Screen {
                 sender,
                 message,
             } => {
-                let prefiltered = self.focus.may_match(message);
+                let prefiltered = self.may_match(message);
                 let classified = if prefiltered {
                     let text = source::decode_message(message);
-                    self.classifier
-                        .classify_focused(&self.focus, &text)
-                        .map(|class| {
-                            Box::new(Classified {
-                                text: text.into_owned(),
-                                class,
-                            })
+                    self.classify(&text).map(|class| {
+                        Box::new(Classified {
+                            text: text.into_owned(),
+                            class,
                         })
+                    })
                 } else {
                     None
                 };
@@ -104,7 +113,11 @@ impl Screen {
                     classified,
                 }
             }
-            Framed::Json(raw) => Screened::Json(span(line, raw)),
+            Framed::Json(raw) => Screened::Json {
+                at: span(line, raw),
+                candidate: self.may_match(ndjson::message_onward(raw))
+                    || ndjson::may_be_host_event(raw),
+            },
         }
     }
 }
@@ -168,7 +181,18 @@ mod tests {
         };
         assert!(!prefiltered && classified.is_none());
         let line = b"  {\"message\":\"x\"}";
-        assert!(matches!(s.screen(line), Screened::Json(r) if r == (2..line.len())));
+        assert!(
+            matches!(s.screen(line), Screened::Json { at, candidate: false } if at == (2..line.len()))
+        );
+        let reload =
+            br#"{"message":"<189>1: r1: Jun  1 00:00:00 UTC: %SYS-5-RELOAD: Reload requested"}"#;
+        assert!(matches!(
+            s.screen(reload),
+            Screened::Json {
+                candidate: true,
+                ..
+            }
+        ));
         assert!(matches!(s.screen(b"   "), Screened::Blank));
     }
 }
