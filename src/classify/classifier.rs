@@ -321,23 +321,10 @@ mod tests {
     /// match; and the hot login rules have one.
     #[test]
     fn rules_with_a_lead_capture_what_the_plain_regex_does() {
-        fn lines_under(dir: &std::path::Path, out: &mut Vec<Vec<u8>>) {
-            for entry in std::fs::read_dir(dir).expect("../shared/corpus/external is readable") {
-                let path = entry.expect("directory entry").path();
-                if path.is_dir() {
-                    lines_under(&path, out);
-                } else {
-                    let bytes = std::fs::read(&path).expect("corpus file is readable");
-                    out.extend(bytes.split(|&b| b == b'\n').map(<[u8]>::to_vec));
-                }
-            }
-        }
         let rules = crate::config::RuleSource::Builtin
             .classifier()
             .expect("built-in rules load");
-        let mut lines = Vec::new();
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/external");
-        lines_under(std::path::Path::new(root), &mut lines);
+        let mut lines = super::super::external_corpus_lines();
         for rule in rules.messages.iter().chain(&rules.commands) {
             let ex = &rule.examples;
             lines.extend(ex.matches.iter().map(|m| m.text.clone().into_bytes()));

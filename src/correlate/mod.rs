@@ -9,7 +9,9 @@ pub(crate) mod sequence;
 pub(crate) mod summary;
 pub(crate) mod version;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 
 use resident::Resident;
 use std::sync::Arc;
@@ -104,7 +106,7 @@ impl Correlator {
             limits: Limits::default(),
             devices: Resident::default(),
             timers: BTreeSet::new(),
-            timer_keys: HashMap::new(),
+            timer_keys: HashMap::default(),
             stats: CorrelatorStats::default(),
         };
         c.set_limits(limits);

@@ -13,7 +13,7 @@ pub(crate) mod reorder;
 pub(crate) mod screen;
 pub(crate) mod write_back;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 pub use awaiting::AwaitingBoot;

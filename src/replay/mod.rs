@@ -126,16 +126,17 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
     let mut bytes_done = 0u64;
     let mut stopped = None;
     let screen = pipeline.extractor.screen().twin();
-    let ahead = read_ahead::start(opts.files.clone(), opts.format, screen).map_err(|source| {
-        ReplayError::Input {
-            path: "(reading thread)".to_string(),
-            source,
-        }
-    })?;
+    let mut ahead =
+        read_ahead::start(opts.files.clone(), opts.format, screen).map_err(|source| {
+            ReplayError::Input {
+                path: "(reading thread)".to_string(),
+                source,
+            }
+        })?;
     let names: Vec<String> = opts.files.iter().map(|p| p.display().to_string()).collect();
     let mut file = 0;
     let mut before = pipeline.extractor.stats.clone();
-    for handed in &ahead.handed {
+    while let Some(handed) = ahead.next() {
         match handed {
             Handed::Batch(mut batch) => {
                 let name = &names[file];
@@ -161,8 +162,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
                 if let Some(pb) = &progress {
                     pb.set_position(bytes_done + batch.consumed);
                 }
-                // The reader makes a new batch when none comes back.
-                let _ = ahead.recycle.try_send(batch);
+                ahead.recycle(batch);
             }
             Handed::End {
                 file: done,
@@ -190,15 +190,12 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
             }
         }
     }
-    // Let the reader go (it stops at its next hand-over when the replay stopped early) and
-    // wait for it only when it has finished: a reader blocked on stdin must not hold a
-    // replay that is done with it.
-    drop(ahead.handed);
+    // Let the reading threads go (they stop at their next hand-over when the replay stopped
+    // early) and wait for them only when they have finished: a reader blocked on stdin must
+    // not hold a replay that is done with it. A panic in one is raised again here (its
+    // channel closed early: the input was not all read).
     if stopped.is_none() {
-        if let Err(panic) = ahead.thread.join() {
-            // The reader's channel closed early: the input was not all read.
-            std::panic::resume_unwind(panic);
-        }
+        ahead.join();
         pipeline.finish(&mut alerts)?;
     }
     write_alerts(&mut alerts, opts.alert_format, out).map_err(ReplayError::Output)?;

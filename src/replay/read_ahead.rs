@@ -1,8 +1,9 @@
-//! Reading ahead of the engine: a thread reads the input files in order, screens each message
-//! (framing, literal prefilter, classification and a key of its sender, see [`Screen`]) and
-//! hands them over in batches; the replay's own thread does the rest. Screening depends on no
-//! earlier line, so the alerts are those of one thread, while about half of a replay's work
-//! runs on another core.
+//! Reading ahead of the engine: a thread reads the input files in order and cuts them into
+//! batches of messages; screening workers, one batch each in turn, screen every message
+//! (framing, literal prefilter, classification and a key of its sender, see [`Screen`]); the
+//! replay's own thread takes the batches back in input order and does the rest. Screening
+//! depends on no earlier line, so the alerts are those of one thread, while the bulk of a
+//! replay's work runs on every core.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -19,12 +20,15 @@ use super::FileShape;
 
 /// A batch is handed over once it holds this many bytes or messages (a message's screening
 /// takes ~100 bytes more), at the end of a file, and from a pipe before a read that may wait:
-/// few enough hand-overs that waking the other thread costs little (64 KiB batches spent 3%
+/// few enough hand-overs that waking the other threads costs little (64 KiB batches spent 3%
 /// of the CPU there).
 const BATCH_BYTES: usize = 512 << 10;
 pub(super) const BATCH_MESSAGES: usize = 4096;
-/// Batches on their way to the engine: enough to ride out a slow stretch on either side.
-const IN_FLIGHT: usize = 4;
+/// Batches queued before and after each screening worker: enough to ride out a slow stretch
+/// on either side.
+const IN_FLIGHT: usize = 2;
+/// Screening workers at most; screening is most of a replay's work, so one per core.
+const MAX_WORKERS: usize = 4;
 
 /// One message of a batch: where its bytes are, where it came from, what screening made of it.
 pub struct Screenful {
@@ -32,6 +36,7 @@ pub struct Screenful {
     pub line_no: u64,
     pub lines: u32,
     pub truncated: bool,
+    /// `Blank` until a screening worker has seen the batch.
     pub screened: Screened,
 }
 
@@ -61,9 +66,23 @@ impl Batch {
         self
     }
 
-    fn push(&mut self, message: &[u8], m: Screenful) {
-        self.messages.push(m);
+    fn push(&mut self, message: &[u8], line_no: u64, lines: u32, truncated: bool) {
+        let start = self.bytes.len();
         self.bytes.extend_from_slice(message);
+        self.messages.push(Screenful {
+            bytes: start..self.bytes.len(),
+            line_no,
+            lines,
+            truncated,
+            screened: Screened::Blank,
+        });
+    }
+
+    /// Screens every message of the batch.
+    fn screen(&mut self, screen: &mut Screen) {
+        for m in &mut self.messages {
+            m.screened = screen.screen(&self.bytes[m.bytes.clone()]);
+        }
     }
 
     fn is_full(&self) -> bool {
@@ -71,7 +90,7 @@ impl Batch {
     }
 }
 
-/// What the reading thread hands over, in input order.
+/// What the reading side hands over, in input order.
 pub enum Handed {
     Batch(Batch),
     /// The end of input file `file` (its index in the list), with the shape of its messages.
@@ -87,36 +106,131 @@ pub enum Handed {
     },
 }
 
-/// The reading thread and the ends of its channels. Dropping `handed` (a replay that stops
-/// early) ends the thread at its next hand-over.
+/// The reading thread, the screening workers and the ends of their channels. Everything the
+/// reader sends goes through one worker, in turn, so taking from the workers in the same turn
+/// gives input order back. Dropping it (a replay that stops early) ends every thread at its
+/// next hand-over.
 pub struct ReadAhead {
-    pub handed: Receiver<Handed>,
+    lanes: Vec<Receiver<Handed>>,
+    next: usize,
     /// Emptied batches go back to the reader, so that their buffers are reused.
-    pub recycle: SyncSender<Batch>,
-    pub thread: JoinHandle<()>,
+    recycle: SyncSender<Batch>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl ReadAhead {
+    /// The next thing handed over, in input order; None once everything is (or a worker
+    /// stopped: [`ReadAhead::join`] tells).
+    pub fn next(&mut self) -> Option<Handed> {
+        let handed = self.lanes[self.next].recv().ok()?;
+        self.next = (self.next + 1) % self.lanes.len();
+        Some(handed)
+    }
+
+    /// Gives an emptied batch back for reuse (the reader makes a new one when none comes
+    /// back).
+    pub fn recycle(&self, batch: Batch) {
+        let _ = self.recycle.try_send(batch);
+    }
+
+    /// Lets every thread go and waits for them; a panic in one is raised again here.
+    pub fn join(self) {
+        drop(self.lanes);
+        drop(self.recycle);
+        let mut panicked = None;
+        for thread in self.threads {
+            if let Err(panic) = thread.join() {
+                panicked.get_or_insert(panic);
+            }
+        }
+        if let Some(panic) = panicked {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+/// Screening workers for this machine: one per core, at least one, at most [`MAX_WORKERS`].
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_WORKERS))
 }
 
 pub fn start(files: Vec<PathBuf>, format: InputFormat, screen: Screen) -> io::Result<ReadAhead> {
-    let (send, handed) = sync_channel(IN_FLIGHT);
-    let (recycle, returned) = sync_channel(IN_FLIGHT + 1);
-    let thread = std::thread::Builder::new()
+    let (recycle, returned) = sync_channel(workers() * 2 * IN_FLIGHT + 1);
+    let mut inputs = Vec::new();
+    let mut lanes = Vec::new();
+    let mut threads = Vec::new();
+    for n in 0..workers() {
+        let (to_worker, input) = sync_channel::<Handed>(IN_FLIGHT);
+        let (output, lane) = sync_channel::<Handed>(IN_FLIGHT);
+        let mut screen = screen.twin();
+        let worker = std::thread::Builder::new()
+            .name(format!("replay-screen-{n}"))
+            .spawn(move || {
+                for mut handed in input {
+                    if let Handed::Batch(batch) = &mut handed {
+                        batch.screen(&mut screen);
+                    }
+                    if output.send(handed).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        threads.push(worker);
+        inputs.push(to_worker);
+        lanes.push(lane);
+    }
+    let reader = std::thread::Builder::new()
         .name("replay-read".to_string())
-        .spawn(move || read_all(&files, format, screen, &send, &returned))?;
+        .spawn(move || {
+            let mut lanes = Lanes {
+                inputs,
+                next: 0,
+                returned,
+            };
+            read_all(&files, format, &mut lanes);
+        })?;
+    threads.push(reader);
     Ok(ReadAhead {
-        handed,
+        lanes,
+        next: 0,
         recycle,
-        thread,
+        threads,
     })
 }
 
+/// The reader's side of the workers' inputs, taken in turn.
+struct Lanes {
+    inputs: Vec<SyncSender<Handed>>,
+    next: usize,
+    returned: Receiver<Batch>,
+}
+
+impl Lanes {
+    /// False when the receiving side is gone.
+    fn send(&mut self, handed: Handed) -> bool {
+        let sent = self.inputs[self.next].send(handed).is_ok();
+        self.next = (self.next + 1) % self.inputs.len();
+        sent
+    }
+
+    /// Sends `batch` when it holds anything, leaving an empty one (a returned one when there
+    /// is) in its place. False when the receiving side is gone.
+    fn hand_over<R>(&mut self, batch: &mut Batch, reader: &LineReader<R>) -> bool {
+        if batch.messages.is_empty() {
+            return true;
+        }
+        batch.consumed = reader.consumed;
+        let next = self
+            .returned
+            .try_recv()
+            .map(Batch::cleared)
+            .unwrap_or_default();
+        self.send(Handed::Batch(std::mem::replace(batch, next)))
+    }
+}
+
 /// Reads every file in turn; returns early when the receiving side is gone.
-fn read_all(
-    files: &[PathBuf],
-    format: InputFormat,
-    mut screen: Screen,
-    send: &SyncSender<Handed>,
-    returned: &Receiver<Batch>,
-) {
+fn read_all(files: &[PathBuf], format: InputFormat, lanes: &mut Lanes) {
     for (file, path) in files.iter().enumerate() {
         // A pipe may pause for as long as its writer likes (`tail -f … | imagewatch replay -`):
         // what has been read is handed on before a read that may wait.
@@ -127,7 +241,7 @@ fn read_all(
             match File::open(path) {
                 Ok(f) => Box::new(f),
                 Err(error) => {
-                    let _ = send.send(Handed::Failed { file, error });
+                    lanes.send(Handed::Failed { file, error });
                     return;
                 }
             }
@@ -136,7 +250,7 @@ fn read_all(
         let mut shape = FileShape::default();
         let mut batch = Batch::default();
         loop {
-            if pipe && reader.may_read() && !hand_over(&mut batch, &reader, send, returned) {
+            if pipe && reader.may_read() && !lanes.hand_over(&mut batch, &reader) {
                 return;
             }
             let msg = match reader.next_message() {
@@ -144,28 +258,19 @@ fn read_all(
                 Ok(None) => break,
                 Err(error) => {
                     // The messages read before the error are replayed, as in one thread.
-                    if hand_over(&mut batch, &reader, send, returned) {
-                        let _ = send.send(Handed::Failed { file, error });
+                    if lanes.hand_over(&mut batch, &reader) {
+                        lanes.send(Handed::Failed { file, error });
                     }
                     return;
                 }
             };
             shape.note(msg.bytes);
-            let start = batch.bytes.len();
-            let screened = screen.screen(msg.bytes);
-            let m = Screenful {
-                bytes: start..start + msg.bytes.len(),
-                line_no: msg.line_no,
-                lines: msg.lines,
-                truncated: msg.truncated,
-                screened,
-            };
-            batch.push(msg.bytes, m);
-            if batch.is_full() && !hand_over(&mut batch, &reader, send, returned) {
+            batch.push(msg.bytes, msg.line_no, msg.lines, msg.truncated);
+            if batch.is_full() && !lanes.hand_over(&mut batch, &reader) {
                 return;
             }
         }
-        if !hand_over(&mut batch, &reader, send, returned) {
+        if !lanes.hand_over(&mut batch, &reader) {
             return;
         }
         let end = Handed::End {
@@ -173,25 +278,8 @@ fn read_all(
             consumed: reader.consumed,
             shape,
         };
-        if send.send(end).is_err() {
+        if !lanes.send(end) {
             return;
         }
     }
-}
-
-/// Sends `batch` when it holds anything, leaving an empty one (a returned one when there is)
-/// in its place. False when the receiving side is gone.
-fn hand_over<R>(
-    batch: &mut Batch,
-    reader: &LineReader<R>,
-    send: &SyncSender<Handed>,
-    returned: &Receiver<Batch>,
-) -> bool {
-    if batch.messages.is_empty() {
-        return true;
-    }
-    batch.consumed = reader.consumed;
-    let next = returned.try_recv().map(Batch::cleared).unwrap_or_default();
-    send.send(Handed::Batch(std::mem::replace(batch, next)))
-        .is_ok()
 }

@@ -28,6 +28,9 @@ pub struct LineReader<R> {
     len: usize,
     eof: bool,
     join: bool,
+    /// Where the line at `pos` ends (offset from `pos`) and whether it was cut, when a look
+    /// for continuation lines has already found it: each line is searched for its end once.
+    peeked: Option<(usize, bool)>,
     next_line_no: u64,
     /// Bytes consumed so far (for progress).
     pub consumed: u64,
@@ -43,6 +46,7 @@ impl<R: Read> LineReader<R> {
             len: 0,
             eof: false,
             join,
+            peeked: None,
             next_line_no: 1,
             consumed: 0,
         }
@@ -81,6 +85,11 @@ impl<R: Read> LineReader<R> {
     /// End (exclusive, before `\n`) of the line starting at `from`, reading more as needed;
     /// None at end of input. Lines longer than [`MAX_LINE`] end at the limit.
     fn line_end(&mut self, from_offset: usize) -> io::Result<Option<(usize, bool)>> {
+        if from_offset == 0
+            && let Some((end_off, truncated)) = self.peeked.take()
+        {
+            return Ok(Some((self.pos + end_off, truncated)));
+        }
         loop {
             let from = self.pos + from_offset;
             if let Some(i) = memchr::memchr(b'\n', &self.buf[from..self.len]) {
@@ -159,6 +168,8 @@ impl<R: Read> LineReader<R> {
                 let message = &self.buf[self.pos..self.pos + end_off];
                 let cont = &self.buf[start..cont_end];
                 if !continues(message, lines, truncated, cont, cont_truncated, MAX_LINE) {
+                    // The next message starts with this line: its end is known.
+                    self.peeked = Some((cont_end - start, cont_truncated));
                     break;
                 }
                 end_off = cont_end - self.pos;
@@ -230,6 +241,22 @@ mod tests {
         assert_eq!(got[0].0.len(), MAX_LINE);
         assert!(got[0].3);
         assert_eq!(got[1].0, "<1>next");
+    }
+
+    /// The line after a message is looked at for a continuation and then read as the next
+    /// message: an over-long one is still cut and counted once, whichever chunk it ends in.
+    #[test]
+    fn a_line_looked_at_as_a_continuation_is_read_once() {
+        let mut input = b"<1>first\n".to_vec();
+        input.extend(std::iter::repeat_n(b'y', CHUNK + 10));
+        input.extend_from_slice(b"\n<2>last\n");
+        let got = read_all(&input, true);
+        let texts: Vec<usize> = got.iter().map(|g| g.0.len()).collect();
+        assert_eq!(texts, [8, MAX_LINE, 7]);
+        assert_eq!(
+            got.iter().map(|g| (g.1, g.3)).collect::<Vec<_>>(),
+            [(1, false), (2, true), (3, false)]
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! chunk for any ordinary line), with no allocation.
 
 use aho_corasick::packed;
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind, Span};
 
 /// Upper bound on the automaton's heap, so a rule file with thousands of long literals fails to
 /// load instead of eating memory.
@@ -29,8 +29,17 @@ pub(crate) struct Prefilter {
     /// the CPU has no SIMD support for it or there are too many literals for it to pay off;
     /// then `ac` answers instead, more slowly.
     hot: Option<packed::Searcher>,
-    /// The same literals as a DFA with overlapping matches, for [`Prefilter::candidates`].
+    /// For each hot pattern, the (automaton pattern, offset of the hot pattern in it) pairs:
+    /// every literal holds a hot pattern, so a literal occurs only where one of its hot
+    /// patterns does, at that offset before it. With this, [`Prefilter::candidates`] finds
+    /// every literal with the hot searcher and a comparison; `None` when the hot patterns
+    /// cannot promise that (see [`literals_around`]).
+    around: Option<Vec<Vec<(u32, u32)>>>,
+    /// The same literals as a DFA with overlapping matches, for [`Prefilter::candidates`]
+    /// when `around` is `None`.
     ac: AhoCorasick,
+    /// The lower-cased, de-duplicated literals, by automaton pattern number.
+    patterns: Vec<String>,
     /// For each automaton pattern, the rules (by global index) that listed it.
     owners: Vec<Vec<u32>>,
     rule_count: usize,
@@ -46,16 +55,52 @@ mod plan;
 use plan::{TEDDY_MAX_PATTERNS, bucket_order, contains, rare_suffix, shared_factors};
 
 /// Builds the Teddy searcher for the hot path over the literals' rarest suffixes (see
-/// [`plan`]), grouped into buckets for the fewest false candidates.
-fn hot_searcher(patterns: &[String]) -> Option<packed::Searcher> {
+/// [`plan`]), grouped into buckets for the fewest false candidates; with its patterns, by
+/// pattern number.
+fn hot_searcher(patterns: &[String]) -> Option<(packed::Searcher, Vec<Vec<u8>>)> {
     hot_searcher_with(patterns, Some(true)).or_else(|| hot_searcher_with(patterns, None))
+}
+
+/// For each hot pattern, where it lies in each literal (see `Prefilter::around`). `None`
+/// unless every literal holds a hot pattern and no hot pattern begins another: then at most
+/// one hot pattern starts at any position, so searching again one byte past each match
+/// start finds every occurrence of every hot pattern.
+fn literals_around(hot: &[Vec<u8>], literals: &[String]) -> Option<Vec<Vec<(u32, u32)>>> {
+    let begins_another = hot.iter().enumerate().any(|(i, h)| {
+        hot.iter()
+            .enumerate()
+            .any(|(j, o)| i != j && o.starts_with(h))
+    });
+    if begins_another {
+        return None;
+    }
+    let mut around = vec![Vec::new(); hot.len()];
+    for (p, lit) in literals.iter().enumerate() {
+        let lit = lit.as_bytes();
+        let mut held = false;
+        for (h, pattern) in hot.iter().enumerate() {
+            for off in (0..=lit.len().saturating_sub(pattern.len()))
+                .filter(|&o| lit[o..].starts_with(pattern))
+            {
+                around[h].push((u32::try_from(p).ok()?, u32::try_from(off).ok()?));
+                held = true;
+            }
+        }
+        if !held {
+            return None;
+        }
+    }
+    Some(around)
 }
 
 /// `fat`: `Some(true)` asks for "fat" Teddy (16 buckets, AVX2): with a few dozen literals it
 /// verifies fewer false candidates than the 8-bucket variant aho-corasick would pick.
 /// Unavailable without AVX2, hence the fallback to aho-corasick's own choice (planned for 8
 /// buckets, the slim variant's count).
-fn hot_searcher_with(patterns: &[String], fat: Option<bool>) -> Option<packed::Searcher> {
+fn hot_searcher_with(
+    patterns: &[String],
+    fat: Option<bool>,
+) -> Option<(packed::Searcher, Vec<Vec<u8>>)> {
     let mut hot: Vec<&[u8]> = patterns.iter().map(|p| rare_suffix(p.as_bytes())).collect();
     hot.sort_unstable();
     hot.dedup();
@@ -68,12 +113,14 @@ fn hot_searcher_with(patterns: &[String], fat: Option<bool>) -> Option<packed::S
         minimal = shared_factors(&minimal, TEDDY_MAX_PATTERNS)?;
     }
     let buckets = if fat == Some(true) { 16 } else { 8 };
-    packed::Config::new()
+    let ordered = bucket_order(&minimal, buckets);
+    let searcher = packed::Config::new()
         .match_kind(packed::MatchKind::LeftmostFirst)
         .only_teddy_fat(fat)
         .builder()
-        .extend(bucket_order(&minimal, buckets))
-        .build()
+        .extend(&ordered)
+        .build()?;
+    Some((searcher, ordered.into_iter().map(<[u8]>::to_vec).collect()))
 }
 
 /// Rules whose literals occur in one line, as a bit set over global rule indices.
@@ -143,10 +190,15 @@ impl Prefilter {
         }
         // aho-corasick only uses Teddy as a prefilter for its automata in some configurations,
         // and its DFA walk costs about 2 ns per byte; the packed searcher is Teddy itself.
-        let hot = hot_searcher(&patterns);
+        let (hot, around) = match hot_searcher(&patterns) {
+            Some((searcher, hot)) => (Some(searcher), literals_around(&hot, &patterns)),
+            None => (None, None),
+        };
         Ok(Prefilter {
             hot,
+            around,
             ac,
+            patterns,
             owners,
             rule_count,
             longest,
@@ -205,17 +257,65 @@ impl Prefilter {
 
     /// The rules worth trying on `line`, or `None` when no literal occurs.
     pub(crate) fn candidates(&self, line: &[u8]) -> Option<Candidates> {
-        let mut found = false;
-        let mut bits = vec![0u64; self.rule_count.div_ceil(64)];
         let lower = line.to_ascii_lowercase();
-        for m in self.ac.find_overlapping_iter(&lower) {
-            found = true;
-            for &r in &self.owners[m.pattern().as_usize()] {
-                let r = r as usize;
-                bits[r / 64] |= 1u64 << (r % 64);
+        let mut found = Found::new(self);
+        match (&self.hot, &self.around) {
+            // Every occurrence of a hot pattern, each checked against the literals around it:
+            // one SIMD search per occurrence instead of an automaton step per byte.
+            (Some(hot), Some(around)) => {
+                let mut from = 0;
+                while let Some(m) = hot.find_in(&lower, Span::from(from..lower.len())) {
+                    for &(p, off) in &around[m.pattern().as_usize()] {
+                        let (p, off) = (p as usize, off as usize);
+                        if m.start()
+                            .checked_sub(off)
+                            .is_some_and(|at| lower[at..].starts_with(self.patterns[p].as_bytes()))
+                        {
+                            found.mark(p);
+                        }
+                    }
+                    from = m.start() + 1;
+                }
             }
+            _ => self.overlapping(&lower, &mut found),
         }
-        found.then_some(Candidates { bits })
+        found.candidates()
+    }
+
+    /// Marks every literal of the lower-cased `line` with the overlapping automaton.
+    fn overlapping(&self, lower: &[u8], found: &mut Found<'_>) {
+        for m in self.ac.find_overlapping_iter(lower) {
+            found.mark(m.pattern().as_usize());
+        }
+    }
+}
+
+/// The rules of the literals found so far in one line.
+struct Found<'a> {
+    owners: &'a [Vec<u32>],
+    bits: Vec<u64>,
+    any: bool,
+}
+
+impl<'a> Found<'a> {
+    fn new(p: &'a Prefilter) -> Self {
+        Found {
+            owners: &p.owners,
+            bits: vec![0u64; p.rule_count.div_ceil(64)],
+            any: false,
+        }
+    }
+
+    fn mark(&mut self, pattern: usize) {
+        self.any = true;
+        for &r in &self.owners[pattern] {
+            let r = r as usize;
+            self.bits[r / 64] |= 1u64 << (r % 64);
+        }
+    }
+
+    fn candidates(self) -> Option<Candidates> {
+        self.any.then_some(Candidates { bits: self.bits })
     }
 }
 
@@ -306,6 +406,50 @@ mod tests {
         assert!(!c.intersects(&set));
         let c = p.candidates(b"copy tftp: config_x").unwrap();
         assert!(c.intersects(&set));
+    }
+
+    /// The hot search's candidates are the overlapping automaton's: on every line of
+    /// `../shared/corpus/external`, every example line of the built-in rules, and lines made
+    /// of their literals, overlapping, repeated and in other case.
+    #[test]
+    fn hot_candidates_are_the_overlapping_automatons() {
+        let rules = crate::config::RuleSource::Builtin
+            .classifier()
+            .expect("built-in rules load");
+        let p = &rules.prefilter;
+        assert!(p.around.is_some() || !cfg!(target_arch = "x86_64"));
+        let mut lines = crate::classify::external_corpus_lines();
+        for rule in rules.rules() {
+            let ex = &rule.examples;
+            lines.extend(ex.matches.iter().map(|m| m.text.clone().into_bytes()));
+            lines.extend(ex.no_match.iter().map(|m| m.text.clone().into_bytes()));
+        }
+        for (i, a) in p.patterns.iter().enumerate() {
+            let b = &p.patterns[(i * 7 + 3) % p.patterns.len()];
+            let upper = a.to_ascii_uppercase();
+            // Overlapping by a byte, twice over, cut short, behind text.
+            let half = &b[..b.len() / 2];
+            let overlap = format!("{a}{}", &b[1.min(b.len())..]);
+            lines.push(format!("x {a}{b} {a}{a} {upper} {half}").into_bytes());
+            lines.push(format!("{overlap} {a}").into_bytes());
+        }
+        let mut with_literals = 0;
+        for line in &lines {
+            let mut found = Found::new(p);
+            p.overlapping(&line.to_ascii_lowercase(), &mut found);
+            let want = found.candidates().map(|c| c.bits);
+            with_literals += usize::from(want.is_some());
+            assert_eq!(
+                p.candidates(line).map(|c| c.bits),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        assert!(
+            with_literals > 500,
+            "only {with_literals} lines hold a literal"
+        );
     }
 
     #[test]
