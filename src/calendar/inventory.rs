@@ -1,7 +1,7 @@
 //! Device inventory: canonical names, vendors, baselines, and the alias map that turns any
 //! name or address a log line carries into the canonical device name.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -72,6 +72,11 @@ impl Inventory {
 
     /// The entry any name or address resolves to (see [`Inventory::resolve`]).
     pub fn resolve_device(&self, name: &str) -> Option<&InventoryDevice> {
+        // Without an inventory every line's host would be normalised only to be looked up in
+        // nothing.
+        if self.devices.is_empty() {
+            return None;
+        }
         let name = name_key(name);
         if name.is_empty() {
             return None;
@@ -116,9 +121,11 @@ impl Inventory {
         raw: &[Spanned<RawInventoryDevice>],
     ) -> Result<Self, ConfigError> {
         let mut devices = Vec::with_capacity(raw.len());
-        let mut keys: HashMap<Box<str>, usize> = HashMap::with_capacity(raw.len() * 3);
+        let mut keys: HashMap<Box<str>, usize> =
+            HashMap::with_capacity_and_hasher(raw.len() * 3, Default::default());
         // Where each key was claimed, to name the first claimant's line in collision errors.
-        let mut claimed_at: HashMap<Box<str>, usize> = HashMap::with_capacity(raw.len() * 3);
+        let mut claimed_at: HashMap<Box<str>, usize> =
+            HashMap::with_capacity_and_hasher(raw.len() * 3, Default::default());
 
         for (index, entry) in raw.iter().enumerate() {
             let r = &entry.value;

@@ -196,6 +196,20 @@ impl Classifier {
                 "no signal rule files given",
             ));
         }
+        // Files are read in order; the rules of every file that reads are then compiled on
+        // every core (most of the start-up time is regex building); the results are taken
+        // in rule order, so the first error is the one a one-by-one compile would meet.
+        let mut read: Vec<Result<ReadFile, ConfigError>> = Vec::new();
+        let mut jobs: Vec<Job> = Vec::new();
+        for (name, text) in files {
+            let file: Arc<str> = Arc::from(name.as_str());
+            read.push(read_file(file, text, &mut jobs));
+            if read.last().is_some_and(Result::is_err) {
+                break;
+            }
+        }
+        let mut compiled = compile_all(jobs).into_iter();
+
         let mut seen: HashMap<String, (Arc<str>, Location)> = HashMap::new();
         let mut messages = Vec::new();
         let mut commands = Vec::new();
@@ -205,19 +219,14 @@ impl Classifier {
         let mut message_lits: Vec<(String, usize)> = Vec::new();
         let mut command_lits: Vec<(String, usize)> = Vec::new();
 
-        for (name, text) in files {
-            let file: Arc<str> = Arc::from(name.as_str());
-            let raw: RawFile =
-                serde_saphyr::from_str(text).map_err(|e| ConfigError::from_yaml(name, &e))?;
-            let vendor: Arc<str> = Arc::from(raw.vendor.value.trim());
-            if vendor.is_empty() {
-                return Err(ConfigError::at(
-                    name,
-                    &raw.vendor.referenced,
-                    "vendor must not be empty",
-                ));
-            }
-            let not_logged = compile_not_logged(&file, raw.not_logged)?;
+        for file in read {
+            let ReadFile {
+                file,
+                vendor,
+                not_logged,
+                ids,
+            } = file?;
+            let not_logged = not_logged?;
             match vendors.iter_mut().find(|v| v.vendor == vendor) {
                 Some(v) => v.not_logged.extend(not_logged),
                 None => vendors.push(VendorDecl {
@@ -225,21 +234,19 @@ impl Classifier {
                     not_logged,
                 }),
             }
-            for c in raw.carriers {
-                claim_id(&mut seen, &file, &c.id)?;
-                carriers.push(compile_carrier(&file, &vendor, c)?);
-            }
-            for r in raw.commands {
-                claim_id(&mut seen, &file, &r.id)?;
-                let (rule, lits) = compile_rule(&file, &vendor, r, true)?;
-                command_lits.extend(lits.into_iter().map(|l| (l, commands.len())));
-                commands.push(rule);
-            }
-            for r in raw.messages {
-                claim_id(&mut seen, &file, &r.id)?;
-                let (rule, lits) = compile_rule(&file, &vendor, r, false)?;
-                message_lits.extend(lits.into_iter().map(|l| (l, messages.len())));
-                messages.push(rule);
+            for id in &ids {
+                claim_id(&mut seen, &file, id)?;
+                match compiled.next().expect("one result per rule")? {
+                    Compiled::Carrier(c) => carriers.push(c),
+                    Compiled::Command(rule, lits) => {
+                        command_lits.extend(lits.into_iter().map(|l| (l, commands.len())));
+                        commands.push(rule);
+                    }
+                    Compiled::Message(rule, lits) => {
+                        message_lits.extend(lits.into_iter().map(|l| (l, messages.len())));
+                        messages.push(rule);
+                    }
+                }
             }
         }
 
@@ -256,6 +263,129 @@ impl Classifier {
             vendors,
         })
     }
+}
+
+/// One rule file as read, before its rules are compiled: its vendor, what it declares it
+/// does not log, and its rule ids in compile order (carriers, commands, messages).
+struct ReadFile {
+    file: Arc<str>,
+    vendor: Arc<str>,
+    not_logged: Result<Vec<(SignalKind, String)>, ConfigError>,
+    ids: Vec<Spanned<String>>,
+}
+
+/// A rule to compile, with the file and vendor it comes from.
+struct Job {
+    file: Arc<str>,
+    vendor: Arc<str>,
+    rule: RawJob,
+}
+
+enum RawJob {
+    Carrier(RawCarrier),
+    Command(RawRule),
+    Message(RawRule),
+}
+
+enum Compiled {
+    Carrier(Carrier),
+    Command(Rule, Vec<String>),
+    Message(Rule, Vec<String>),
+}
+
+/// Parses one rule file, queueing its rules in `jobs`.
+fn read_file(file: Arc<str>, text: &str, jobs: &mut Vec<Job>) -> Result<ReadFile, ConfigError> {
+    let raw: RawFile =
+        serde_saphyr::from_str(text).map_err(|e| ConfigError::from_yaml(&file, &e))?;
+    let vendor: Arc<str> = Arc::from(raw.vendor.value.trim());
+    if vendor.is_empty() {
+        return Err(ConfigError::at(
+            &file,
+            &raw.vendor.referenced,
+            "vendor must not be empty",
+        ));
+    }
+    let not_logged = compile_not_logged(&file, raw.not_logged);
+    let mut ids = Vec::new();
+    let mut queue = |id: &Spanned<String>, rule: RawJob| {
+        ids.push(id.clone());
+        jobs.push(Job {
+            file: file.clone(),
+            vendor: vendor.clone(),
+            rule,
+        });
+    };
+    for c in raw.carriers {
+        queue(&c.id.clone(), RawJob::Carrier(c));
+    }
+    for r in raw.commands {
+        queue(&r.id.clone(), RawJob::Command(r));
+    }
+    for r in raw.messages {
+        queue(&r.id.clone(), RawJob::Message(r));
+    }
+    Ok(ReadFile {
+        file,
+        vendor,
+        not_logged,
+        ids,
+    })
+}
+
+/// Compiles every job, on as many threads as the machine has cores; results in job order.
+fn compile_all(jobs: Vec<Job>) -> Vec<Result<Compiled, ConfigError>> {
+    fn compile(job: Job) -> Result<Compiled, ConfigError> {
+        let (file, vendor) = (&job.file, &job.vendor);
+        Ok(match job.rule {
+            RawJob::Carrier(c) => Compiled::Carrier(compile_carrier(file, vendor, c)?),
+            RawJob::Command(r) => {
+                let (rule, lits) = compile_rule(file, vendor, r, true)?;
+                Compiled::Command(rule, lits)
+            }
+            RawJob::Message(r) => {
+                let (rule, lits) = compile_rule(file, vendor, r, false)?;
+                Compiled::Message(rule, lits)
+            }
+        })
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len().div_ceil(8))
+        .max(1);
+    if threads == 1 {
+        return jobs.into_iter().map(compile).collect();
+    }
+    let count = jobs.len();
+    let queue = std::sync::Mutex::new(jobs.into_iter().enumerate());
+    let mut done: Vec<(usize, Result<Compiled, ConfigError>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let next = queue
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .next();
+                        let Some((i, job)) = next else {
+                            return out;
+                        };
+                        out.push((i, compile(job)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| match w.join() {
+                Ok(out) => out,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    debug_assert_eq!(done.len(), count);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 fn claim_id(
@@ -648,6 +778,50 @@ mod tests {
             "unclosed character class",
         ),
     ];
+
+    /// Rules compile on several threads; rule order and the first error are those of a
+    /// one-by-one compile.
+    #[test]
+    fn rules_compiled_together_keep_their_order_and_first_error() {
+        let rules = |prefix: &str, bad_at: Option<usize>| {
+            let mut y = String::from("vendor: x\nmessages:\n");
+            for i in 0..40 {
+                let pattern = if Some(i) == bad_at { "'a(b'" } else { "a" };
+                y.push_str(&format!(
+                    "  - id: {prefix}{i}\n    kind: boot\n    literals: [a]\n    pattern: {pattern}\n"
+                ));
+            }
+            y
+        };
+        let good = Classifier::from_sources(&[
+            ("1.yaml".to_owned(), rules("a", None)),
+            ("2.yaml".to_owned(), rules("b", None)),
+        ])
+        .expect("rules load");
+        let ids: Vec<&str> = good.messages.iter().map(|r| &*r.origin.id).collect();
+        let want: Vec<String> = (0..40)
+            .map(|i| format!("a{i}"))
+            .chain((0..40).map(|i| format!("b{i}")))
+            .collect();
+        assert_eq!(ids, want);
+        // A bad pattern late in the first file wins over a duplicate id in the second, and
+        // over a bad pattern after it.
+        let err = Classifier::from_sources(&[
+            ("1.yaml".to_owned(), rules("a", Some(30))),
+            ("2.yaml".to_owned(), rules("a", Some(1))),
+        ])
+        .err()
+        .expect("the rules fail to load");
+        assert_eq!((&*err.file, err.line), ("1.yaml", 3 + 4 * 30 + 3), "{err}");
+        assert!(err.reason.contains("unclosed group"), "{err}");
+        let err = Classifier::from_sources(&[
+            ("1.yaml".to_owned(), rules("a", None)),
+            ("2.yaml".to_owned(), rules("a", Some(1))),
+        ])
+        .err()
+        .expect("the rules fail to load");
+        assert!(err.reason.contains("duplicate rule id `a0`"), "{err}");
+    }
 
     #[test]
     fn bad_rule_files_are_reported_with_position_and_reason() {
