@@ -51,6 +51,7 @@ pub(crate) struct Prefilter {
 
 mod byte_freq;
 mod plan;
+mod trigrams;
 
 use plan::{TEDDY_MAX_PATTERNS, bucket_order, contains, rare_suffix, shared_factors};
 

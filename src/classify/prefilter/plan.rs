@@ -13,6 +13,7 @@
 //!   changes the candidate count several-fold.
 
 use super::byte_freq::probability;
+use super::trigrams::lines_with;
 
 /// Shortest suffix [`rare_suffix`] may pick.
 pub(super) const MIN_HOT_LEN: usize = 5;
@@ -82,21 +83,27 @@ impl Model {
     }
 }
 
-/// The suffix of `lit` whose first three bytes are least common in syslog text (by
-/// [`commonness`]), among the suffixes that keep two thirds of the literal and at least
-/// [`MIN_HOT_LEN`] bytes: a short suffix (`all` of `install`, `_event` of `ui_load_event`)
-/// would pass ordinary lines.
+/// The suffix of `lit` whose first three bytes are least common in syslog text, among the
+/// suffixes that keep two thirds of the literal and at least [`MIN_HOT_LEN`] bytes: a short
+/// suffix (`all` of `install`, `_event` of `ui_load_event`) would pass ordinary lines.
 ///
-/// Letter ranks rather than the measured byte model: the model judges bytes one by one, so it
-/// prefers `start` of `restart` or `store` of `restore`, words of ordinary noise; each line
-/// that passes on a suffix but lacks its literal costs a full automaton pass. Measured on the
-/// seed-7 corpus, the model's suffixes let 1.6 times as many lines through as these.
+/// Teddy's fingerprint is a pattern's first bytes, so they are judged together: first by how
+/// many real lines hold them as a trigram ([`super::trigrams`]), then, among trigrams that
+/// are not common, by letter ranks ([`commonness`]). The byte model alone judges bytes one by
+/// one and prefers `start` of `restart` or `store` of `restore`, words of ordinary noise;
+/// letter ranks alone judge `log` of `login_success` as rare as `n_s`, and on the seed-7
+/// corpus `log` occurs in most lines: each that passes on a suffix but lacks its literal is
+/// verified for nothing.
 pub(super) fn rare_suffix(lit: &[u8]) -> &[u8] {
     let keep = MIN_HOT_LEN.max((2 * lit.len()).div_ceil(3));
     if lit.len() <= keep {
         return lit;
     }
-    let score = |i: usize| lit[i..i + 3].iter().map(|&b| commonness(b)).sum::<u32>();
+    let score = |i: usize| {
+        let first = &lit[i..i + 3];
+        let letters: u32 = first.iter().map(|&b| commonness(b)).sum();
+        (lines_with(first), letters)
+    };
     // `min_by_key` keeps the first of equal scores: the longest suffix, the fewest false passes.
     let best = (0..=lit.len() - keep)
         .min_by_key(|&i| score(i))
@@ -299,7 +306,9 @@ mod tests {
 
     #[test]
     fn rare_suffix_keeps_two_thirds_and_prefers_rare_bytes() {
-        assert_eq!(rare_suffix(b"install"), b"install");
+        // `ins` begins words of more real lines than `nst`; `log` of many more than `n_s`.
+        assert_eq!(rare_suffix(b"install"), b"nstall");
+        assert_eq!(rare_suffix(b"login_success"), b"n_success");
         assert_eq!(rare_suffix(b"integrity_fail"), b"grity_fail");
         assert_eq!(rare_suffix(b"ui_load_event"), b"ui_load_event");
         assert_eq!(rare_suffix(b"wr"), b"wr");
