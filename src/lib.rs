@@ -44,7 +44,7 @@
 //!   triage, the same-origin check, engine workers, start-up and shutdown.
 //! - `console/`: the analyst console on the API's port: page shells, server-rendered fragments
 //!   (askama templates), the SVG time line (`timeline`), a small script and style sheet.
-//! - `replay/`: the `replay` command and its reading thread (`read_ahead`); `explain`: the
+//! - `replay/`: the `replay` command, its reading thread and screening workers (`read_ahead`); `explain`: the
 //!   `explain` command, how each line is read; `coverage`: which devices log what T1601
 //!   needs, and what to enable where they do not;
 //!   `telemetry`: the service's metrics; `time`: milliseconds since the epoch, the one time

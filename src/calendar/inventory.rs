@@ -1,6 +1,8 @@
 //! Device inventory: canonical names, vendors, baselines, and the alias map that turns any
 //! name or address a log line carries into the canonical device name.
 
+// Keys come from the calendar, not from log lines: a fast hash cannot be flooded with
+// colliding names by what devices send.
 use foldhash::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::{IpAddr, Ipv6Addr};

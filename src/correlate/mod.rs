@@ -9,9 +9,7 @@ pub(crate) mod sequence;
 pub(crate) mod summary;
 pub(crate) mod version;
 
-use std::collections::BTreeSet;
-
-use foldhash::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use resident::Resident;
 use std::sync::Arc;
@@ -106,7 +104,7 @@ impl Correlator {
             limits: Limits::default(),
             devices: Resident::default(),
             timers: BTreeSet::new(),
-            timer_keys: HashMap::default(),
+            timer_keys: HashMap::new(),
             stats: CorrelatorStats::default(),
         };
         c.set_limits(limits);

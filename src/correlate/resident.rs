@@ -2,7 +2,7 @@
 //! recently used among those stored since they last changed. Bookkeeping only; the engine
 //! reads machines back from the store and writes them.
 
-use foldhash::HashMap;
+use std::collections::HashMap;
 
 use super::machine::DeviceMachine;
 

@@ -9,7 +9,7 @@
 //! clock agreed with arrival before and has not run ahead since (a relay that flushes a backlog
 //! after an outage). Everything else falls back to the arrival time, as before.
 
-use foldhash::HashMap;
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,7 @@
 //! header → device and event time) and [`engine`] runs signals of a set of devices,
 //! in event-time order (the [`reorder`] buffer and its watermark), through correlate and
 //! suppress into stored alerts, written back in the order [`write_back`] keeps. `replay` runs
-//! the screen in a reading thread and the rest in its own ([`Pipeline`]); the service runs
+//! the screen in screening workers and the rest in its own thread ([`Pipeline`]); the service runs
 //! extractors in its listeners and engines in device-sharded workers.
 
 pub(crate) mod awaiting;
@@ -13,7 +13,7 @@ pub(crate) mod reorder;
 pub(crate) mod screen;
 pub(crate) mod write_back;
 
-use foldhash::HashMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use awaiting::AwaitingBoot;

@@ -1,6 +1,6 @@
 //! The stateless first steps of extraction: frame a line, run the literal prefilter and, for a
 //! line that passes, classify it. Nothing here depends on earlier lines (the stamp cache only
-//! saves work), so `replay` runs it in a reading thread ahead of the rest of
+//! saves work), so `replay` runs it in screening workers, one per core, ahead of the rest of
 //! [`Extractor::extract`](super::Extractor::extract); the service runs both in one place.
 
 use std::ops::Range;

@@ -1,6 +1,7 @@
 //! `imagewatch replay`: the engine over files or stdin, alerts as NDJSON, a summary on stderr.
 //! For backtesting rules on historical logs, and for tests. A reading thread ([`read_ahead`])
-//! reads, frames, prefilters and classifies the input ahead of the engine.
+//! reads and cuts the input into batches, and screening workers frame, prefilter and classify
+//! them, ahead of the engine.
 
 mod read_ahead;
 
@@ -197,6 +198,8 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
     if stopped.is_none() {
         ahead.join();
         pipeline.finish(&mut alerts)?;
+    } else {
+        drop(ahead);
     }
     write_alerts(&mut alerts, opts.alert_format, out).map_err(ReplayError::Output)?;
     out.flush().map_err(ReplayError::Output)?;
@@ -378,8 +381,9 @@ mod tests {
             .collect()
     }
 
-    /// The reading thread hands messages over in batches; what the engine makes of them must
-    /// be what one thread makes of the same files, line by line, across batch and file ends.
+    /// The reading thread and the screening workers hand messages over in batches; what the
+    /// engine makes of them must be what one thread makes of the same files, line by line,
+    /// across batch and file ends.
     #[test]
     fn reading_ahead_changes_no_alert() {
         let tmp = tempfile::tempdir().unwrap();

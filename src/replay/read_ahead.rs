@@ -106,13 +106,16 @@ pub enum Handed {
     },
 }
 
-/// The reading thread, the screening workers and the ends of their channels. Everything the
+/// The reading thread, the screening workers (first in `threads`, by lane) and the ends of
+/// their channels. Everything the
 /// reader sends goes through one worker, in turn, so taking from the workers in the same turn
 /// gives input order back. Dropping it (a replay that stops early) ends every thread at its
 /// next hand-over.
 pub struct ReadAhead {
     lanes: Vec<Receiver<Handed>>,
     next: usize,
+    /// The lane found closed, which ended the input.
+    closed: Option<usize>,
     /// Emptied batches go back to the reader, so that their buffers are reused.
     recycle: SyncSender<Batch>,
     threads: Vec<JoinHandle<()>>,
@@ -122,7 +125,10 @@ impl ReadAhead {
     /// The next thing handed over, in input order; None once everything is (or a worker
     /// stopped: [`ReadAhead::join`] tells).
     pub fn next(&mut self) -> Option<Handed> {
-        let handed = self.lanes[self.next].recv().ok()?;
+        let Ok(handed) = self.lanes[self.next].recv() else {
+            self.closed = Some(self.next);
+            return None;
+        };
         self.next = (self.next + 1) % self.lanes.len();
         Some(handed)
     }
@@ -133,12 +139,26 @@ impl ReadAhead {
         let _ = self.recycle.try_send(batch);
     }
 
-    /// Lets every thread go and waits for them; a panic in one is raised again here.
+    /// Lets every thread go and waits for them; a panic in one is raised again here. The
+    /// worker whose lane closed is waited for first: when it panicked, the others may wait
+    /// for a reader that waits for stdin, so its panic is raised without waiting for them.
     pub fn join(self) {
-        drop(self.lanes);
-        drop(self.recycle);
+        let ReadAhead {
+            lanes,
+            closed,
+            recycle,
+            mut threads,
+            ..
+        } = self;
+        drop(lanes);
+        drop(recycle);
+        if let Some(worker) = closed
+            && let Err(panic) = threads.remove(worker).join()
+        {
+            std::panic::resume_unwind(panic);
+        }
         let mut panicked = None;
-        for thread in self.threads {
+        for thread in threads {
             if let Err(panic) = thread.join() {
                 panicked.get_or_insert(panic);
             }
@@ -193,6 +213,7 @@ pub fn start(files: Vec<PathBuf>, format: InputFormat, screen: Screen) -> io::Re
     Ok(ReadAhead {
         lanes,
         next: 0,
+        closed: None,
         recycle,
         threads,
     })
