@@ -126,32 +126,6 @@ fn hot_searcher_with(
     Some((searcher, ordered.into_iter().map(<[u8]>::to_vec).collect()))
 }
 
-/// `src` lower-cased (ASCII) into `dst`, of the same length: once per input line, so on
-/// x86-64 with AVX2 (checked at run time; the build targets plain x86-64) the loop is
-/// compiled for 32 bytes a step instead of 16.
-#[inline]
-fn lower_into(dst: &mut [u8], src: &[u8]) {
-    #[inline(always)]
-    fn lower(dst: &mut [u8], src: &[u8]) {
-        for (d, s) in dst.iter_mut().zip(src) {
-            *d = s.to_ascii_lowercase();
-        }
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2")]
-        fn lower_avx2(dst: &mut [u8], src: &[u8]) {
-            lower(dst, src);
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked just above).
-            unsafe { lower_avx2(dst, src) };
-            return;
-        }
-    }
-    lower(dst, src);
-}
-
 /// Rules whose literals occur in one line, as a bit set over global rule indices.
 pub(crate) struct Candidates {
     bits: Vec<u64>,
@@ -267,7 +241,9 @@ impl Prefilter {
         loop {
             let end = line.len().min(start + CHUNK);
             let chunk = &mut buf[..end - start];
-            lower_into(chunk, &line[start..end]);
+            for (d, s) in chunk.iter_mut().zip(&line[start..end]) {
+                *d = s.to_ascii_lowercase();
+            }
             let found = match &self.hot {
                 Some(hot) => hot.find(&*chunk).is_some(),
                 None => self.ac.is_match(&*chunk),
