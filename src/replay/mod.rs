@@ -127,13 +127,16 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
     let mut bytes_done = 0u64;
     let mut stopped = None;
     let screen = pipeline.extractor.screen().twin();
-    let mut ahead =
-        read_ahead::start(opts.files.clone(), opts.format, screen).map_err(|source| {
-            ReplayError::Input {
-                path: "(reading thread)".to_string(),
-                source,
-            }
-        })?;
+    let mut ahead = read_ahead::start(
+        opts.files.clone(),
+        opts.format,
+        screen,
+        read_ahead::workers(),
+    )
+    .map_err(|source| ReplayError::Input {
+        path: "(reading thread)".to_string(),
+        source,
+    })?;
     let names: Vec<String> = opts.files.iter().map(|p| p.display().to_string()).collect();
     let mut file = 0;
     let mut before = pipeline.extractor.stats.clone();
