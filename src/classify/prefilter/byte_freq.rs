@@ -47,24 +47,10 @@ pub(super) fn probability(b: u8) -> f64 {
 mod tests {
     use super::*;
 
-    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        for entry in std::fs::read_dir(dir).expect("../shared/corpus/external is readable") {
-            let path = entry.expect("directory entry").path();
-            if path.is_dir() {
-                files(&path, out);
-            } else if path.extension().is_none_or(|e| e != "md") {
-                out.push(path);
-            }
-        }
-    }
-
     #[test]
     fn byte_freq_table_is_the_external_corpus_count() {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/external");
-        let mut paths = Vec::new();
-        files(std::path::Path::new(root), &mut paths);
         let mut counts = [0u32; 256];
-        for path in paths {
+        for path in super::super::corpus_files() {
             for b in std::fs::read(&path).expect("corpus file is readable") {
                 counts[usize::from(b.to_ascii_lowercase())] += 1;
             }

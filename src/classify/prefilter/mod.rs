@@ -322,6 +322,26 @@ impl<'a> Found<'a> {
     }
 }
 
+/// The files of `../shared/corpus/external` but its READMEs: what the byte and trigram
+/// models are counted over.
+#[cfg(test)]
+fn corpus_files() -> Vec<std::path::PathBuf> {
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("../shared/corpus/external is readable") {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                files(&path, out);
+            } else if path.extension().is_none_or(|e| e != "md") {
+                out.push(path);
+            }
+        }
+    }
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/external");
+    let mut out = Vec::new();
+    files(std::path::Path::new(root), &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

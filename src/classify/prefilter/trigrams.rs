@@ -220,24 +220,10 @@ mod tests {
     use super::*;
     use std::collections::{BTreeMap, BTreeSet};
 
-    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        for entry in std::fs::read_dir(dir).expect("../shared/corpus/external is readable") {
-            let path = entry.expect("directory entry").path();
-            if path.is_dir() {
-                files(&path, out);
-            } else if path.extension().is_none_or(|e| e != "md") {
-                out.push(path);
-            }
-        }
-    }
-
     #[test]
     fn trigram_table_is_the_external_corpus_count() {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/external");
-        let mut paths = Vec::new();
-        files(std::path::Path::new(root), &mut paths);
         let mut counts: BTreeMap<Vec<u8>, u16> = BTreeMap::new();
-        for path in paths {
+        for path in super::super::corpus_files() {
             let bytes = std::fs::read(&path).expect("corpus file is readable");
             let ini = path.extension().is_some_and(|e| e == "ini");
             for line in bytes.to_ascii_lowercase().split(|&b| b == b'\n') {
