@@ -1,13 +1,12 @@
 //! Device inventory: canonical names, vendors, baselines, and the alias map that turns any
 //! name or address a log line carries into the canonical device name.
 
-// Keys come from the calendar, not from log lines: a fast hash cannot be flooded with
-// colliding names by what devices send.
-use foldhash::HashMap;
+use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::{IpAddr, Ipv6Addr};
 
 use jiff::tz::TimeZone;
+use rustc_hash::FxBuildHasher;
 use serde_saphyr::Spanned;
 
 use super::device_id::{canonical_host, ip_form, name_key, without_routing_engine};
@@ -34,8 +33,10 @@ pub struct InventoryDevice {
 #[derive(Debug, Clone, Default)]
 pub struct Inventory {
     devices: Vec<InventoryDevice>,
-    /// Normalised key (lower-case, no trailing dot) → index into `devices`.
-    keys: HashMap<Box<str>, usize>,
+    /// Normalised key (lower-case, no trailing dot) → index into `devices`. The keys come from
+    /// the calendar, not from log lines, so a fast hash cannot be flooded with colliding names
+    /// by what devices send.
+    keys: HashMap<Box<str>, usize, FxBuildHasher>,
 }
 
 impl Inventory {
@@ -123,11 +124,11 @@ impl Inventory {
         raw: &[Spanned<RawInventoryDevice>],
     ) -> Result<Self, ConfigError> {
         let mut devices = Vec::with_capacity(raw.len());
-        let mut keys: HashMap<Box<str>, usize> =
-            HashMap::with_capacity_and_hasher(raw.len() * 3, Default::default());
+        let mut keys: HashMap<Box<str>, usize, FxBuildHasher> =
+            HashMap::with_capacity_and_hasher(raw.len() * 3, FxBuildHasher);
         // Where each key was claimed, to name the first claimant's line in collision errors.
-        let mut claimed_at: HashMap<Box<str>, usize> =
-            HashMap::with_capacity_and_hasher(raw.len() * 3, Default::default());
+        let mut claimed_at: HashMap<Box<str>, usize, FxBuildHasher> =
+            HashMap::with_capacity_and_hasher(raw.len() * 3, FxBuildHasher);
 
         for (index, entry) in raw.iter().enumerate() {
             let r = &entry.value;

@@ -307,8 +307,8 @@ fn read_file(file: Arc<str>, text: &str, jobs: &mut Vec<Job>) -> Result<ReadFile
     }
     let not_logged = compile_not_logged(&file, raw.not_logged);
     let mut ids = Vec::new();
-    let mut queue = |id: &Spanned<String>, rule: RawJob| {
-        ids.push(id.clone());
+    let mut queue = |id: Spanned<String>, rule: RawJob| {
+        ids.push(id);
         jobs.push(Job {
             file: file.clone(),
             vendor: vendor.clone(),
@@ -316,13 +316,13 @@ fn read_file(file: Arc<str>, text: &str, jobs: &mut Vec<Job>) -> Result<ReadFile
         });
     };
     for c in raw.carriers {
-        queue(&c.id.clone(), RawJob::Carrier(c));
+        queue(c.id.clone(), RawJob::Carrier(c));
     }
     for r in raw.commands {
-        queue(&r.id.clone(), RawJob::Command(r));
+        queue(r.id.clone(), RawJob::Command(r));
     }
     for r in raw.messages {
-        queue(&r.id.clone(), RawJob::Message(r));
+        queue(r.id.clone(), RawJob::Message(r));
     }
     Ok(ReadFile {
         file,
@@ -451,11 +451,8 @@ fn compile_pattern(
     // Validate the pattern as written first, so regex's error positions refer to the author's
     // text and not to the anchoring wrapper.
     let plain = build_regex(file, node, &node.value)?;
-    let regex = if anchored {
-        build_regex(file, node, &format!(r"\A(?:{})", node.value))?
-    } else {
-        plain
-    };
+    let at_start = || build_regex(file, node, &format!(r"\A(?:{})", node.value));
+    let regex = if anchored { at_start()? } else { plain };
     let lead = if anchored {
         None
     } else {
@@ -463,7 +460,7 @@ fn compile_pattern(
             .map(|text| {
                 Ok::<_, ConfigError>(Lead {
                     text,
-                    anchored: build_regex(file, node, &format!(r"\A(?:{})", node.value))?,
+                    anchored: at_start()?,
                 })
             })
             .transpose()?

@@ -171,14 +171,8 @@ impl Extractor {
                 classified,
             } => {
                 let message = &line[message];
-                // The sender's key is all a noise line needs (see `AwaitingBoot::may_be_awaited`):
-                // in replay the line's bytes were written on another core, and reading them is
-                // a cache miss a line; its text is read for a signal or a possible boot only.
-                let sender_key = match &sender {
-                    Some((_, key)) => Some(*key),
-                    None => receipt.sender.map(|s| sender_key(s.as_bytes())),
-                };
-                let at = sender.map(|(at, _)| at);
+                let (at, screened_key) =
+                    sender.map_or((None, None), |(at, key)| (Some(at), Some(key)));
                 if arrival.is_none() && message.trim_ascii_start().starts_with(b"{") {
                     // `--format syslog` on NDJSON: a JSON object has no syslog header, and its
                     // first word must not become a device's name.
@@ -206,7 +200,16 @@ impl Extractor {
                     (out.signal, out.resumed) =
                         self.signal_from(&text, Some(class), arrival, sender, None, line);
                 }
-                if out.signal.is_none() && self.awaiting.may_be_awaited(sender_key) {
+                // The sender's key is all a noise line needs (see `AwaitingBoot::may_be_awaited`),
+                // and only while a device awaits its boot: in replay the line's bytes were
+                // written on another core, and reading them is a cache miss a line; its text is
+                // read for a signal or a possible boot only.
+                let key = match screened_key {
+                    _ if self.awaiting.is_empty() => None,
+                    Some(key) => Some(key),
+                    None => receipt.sender.map(|s| sender_key(s.as_bytes())),
+                };
+                if out.signal.is_none() && self.awaiting.may_be_awaited(key) {
                     let text = source::decode_message(message);
                     let sender = sender_text(line, at.clone(), receipt.sender);
                     out.resumed = self

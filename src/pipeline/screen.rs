@@ -1,6 +1,6 @@
 //! The stateless first steps of extraction: frame a line, run the literal prefilter and, for a
 //! line that passes, classify it. Nothing here depends on earlier lines (the stamp cache only
-//! saves work), so `replay` runs it in screening workers, one per core, ahead of the rest of
+//! saves work), so `replay` runs it in screening workers ahead of the rest of
 //! [`Extractor::extract`](super::Extractor::extract); the service runs both in one place.
 
 use std::ops::Range;
@@ -74,7 +74,7 @@ impl Screen {
     }
 
     /// True when a literal of a focused rule occurs in `bytes` (see [`Focus`]).
-    pub fn may_match(&self, bytes: &[u8]) -> bool {
+    fn may_match(&self, bytes: &[u8]) -> bool {
         self.focus.may_match(bytes)
     }
 
@@ -106,7 +106,7 @@ impl Screen {
                 Screened::Text {
                     arrival,
                     sender: sender
-                        .filter(|s| s.is_ascii() || std::str::from_utf8(s).is_ok())
+                        .filter(|s| std::str::from_utf8(s).is_ok())
                         .map(|s| (span(line, s), sender_key(s))),
                     message: span(line, message),
                     prefiltered,

@@ -126,11 +126,9 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
     let mut alerts = Vec::new();
     let mut bytes_done = 0u64;
     let mut stopped = None;
-    let screen = pipeline.extractor.screen().twin();
     let mut ahead = read_ahead::start(
         opts.files.clone(),
-        opts.format,
-        screen,
+        pipeline.extractor.screen(),
         read_ahead::workers(),
     )
     .map_err(|source| ReplayError::Input {

@@ -178,13 +178,10 @@ pub fn workers() -> usize {
         .map_or(1, |n| n.get().saturating_sub(1).clamp(1, MAX_WORKERS))
 }
 
-/// Starts the reading thread and `workers` screening workers (at least one; see [`workers`]).
-pub fn start(
-    files: Vec<PathBuf>,
-    format: InputFormat,
-    screen: Screen,
-    workers: usize,
-) -> io::Result<ReadAhead> {
+/// Starts the reading thread and `workers` screening workers (at least one; see [`workers`]),
+/// each with a twin of `screen`, whose format the reader frames by.
+pub fn start(files: Vec<PathBuf>, screen: &Screen, workers: usize) -> io::Result<ReadAhead> {
+    let format = screen.format();
     let workers = workers.max(1);
     let (recycle, returned) = sync_channel(workers * 2 * IN_FLIGHT + 1);
     let mut inputs = Vec::new();
@@ -341,13 +338,7 @@ mod tests {
             .collect();
         std::fs::write(&path, lines.join("\n") + "\n").unwrap();
         for workers in [1, 3] {
-            let mut ahead = start(
-                vec![path.clone()],
-                InputFormat::Auto,
-                screen.twin(),
-                workers,
-            )
-            .expect("threads start");
+            let mut ahead = start(vec![path.clone()], &screen, workers).expect("threads start");
             let (mut seen, mut batches, mut ended) = (0usize, 0, false);
             while let Some(handed) = ahead.next() {
                 match handed {
