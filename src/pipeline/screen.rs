@@ -105,8 +105,11 @@ impl Screen {
                 };
                 Screened::Text {
                     arrival,
+                    // A sender is nearly always an ASCII address or name: checked as
+                    // such first, a fraction of what full UTF-8 validation costs on a short
+                    // slice (5% of a screening worker's instructions).
                     sender: sender
-                        .filter(|s| std::str::from_utf8(s).is_ok())
+                        .filter(|s| s.is_ascii() || std::str::from_utf8(s).is_ok())
                         .map(|s| (span(line, s), sender_key(s))),
                     message: span(line, message),
                     prefiltered,
@@ -166,6 +169,30 @@ mod tests {
         assert!(text.starts_with("<189>1: r1:") && text.ends_with("Reload Command."));
         assert_eq!(class.kind, SignalKind::Reload);
         assert_eq!(class.fields.user.as_deref(), Some("admin"));
+    }
+
+    /// The sender is kept when it is UTF-8, ASCII or not, and dropped when it is not.
+    #[test]
+    fn a_sender_is_kept_only_as_utf8() {
+        let mut s = screen(InputFormat::Auto);
+        let rest = " <189>1: r1: Jun  1 00:00:00 UTC: %LINK-3-UPDOWN: Interface Gi0/1, down";
+        for (sender, kept) in [
+            (&b"10.0.0.1"[..], true),
+            ("r\u{f6}uter-1".as_bytes(), true),
+            (&b"r\xf6uter-1"[..], false),
+        ] {
+            let mut line = b"2026-06-01T00:00:00.000Z ".to_vec();
+            line.extend_from_slice(sender);
+            line.extend_from_slice(rest.as_bytes());
+            let Screened::Text { sender: got, .. } = s.screen(&line) else {
+                panic!("syslog text");
+            };
+            assert_eq!(
+                got.map(|(at, key)| (line[at].to_vec(), key)),
+                kept.then(|| (sender.to_vec(), sender_key(sender))),
+                "{sender:?}"
+            );
+        }
     }
 
     #[test]
