@@ -10,6 +10,10 @@ use imagewatch::replay::{self, AlertFormat, ReplayOptions};
 use imagewatch::serve::{self, Flags, ServeConfig};
 use imagewatch::{InputFormat, Loaded, RuleSource};
 
+/// mimalloc: frees from a thread other than the allocating one take no lock (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "imagewatch",

@@ -34,6 +34,10 @@ use imagewatch::RuleSource;
 use imagewatch::{Signal, SignalFields, SignalKind};
 use imagewatch::{StateStore, StoreOptions};
 
+/// The service's allocator (src/main.rs), so that the memory per device is the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The service's reorder delay (`lateness_ms`): signals wait this long for earlier lines.
 const LATENESS: Millis = 250;
 
