@@ -85,21 +85,24 @@ pub struct Summary {
 pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayError> {
     let started = Instant::now();
     check_inputs(&opts.files)?;
-    // The store opens on its own thread while the rules and calendar load: opening sled is a
-    // fifth of a short replay's start (its metrics tables are zeroed page by page).
-    let (loaded, store) = std::thread::scope(|scope| {
-        let store = scope.spawn(|| match &opts.state {
-            Some(dir) => StateStore::open(dir),
-            None => StateStore::temporary(),
-        });
+    // A temporary store opens on its own thread while the rules and calendar load: opening
+    // sled is a fifth of a short replay's start (its metrics tables are zeroed page by page).
+    // A `--state` directory opens only once they have loaded: a configuration that does not
+    // load leaves it untouched.
+    let (loaded, temporary) = std::thread::scope(|scope| {
+        let temporary = opts
+            .state
+            .is_none()
+            .then(|| scope.spawn(StateStore::temporary));
         let loaded = config::load(
             &RuleSource::new(opts.rules.as_deref()),
             opts.changes.as_deref(),
         );
-        let store = store
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (loaded, store)
+        let temporary = temporary.map(|t| {
+            t.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        (loaded, temporary)
     });
     let Loaded {
         classifier,
@@ -112,7 +115,10 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<Summary, ReplayE
              tickets or allowlist); every finding is reported as an alert."
         );
     }
-    let store = store?;
+    let store = match &opts.state {
+        Some(dir) => StateStore::open(dir)?,
+        None => temporary.expect("opened above when there is no --state")?,
+    };
     let mut pipeline = Pipeline::new(
         Arc::new(classifier),
         Arc::new(sequences),
